@@ -1,0 +1,57 @@
+# denbi-jupyter: `make demo` runs the main job on the embedded local cloud, `make test` passes all tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip --disable-pip-version-check
+
+.PHONY: setup system-deps demo test lint unit browser bench lock clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Debian packages the tests need: Chromium for the browser tests, puttygen as the PPK oracle,
+# Qt's QSettings (python3-pyqt5) as the reader of X2Go session files.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v puttygen >/dev/null || missing="$$missing putty-tools"; \
+	dpkg -s python3-pyqt5 >/dev/null 2>&1 || missing="$$missing python3-pyqt5"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing -- run: sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+demo: setup
+	$(BIN)/denbi-jupyter demo
+
+lint: setup
+	$(BIN)/ruff check denbi_jupyter flows tests benchmarks
+	$(BIN)/ruff format --check denbi_jupyter flows tests benchmarks
+	$(BIN)/mypy
+
+test: setup system-deps lint
+	$(BIN)/python -m pytest
+
+bench: setup
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Re-resolve the newest versions and write them to constraints.txt.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q '.[dev]'
+	{ echo "# Pinned versions for a fresh machine: what CI resolved. Regenerate with 'make lock'."; \
+	  .lock-venv/bin/pip freeze --exclude denbi-jupyter; } > constraints.txt
+	rm -rf .lock-venv
+
+-include openstack_tier/tier.mk
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info test-artifacts

@@ -1,0 +1,79 @@
+"""The ``denbi-jupyter`` command line.
+
+Each subcommand lives in its own module under :mod:`denbi_jupyter.cli.commands` and exposes
+``register(subparsers)``; the module's ``run(args)`` returns the exit code. Errors of ours end
+in one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from denbi_jupyter.errors import (
+    AuthenticationError,
+    CloudUnavailableError,
+    ConflictError,
+    DenbiError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    UserInputError,
+)
+
+__all__ = ["EXIT_CODES", "build_parser", "main"]
+
+#: Exit code for each kind of error; 0 is success, 130 an interrupt.
+EXIT_CODES: dict[type[DenbiError], int] = {
+    UserInputError: 2,
+    NotFoundError: 3,
+    ConflictError: 4,
+    QuotaExceededError: 5,
+    AuthenticationError: 6,
+    PermissionDeniedError: 7,
+    CloudUnavailableError: 8,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser with every subcommand found in ``denbi_jupyter.cli.commands``."""
+    from denbi_jupyter.cli import commands
+
+    parser = argparse.ArgumentParser(
+        prog="denbi-jupyter",
+        description="Manage de.NBI Cloud images, snapshots and VMs from the terminal and JupyterLab.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def _exit_code(error: DenbiError) -> int:
+    for kind in type(error).__mro__:
+        if kind in EXIT_CODES:
+            return EXIT_CODES[kind]  # type: ignore[index]
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except DenbiError as error:
+        print(f"denbi-jupyter: error: {error}", file=sys.stderr)
+        return _exit_code(error)
+    except KeyboardInterrupt:
+        print("denbi-jupyter: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

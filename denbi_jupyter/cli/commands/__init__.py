@@ -1,0 +1,1 @@
+"""Subcommands of the ``denbi-jupyter`` command line, one module each."""

@@ -1,0 +1,176 @@
+"""The interface everything above the cloud layer uses: :class:`CloudClient`.
+
+One client speaks to one site (a ``clouds.yaml`` entry) as one project. Calls are synchronous
+and may take a network round trip: panels call them from background threads, flows from
+tasks. Every method raises only :mod:`denbi_jupyter.errors` types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from denbi_jupyter.cloud.types import (
+    Flavor,
+    Image,
+    ImageQuery,
+    KeyPair,
+    Limits,
+    Page,
+    Server,
+    SiteSettings,
+    Snapshot,
+    SnapshotQuery,
+)
+
+__all__ = ["CloudClient", "ProgressCallback", "SnapshotIndex"]
+
+#: Called with (items loaded so far, total if known) while an index loads.
+ProgressCallback = Callable[[int, int | None], None]
+
+
+class SnapshotIndex(Protocol):
+    """All snapshots of a site held in memory, so a filter keystroke costs no request."""
+
+    @property
+    def loaded(self) -> bool:
+        """True once a full load has finished."""
+        ...
+
+    def load(self, *, progress: ProgressCallback | None = None) -> None:
+        """Fetch every visible snapshot (1000 per request) and replace the index; blocking."""
+        ...
+
+    def load_in_background(self) -> None:
+        """Start :meth:`load` in a daemon thread unless one is running."""
+        ...
+
+    def wait_loaded(self, timeout: float) -> bool:
+        """Block until loaded or ``timeout`` seconds pass; return :attr:`loaded`."""
+        ...
+
+    def query(self, query: SnapshotQuery) -> Page[Snapshot]:
+        """Filter, sort and page in memory (no request)."""
+        ...
+
+    def forget(self, image_ids: Sequence[str]) -> None:
+        """Drop deleted snapshots without reloading."""
+        ...
+
+    def add(self, snapshot: Snapshot) -> None:
+        """Insert or replace one snapshot (a new one, or a changed status)."""
+        ...
+
+
+class CloudClient(Protocol):
+    """What denbi-jupyter needs from one site."""
+
+    @property
+    def site(self) -> SiteSettings:
+        """The site this client speaks to."""
+        ...
+
+    @property
+    def project_id(self) -> str:
+        """The id of the project the client's token is scoped to."""
+        ...
+
+    @property
+    def project_name(self) -> str:
+        """The name of that project."""
+        ...
+
+    # --- images -------------------------------------------------------------------------
+    def list_images(self, query: ImageQuery = ImageQuery()) -> list[Image]:
+        """Active images of the catalog matching ``query``, classified, newest first."""
+        ...
+
+    def find_image(self, name_or_id: str) -> Image:
+        """The image with this id or exact name; NotFoundError, or UserInputError if ambiguous."""
+        ...
+
+    def get_image(self, image_id: str) -> Image | None:
+        """The image by id, or None when it does not exist (any more)."""
+        ...
+
+    def find_images_by_property(self, key: str, value: str) -> list[Image]:
+        """Images with property ``key`` = ``value``, filtered by Glance (server side)."""
+        ...
+
+    def set_image_tags(self, image_id: str, tags: Sequence[str]) -> None:
+        """Replace the image's tags."""
+        ...
+
+    def delete_image(self, image_id: str) -> None:
+        """Delete an image; PermissionDeniedError when protected or not the project's."""
+        ...
+
+    # --- snapshots ----------------------------------------------------------------------
+    def list_snapshots(self, query: SnapshotQuery) -> Page[Snapshot]:
+        """One page of snapshots: one Glance request (plus the cached project names)."""
+        ...
+
+    def get_snapshot(self, image_id: str) -> Snapshot | None:
+        """One snapshot by id, or None when it does not exist."""
+        ...
+
+    def snapshot_index(self) -> SnapshotIndex:
+        """This site's snapshot index (one per client; not loaded until asked)."""
+        ...
+
+    def create_snapshot(self, server_id: str, *, name: str, metadata: Mapping[str, str]) -> str:
+        """Ask Nova to snapshot a server; return the new image id (ConflictError on 409)."""
+        ...
+
+    def project_names(self) -> Mapping[str, str]:
+        """Project id to name for the projects the user can see (fetched once, cached)."""
+        ...
+
+    # --- compute ------------------------------------------------------------------------
+    def list_flavors(self) -> list[Flavor]:
+        """Flavors the project may use, smallest first."""
+        ...
+
+    def find_flavor(self, name_or_id: str) -> Flavor:
+        """A flavor by id or name."""
+        ...
+
+    def list_keypairs(self) -> list[KeyPair]:
+        """The user's key pairs."""
+        ...
+
+    def import_keypair(self, name: str, public_key: str) -> KeyPair:
+        """Import an OpenSSH public key as a key pair."""
+        ...
+
+    def list_servers(self) -> list[Server]:
+        """The project's servers, newest first."""
+        ...
+
+    def find_server(self, name_or_id: str) -> Server:
+        """A server by id or exact name; NotFoundError, or UserInputError if ambiguous."""
+        ...
+
+    def get_server(self, server_id: str) -> Server | None:
+        """A server by id, or None when it does not exist (any more)."""
+        ...
+
+    def create_server(
+        self,
+        *,
+        name: str,
+        image_id: str,
+        flavor_id: str,
+        key_name: str | None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Server:
+        """Ask Nova to boot a server on the project's network; returns at once (BUILD)."""
+        ...
+
+    def delete_server(self, server_id: str) -> None:
+        """Delete a server (refuses while one of its snapshots uploads)."""
+        ...
+
+    def limits(self) -> Limits:
+        """The project's compute limits and usage."""
+        ...

@@ -1,0 +1,76 @@
+"""Connecting to a VM: pure helpers for SSH, X2Go, Guacamole, PuTTY keys and a port probe.
+
+Nothing here talks to OpenStack. Only :func:`probe_tcp` touches the network, and
+:func:`write_openssh_key` the file system.
+"""
+
+from __future__ import annotations
+
+from denbi_jupyter.connect.guacamole import (
+    GuacamoleTarget,
+    guacamole_client_url,
+    parse_guacamole_client_url,
+    validate_guacamole_base_url,
+)
+from denbi_jupyter.connect.keyfile import KeyFileExistsError, write_openssh_key
+from denbi_jupyter.connect.ports import PortFormula, ssh_port
+from denbi_jupyter.connect.ppk import (
+    KeyEncryptionUnavailableError,
+    KeyFormatError,
+    KeyIntegrityError,
+    OpenSSHKey,
+    PassphraseRequiredError,
+    PpkSummary,
+    PuttyKey,
+    UnsupportedKeyError,
+    WrongPassphraseError,
+    convert_ppk,
+    load_ppk,
+    peek_ppk,
+    read_ppk,
+)
+from denbi_jupyter.connect.probe import MAX_PROBE_TIMEOUT, ProbeResult, probe_tcp
+from denbi_jupyter.connect.ssh import ConnectionInfo, ssh_alias, ssh_command, ssh_config_block
+from denbi_jupyter.connect.x2go import (
+    LinkSpeed,
+    SessionType,
+    session_type_for_image,
+    x2go_session_file,
+    x2go_session_id,
+)
+
+__all__ = [
+    "MAX_PROBE_TIMEOUT",
+    "ConnectionInfo",
+    "GuacamoleTarget",
+    "KeyEncryptionUnavailableError",
+    "KeyFileExistsError",
+    "KeyFormatError",
+    "KeyIntegrityError",
+    "LinkSpeed",
+    "OpenSSHKey",
+    "PassphraseRequiredError",
+    "PortFormula",
+    "PpkSummary",
+    "ProbeResult",
+    "PuttyKey",
+    "SessionType",
+    "UnsupportedKeyError",
+    "WrongPassphraseError",
+    "convert_ppk",
+    "guacamole_client_url",
+    "load_ppk",
+    "parse_guacamole_client_url",
+    "peek_ppk",
+    "probe_tcp",
+    "read_ppk",
+    "session_type_for_image",
+    "ssh_alias",
+    "ssh_command",
+    "ssh_config_block",
+    "ssh_port",
+    "validate_guacamole_base_url",
+    "write_openssh_key",
+    "x2go_session_file",
+    "x2go_session_id",
+]
