@@ -33,12 +33,13 @@ demo: setup
 	$(BIN)/denbi-jupyter demo
 
 lint: setup
-	$(BIN)/ruff check denbi_jupyter flows tests benchmarks
-	$(BIN)/ruff format --check denbi_jupyter flows tests benchmarks
+	$(BIN)/ruff check denbi_jupyter flows openstack_tier tests benchmarks
+	$(BIN)/ruff format --check denbi_jupyter flows openstack_tier tests benchmarks
 	$(BIN)/mypy
 
 test: setup system-deps lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbval-lax notebooks
 
 bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

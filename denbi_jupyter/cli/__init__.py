@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from denbi_jupyter.errors import (
     AuthenticationError,
@@ -38,13 +39,20 @@ EXIT_CODES: dict[type[DenbiError], int] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line that points to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser with every subcommand found in ``denbi_jupyter.cli.commands``."""
     from denbi_jupyter.cli import commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="denbi-jupyter",
-        description="Manage de.NBI Cloud images, snapshots and VMs from the terminal and JupyterLab.",
+        description="Manage de.NBI Cloud images, snapshots and VMs from a terminal or JupyterLab.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

@@ -81,8 +81,8 @@ class CloudClient(Protocol):
         ...
 
     # --- images -------------------------------------------------------------------------
-    def list_images(self, query: ImageQuery = ImageQuery()) -> list[Image]:
-        """Active images of the catalog matching ``query``, classified, newest first."""
+    def list_images(self, query: ImageQuery | None = None) -> list[Image]:
+        """Active catalog images matching ``query`` (all when None), classified, newest first."""
         ...
 
     def find_image(self, name_or_id: str) -> Image:

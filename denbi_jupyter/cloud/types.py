@@ -249,8 +249,8 @@ class SnapshotQuery:
         page: 1-based page.
         per_page: Page size (1..1000).
         sort: Order.
-        own_only: Only snapshots owned by the current project (the default; others' are
-            visible only when shared or public).
+        own_only: Only snapshots owned by the current project; by default every snapshot the
+            project can see (others' are visible when shared or public).
     """
 
     text: str = ""

@@ -1,0 +1,127 @@
+"""One page of snapshots out of 10,000 on the local cloud, beside the same page out of the
+default seed as baseline.
+
+Run: ``.venv/bin/python benchmarks/localcloud_paging.py`` (about ten seconds). Printed, each the
+median of many requests measured in this run:
+
+* ``GET /v2/images?image_type=snapshot&limit=50`` (default sort created_at desc), the same with
+  ``sort=name:asc``, and a page deep in the list via ``marker``: round trip over loopback with a
+  kept-alive connection, and the server's SQL time alone (``glance_query.list_images``);
+  target < 50 ms; baseline: the same requests on a cloud with only the default seed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+from denbi_jupyter.localcloud.glance_query import Viewer, list_images, parse_image_query
+from denbi_jupyter.localcloud.seed import PRIMARY_PROJECT
+from denbi_jupyter.localcloud.server import load_credentials
+
+SNAPSHOTS = 10_000
+REQUESTS = 40
+SITE = "bielefeld"
+IMAGES = f"/{SITE}/image/v2/images"
+
+
+def median_ms(action: Callable[[], Any], runs: int = REQUESTS) -> float:
+    action()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def token_for(client: httpx.Client, state_dir: Path) -> tuple[str, str]:
+    credentials = load_credentials(state_dir)
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": credentials["username"],
+                        "domain": {"name": "Default"},
+                        "password": credentials["password"],
+                    }
+                },
+            },
+            "scope": {"project": {"name": PRIMARY_PROJECT, "domain": {"name": "Default"}}},
+        }
+    }
+    response = client.post(f"/{SITE}/identity/v3/auth/tokens", json=body)
+    response.raise_for_status()
+    return response.headers["X-Subject-Token"], response.json()["token"]["project"]["id"]
+
+
+def measure(extra: int) -> dict[str, tuple[float, float, int]]:
+    """Per query: (round-trip ms, SQL ms, images on the page)."""
+    with tempfile.TemporaryDirectory() as state:
+        config = LocalCloudConfig(
+            state_dir=Path(state), seed_snapshots=extra, timings=Timings.fast()
+        )
+        with LocalCloud(config) as cloud, httpx.Client(base_url=cloud.url) as client:
+            token, project = token_for(client, cloud.state_dir)
+            headers = {"X-Auth-Token": token}
+            first = client.get(
+                IMAGES, params={"image_type": "snapshot", "limit": 50}, headers=headers
+            ).json()
+            images = first["images"]
+            deep = images[-1]["id"]
+            for _ in range(min(40, extra // 50)):
+                page = client.get(
+                    IMAGES,
+                    params={"image_type": "snapshot", "limit": 50, "marker": deep},
+                    headers=headers,
+                ).json()["images"]
+                deep = page[-1]["id"]
+            queries: dict[str, dict[str, Any]] = {
+                "newest first": {"image_type": "snapshot", "limit": 50},
+                "by name": {"image_type": "snapshot", "limit": 50, "sort": "name:asc"},
+                "deep page (marker)": {"image_type": "snapshot", "limit": 50, "marker": deep},
+            }
+            assert cloud.state is not None
+            site = cloud.state.sites[SITE]
+            viewer = Viewer(project_id=project, is_admin=False)
+            results = {}
+            for label, params in queries.items():
+                count = len(client.get(IMAGES, params=params, headers=headers).json()["images"])
+
+                def roundtrip(p: dict[str, Any] = params) -> None:
+                    client.get(IMAGES, params=p, headers=headers)
+
+                def sql(p: dict[str, Any] = params) -> None:
+                    query = parse_image_query([(k, str(v)) for k, v in p.items()], viewer)
+                    with site.store.tx() as conn:
+                        list_images(conn, query, viewer)
+
+                results[label] = (median_ms(roundtrip), median_ms(sql), count)
+            return results
+
+
+def main() -> None:
+    print(f"One page of 50 snapshots (median of {REQUESTS} requests; target < 50 ms)")
+    big = measure(SNAPSHOTS)
+    small = measure(0)
+    for label in big:
+        http_ms, sql_ms, count = big[label]
+        base_http, base_sql, base_count = small[label]
+        print(
+            f"  {label:20s} {SNAPSHOTS:,} snapshots: {http_ms:5.1f} ms round trip, "
+            f"{sql_ms:5.2f} ms SQL ({count} images) | baseline default seed: "
+            f"{base_http:5.1f} ms, {base_sql:5.2f} ms SQL ({base_count} images)"
+        )
+
+
+if __name__ == "__main__":
+    main()

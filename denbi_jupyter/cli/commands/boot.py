@@ -1,0 +1,101 @@
+"""``denbi-jupyter boot``: boot a VM from an image or snapshot and show how to connect.
+
+Runs the ``boot_server`` flow to its end (ACTIVE, and with ``--wait-for-port`` until SSH
+answers) unless ``--no-wait``, which starts it in the background and prints its request id.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
+from denbi_jupyter.cli._progress import run_flow, start_in_background
+
+__all__ = ["register", "run"]
+
+
+def _background(args: argparse.Namespace, site: str) -> int:
+    command = ["boot", "--site", site, "--image", args.image, "--flavor", args.flavor]
+    command += ["--name", args.name, "--json"]
+    if args.key_name:
+        command += ["--key-name", args.key_name]
+    if args.request_id:
+        command += ["--request-id", args.request_id]
+    if args.wait_for_port:
+        command.append("--wait-for-port")
+    pid, log = start_in_background(command, name="boot")
+    if args.json:
+        emit_json({"started": True, "pid": pid, "log": str(log)})
+    else:
+        print(f"Booting {args.name!r} in the background (pid {pid}); log: {log}")
+        print("Run the same command without --no-wait to wait for that VM (it boots only once).")
+    return 0
+
+
+def _describe(result: dict[str, Any]) -> None:
+    server, connection = result["server"], result["connection"]
+    verb = "exists already" if result.get("reused") else "is ACTIVE"
+    print(f"VM {server['name']} ({server['id']}) {verb} at {server['private_ipv4'] or '-'}")
+    if not connection.get("available"):
+        print(f"No SSH details: {connection.get('reason')}")
+        return
+    print(f"SSH:        {connection['ssh_command']}")
+    if connection.get("x2go_session_type"):
+        print(
+            f"X2Go:       {connection['x2go_session_type']} desktop; session file: "
+            f"denbi-jupyter connect --site {server['site']} {server['name']} --x2go-session FILE"
+        )
+    if connection.get("guacamole_url"):
+        print(f"Guacamole:  {connection['guacamole_url']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Boot the VM."""
+    site = resolve_site(args)
+    if args.no_wait:
+        return _background(args, site)
+    from denbi_jupyter.jobs import load_flows
+
+    load_flows()
+    from flows.boot import boot_server
+
+    result = run_flow(
+        boot_server,
+        title=f"Boot {args.name}",
+        site=site,
+        image=args.image,
+        flavor=args.flavor,
+        key_name=args.key_name,
+        name=args.name,
+        wait_for_port=args.wait_for_port,
+        request_id=args.request_id,
+    )
+    if args.json:
+        emit_json(result)
+    else:
+        _describe(result)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``boot`` subcommand."""
+    parser = subparsers.add_parser(
+        "boot",
+        help="boot a VM from an image or snapshot",
+        description="Boot a VM and wait until it is ACTIVE; print how to connect.",
+    )
+    add_site_option(parser)
+    parser.add_argument("--image", required=True, help="image or snapshot name or id")
+    parser.add_argument("--flavor", required=True, help="flavor name or id")
+    parser.add_argument("--key-name", metavar="KEY", help="key pair to install")
+    parser.add_argument("--name", required=True, help="name of the new VM")
+    parser.add_argument(
+        "--wait-for-port", action="store_true", help="also wait until SSH answers on the gateway"
+    )
+    parser.add_argument(
+        "--request-id", metavar="ID", help="re-running with the same id finds the same VM"
+    )
+    parser.add_argument("--no-wait", action="store_true", help="start it and return at once")
+    add_json_flag(parser)
+    parser.set_defaults(run=run)

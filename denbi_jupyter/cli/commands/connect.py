@@ -1,0 +1,77 @@
+"""``denbi-jupyter connect``: how to reach a VM (SSH command or config, X2Go session file)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
+from denbi_jupyter.errors import UserInputError
+
+__all__ = ["register", "run"]
+
+
+def _write_session(path: Path, text: str) -> None:
+    if path.is_dir():
+        raise UserInputError(f"{str(path)!r} is a folder; give a file name for the session.")
+    if not path.parent.is_dir():
+        raise UserInputError(f"The folder {str(path.parent)!r} does not exist.")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Show the VM's connection details."""
+    from denbi_jupyter.cloud import open_site
+    from denbi_jupyter.jobs import load_flows
+
+    load_flows()
+    from flows.connection import connection_details
+
+    client = open_site(resolve_site(args))
+    server = client.find_server(args.server)
+    image = client.get_image(server.image_id) if server.image_id else None
+    details = connection_details(client.site, server, image, key_path=args.identity_file)
+    if not details.get("available"):
+        raise UserInputError(str(details.get("reason")))
+    if args.x2go_session is not None:
+        session = details.get("x2go_session")
+        if not session:
+            raise UserInputError(
+                f"VM {server.name!r} runs no X2Go desktop image; connect with SSH instead."
+            )
+        _write_session(args.x2go_session, str(session))
+    if args.json:
+        emit_json({"server": {"id": server.id, "name": server.name}, **details})
+        return 0
+    if args.ssh_config:
+        print(details["ssh_config"], end="")
+    else:
+        print(details["ssh_command"])
+    if details.get("guacamole_url"):
+        print(f"Guacamole: {details['guacamole_url']}")
+    if args.x2go_session is not None:
+        print(f"X2Go session written to {args.x2go_session} (X2Go Client: Session → Import)")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``connect`` subcommand."""
+    parser = subparsers.add_parser(
+        "connect",
+        help="show how to connect to a VM",
+        description="Print the SSH command (or an ~/.ssh/config block) for a VM through its "
+        "site's gateway; optionally write an X2Go Client session file.",
+    )
+    add_site_option(parser)
+    parser.add_argument("server", metavar="SERVER", help="VM name or id")
+    parser.add_argument("--ssh-config", action="store_true", help="print an ~/.ssh/config block")
+    parser.add_argument(
+        "--x2go-session", type=Path, metavar="FILE", help="write an X2Go Client session file"
+    )
+    parser.add_argument("--identity-file", metavar="KEY", help="private key path to put in")
+    add_json_flag(parser)
+    parser.set_defaults(run=run)

@@ -1,0 +1,66 @@
+"""``denbi-jupyter demo``: the local cloud and JupyterLab with the main notebook.
+
+``make demo`` runs this. JupyterLab listens on loopback with a random token (printed); its
+kernels reach the local cloud through a clouds.yaml, exactly like a real cloud. Ctrl-C stops
+the lab, its kernels and the local cloud. ``--no-lab`` serves only the local cloud.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from denbi_jupyter.cli.commands.local_cloud import (
+    add_serve_arguments,
+    config_from_args,
+    interrupt_on_signals,
+    run_serving,
+    usage_lines,
+)
+
+__all__ = ["demo_guide", "register", "run"]
+
+
+def demo_guide(cloud: Any, clouds_yaml: Path) -> list[str]:
+    """The how-to printed before the ready line of ``demo --no-lab``."""
+    first = cloud.config.sites[0].name
+    return [
+        "de.NBI Cloud demo: a local OpenStack-compatible cloud with a de.NBI-like catalog.",
+        *usage_lines(cloud, clouds_yaml),
+        "Try:",
+        "  openstack image list --tag guacamole",
+        "  openstack image show X2Go_xfce",
+        "  openstack flavor list",
+        "  openstack server create --image X2Go_xfce --flavor 'de.NBI small' --wait my-vm",
+        f"In Python: openstack.connect(cloud='{first}') with OS_CLIENT_CONFIG_FILE set as above.",
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``demo``."""
+    if args.no_lab:
+        return run_serving(args, guide=demo_guide)
+    from denbi_jupyter.lab import launch_lab
+
+    config = config_from_args(args)
+    with interrupt_on_signals():
+        return launch_lab(port=args.lab_port, cloud_config=config)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``demo`` subcommand."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="start the local cloud and JupyterLab with the main notebook",
+        description="Start the embedded local cloud (two de.NBI-like sites) and JupyterLab "
+        "on loopback, opening notebooks/denbi_cloud.ipynb. Ctrl-C stops everything.",
+    )
+    add_serve_arguments(parser)
+    parser.add_argument(
+        "--lab-port", type=int, default=8888, help="JupyterLab's port on 127.0.0.1 (0: any free)"
+    )
+    parser.add_argument(
+        "--no-lab", action="store_true", help="serve only the local cloud, without JupyterLab"
+    )
+    parser.set_defaults(run=run)

@@ -1,0 +1,68 @@
+"""``denbi-jupyter images``: the image catalog of a site, filtered like the panel filters it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site, table
+
+__all__ = ["register", "run"]
+
+
+def _size(size: int | None) -> str:
+    return "" if size is None else f"{size / 1024**3:.1f} GB"
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the site's active images."""
+    from denbi_jupyter.cloud import DesktopKind, ImageQuery, open_site
+
+    client = open_site(resolve_site(args))
+    query = ImageQuery(
+        text=args.search or "",
+        desktop=DesktopKind(args.desktop) if args.desktop else None,
+        include_snapshots=args.snapshots,
+    )
+    images = client.list_images(query)
+    if args.json:
+        emit_json(
+            [
+                {
+                    "id": image.id,
+                    "name": image.name,
+                    "kind": image.kind.label,
+                    "desktop": image.kind.desktop,
+                    "tags": image.tags,
+                    "size": image.size,
+                    "visibility": image.visibility,
+                    "snapshot": image.is_snapshot,
+                    "created_at": image.created_at,
+                }
+                for image in images
+            ]
+        )
+        return 0
+    rows = [
+        (image.id, image.name, image.kind.label, ",".join(image.tags), _size(image.size))
+        for image in images
+    ]
+    print(table(["ID", "NAME", "KIND", "TAGS", "SIZE"], rows))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``images`` subcommand."""
+    parser = subparsers.add_parser(
+        "images",
+        help="list a site's images",
+        description="List the active images of a site, newest first.",
+    )
+    add_site_option(parser)
+    parser.add_argument("--search", metavar="TEXT", help="text in the name, kind or tags")
+    parser.add_argument(
+        "--desktop", choices=["x2go", "guacamole"], help="only desktop images of this kind"
+    )
+    parser.add_argument("--snapshots", action="store_true", help="include snapshots")
+    add_json_flag(parser)
+    parser.set_defaults(run=run)

@@ -1,0 +1,111 @@
+"""``denbi-jupyter serve-schedules``: serve the scheduled flows from this process.
+
+The same flows and schedules ``prefect.yaml`` deploys, without a work pool: nightly snapshots
+of VMs that carry a metadata key (with retention) and a weekly cleanup. It serves until
+Ctrl-C; ``--check`` only builds and prints the deployments. Served runs run in child processes
+started by Prefect's runner; they take the site name, never credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
+from denbi_jupyter.errors import UserInputError
+
+__all__ = ["build_deployments", "register", "run"]
+
+
+def _schedule(cron: str, timezone: str) -> Any:
+    from prefect.schedules import Cron
+
+    try:
+        return Cron(cron, timezone=timezone)
+    except (ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(
+            f"Cannot schedule {cron!r} in {timezone!r} ({first}): give a cron expression such "
+            "as '0 2 * * *' and an IANA time zone such as 'Europe/Berlin'."
+        ) from None
+
+
+def build_deployments(args: argparse.Namespace, site: str) -> list[Any]:
+    """The runner deployments of the scheduled flows for ``site``."""
+    from denbi_jupyter.jobs import load_flows
+
+    load_flows()
+    from flows.scheduled import check_retention, cleanup_snapshots, nightly_snapshots
+
+    check_retention(keep_last=args.keep_last, max_age_days=args.max_age_days)
+    nightly = nightly_snapshots.to_deployment(
+        name=f"nightly-snapshots-{site}",
+        schedules=[_schedule(args.nightly_cron, args.timezone)],
+        parameters={
+            "site": site,
+            "metadata_key": args.metadata_key,
+            "keep_last": args.keep_last,
+            "max_age_days": args.max_age_days,
+        },
+        tags=["denbi-jupyter", "snapshots"],
+    )
+    cleanup = cleanup_snapshots.to_deployment(
+        name=f"cleanup-snapshots-{site}",
+        schedules=[_schedule(args.cleanup_cron, args.timezone)],
+        parameters={"site": site, "max_age_days": args.cleanup_days},
+        tags=["denbi-jupyter", "snapshots"],
+    )
+    return [nightly, cleanup]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve (or with ``--check`` describe) the scheduled flows."""
+    site = resolve_site(args)
+    deployments = build_deployments(args, site)
+    described = [
+        {
+            "name": deployment.name,
+            "flow": deployment.flow_name,
+            "parameters": deployment.parameters,
+            "schedules": [str(schedule.schedule) for schedule in deployment.schedules or []],
+        }
+        for deployment in deployments
+    ]
+    if args.check:
+        if args.json:
+            emit_json(described)
+        else:
+            for item in described:
+                print(f"{item['name']}: {', '.join(item['schedules'])}")
+        return 0
+    from prefect import serve
+
+    serve(*deployments)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve-schedules`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve-schedules",
+        help="serve the scheduled snapshot flows",
+        description="Serve nightly snapshots (with retention) and a cleanup on cron "
+        "schedules from this process until Ctrl-C.",
+    )
+    add_site_option(parser)
+    parser.add_argument("--nightly-cron", default="0 2 * * *", help="cron of the nightly run")
+    parser.add_argument("--cleanup-cron", default="30 3 * * 0", help="cron of the cleanup")
+    parser.add_argument("--timezone", default="Europe/Berlin", help="IANA time zone")
+    parser.add_argument(
+        "--metadata-key", default="denbi_nightly", help="VM metadata key that opts a VM in"
+    )
+    parser.add_argument("--keep-last", type=int, default=7, help="nightly snapshots kept per VM")
+    parser.add_argument(
+        "--max-age-days", type=float, default=None, help="also drop nightly ones older than this"
+    )
+    parser.add_argument(
+        "--cleanup-days", type=float, default=30.0, help="cleanup drops ones older than this"
+    )
+    parser.add_argument("--check", action="store_true", help="print the deployments and exit")
+    add_json_flag(parser)
+    parser.set_defaults(run=run)

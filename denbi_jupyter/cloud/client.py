@@ -1,0 +1,625 @@
+"""``OpenStackCloud``: the :class:`~denbi_jupyter.cloud.protocol.CloudClient` of a real site.
+
+Listings let Glance filter (``status``, ``tag``, ``owner``, ``id``, ``image_type`` and any other
+property, sent verbatim) and page (``limit``/``marker``); only what Glance cannot do (substring
+name search, OR over tags) runs here.
+
+Snapshots are images with ``image_type=snapshot``. Volume-backed snapshot images lack that
+property and carry ``block_device_mapping`` plus ``bdm_v2=True`` instead; Glance cannot filter
+on a property's presence, so the index loads them with a second, exact ``bdm_v2=True`` filter,
+while the paged listing (one request per page) shows ``image_type=snapshot`` images only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from denbi_jupyter.cloud._records import snapshot_from_image
+from denbi_jupyter.cloud.index import MemorySnapshotIndex, validate_query
+from denbi_jupyter.cloud.paging import MarkerCache
+from denbi_jupyter.cloud.sites import get_site
+from denbi_jupyter.cloud.types import (
+    Flavor,
+    Image,
+    ImageQuery,
+    KeyPair,
+    Limits,
+    Page,
+    Server,
+    SiteSettings,
+    Snapshot,
+    SnapshotQuery,
+    SnapshotSort,
+)
+from denbi_jupyter.errors import (
+    AuthenticationError,
+    CloudUnavailableError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    UserInputError,
+)
+
+if TYPE_CHECKING:
+    from denbi_jupyter.cloud._openstack import Gateway, ImagePage
+    from denbi_jupyter.cloud.protocol import CloudClient
+
+__all__ = ["GLANCE_PAGE_MAX", "OpenStackCloud", "open_site", "sites_offering"]
+
+_log = logging.getLogger(__name__)
+
+#: Glance's largest page (``api_limit_max``); bigger limits are capped silently.
+GLANCE_PAGE_MAX = 1000
+
+_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
+_GLANCE_SORT: Mapping[SnapshotSort, str] = {
+    SnapshotSort.NEWEST: "created_at:desc",
+    SnapshotSort.OLDEST: "created_at:asc",
+    SnapshotSort.NAME: "name:asc",
+    SnapshotSort.SIZE: "size:desc",
+}
+_ALL_IMAGES = ImageQuery()
+_RESERVED_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "page_size"})
+_PUBLIC_KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
+_REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
+_SNAPSHOT_FILTERS: tuple[Mapping[str, str], ...] = (
+    {"image_type": "snapshot"},
+    {"bdm_v2": "True"},
+)
+
+
+def _is_uuid(text: str) -> bool:
+    return _UUID.fullmatch(text) is not None
+
+
+def _empty_page(query: SnapshotQuery, *, total: int | None) -> Page[Snapshot]:
+    return Page(items=(), page=query.page, per_page=query.per_page, total=total, has_next=False)
+
+
+def _check_name(kind: str, name: str) -> str:
+    trimmed = name.strip()
+    if not trimmed:
+        raise UserInputError(f"The {kind} name is empty: type a name.")
+    if len(trimmed) > 255:
+        raise UserInputError(f"The {kind} name has {len(trimmed)} characters; at most 255 fit.")
+    return trimmed
+
+
+class OpenStackCloud:
+    """One site as one project, through a :class:`~denbi_jupyter.cloud._openstack.Gateway`.
+
+    Thread-safe: panels call it from background threads while the snapshot index loads.
+
+    Args:
+        site: The site's settings.
+        gateway: Its gateway (built by :func:`open_site`).
+        index_timeout: Seconds a name search waits for the snapshot index to load.
+    """
+
+    def __init__(
+        self, site: SiteSettings, gateway: Gateway, *, index_timeout: float = 120.0
+    ) -> None:
+        self._site = site
+        self._gateway = gateway
+        self._index_timeout = index_timeout
+        self._scope_lock = threading.Lock()
+        self._names_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._token_project: tuple[str, str] | None = None
+        self._project_names: Mapping[str, str] | None = None
+        self._markers = MarkerCache()
+        self._index: MemorySnapshotIndex | None = None
+
+    # --- identity -----------------------------------------------------------------------
+    @property
+    def site(self) -> SiteSettings:
+        """The site this client speaks to."""
+        return self._site
+
+    @property
+    def gateway(self) -> Gateway:
+        """The low-level gateway (instrumentation and diagnostics)."""
+        return self._gateway
+
+    def _scope(self) -> tuple[str, str]:
+        with self._scope_lock:
+            if self._token_project is None:
+                self._token_project = self._gateway.token_project()
+            return self._token_project
+
+    @property
+    def project_id(self) -> str:
+        """The id of the project the token is scoped to."""
+        return self._scope()[0]
+
+    @property
+    def project_name(self) -> str:
+        """The name of that project."""
+        return self._scope()[1]
+
+    def project_names(self) -> Mapping[str, str]:
+        """Project id → name for the user's projects: one Keystone call per client, cached."""
+        with self._names_lock:
+            if self._project_names is None:
+                self._project_names = MappingProxyType(self._gateway.auth_projects())
+            return self._project_names
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._gateway.close()
+
+    # --- images -------------------------------------------------------------------------
+    def _image_pages(
+        self, params: Mapping[str, Any], *, classified: bool = True
+    ) -> Iterator[ImagePage]:
+        query: dict[str, Any] = {**params, "limit": GLANCE_PAGE_MAX}
+        while True:
+            page = self._gateway.image_page(query, classified=classified)
+            yield page
+            if page.next_marker is None or not page.images:
+                return
+            query["marker"] = page.next_marker
+
+    def _all_images(self, params: Mapping[str, Any]) -> list[Image]:
+        return [image for page in self._image_pages(params) for image in page.images]
+
+    def list_images(self, query: ImageQuery | None = None) -> list[Image]:
+        """Active images matching ``query``, classified, newest first.
+
+        Glance filters ``status=active`` (and ``tag=base_image`` for ``base_only``); the rest
+        (text, desktop kind, research environment, OS, snapshots) needs names and OR-ed tags
+        that Glance cannot match, so it is filtered here.
+        """
+        query = query or _ALL_IMAGES
+        params: dict[str, Any] = {"status": "active", "sort": "created_at:desc"}
+        if query.base_only:
+            params["tag"] = "base_image"
+        needle = query.text.strip().lower()
+        family = (query.os_family or "").strip().lower()
+        found: list[Image] = []
+        for image in self._all_images(params):
+            kind = image.kind
+            if image.is_snapshot and not query.include_snapshots:
+                continue
+            if query.desktop is not None and kind.desktop is not query.desktop:
+                continue
+            if query.research_only and kind.research_environment is None:
+                continue
+            if family and (kind.os_family or "") != family:
+                continue
+            if (
+                needle
+                and needle not in f"{image.name}\0{kind.label}\0{' '.join(image.tags)}".lower()
+            ):
+                continue
+            found.append(image)
+        return found
+
+    def get_image(self, image_id: str) -> Image | None:
+        """The image by id, or None when it does not exist (any more)."""
+        return self._gateway.get_image(image_id)
+
+    def find_image(self, name_or_id: str) -> Image:
+        """The image with this id or exact name; NotFoundError, or UserInputError if ambiguous."""
+        wanted = name_or_id.strip()
+        if not wanted:
+            raise UserInputError("No image given: type an image name or id.")
+        if _is_uuid(wanted):
+            image = self._gateway.get_image(wanted)
+            if image is not None:
+                return image
+        matches = self._all_images({"name": wanted})
+        active = [image for image in matches if image.status == "active"]
+        candidates = active or matches
+        if not candidates:
+            raise NotFoundError(
+                f"{self._site.name} has no image named or with id {wanted!r}: check the "
+                "spelling in the image list."
+            )
+        if len(candidates) > 1:
+            ids = ", ".join(image.id for image in candidates[:5])
+            raise UserInputError(
+                f"{len(candidates)} images on {self._site.name} are named {wanted!r} ({ids}): "
+                "use the id instead."
+            )
+        return candidates[0]
+
+    def find_images_by_property(self, key: str, value: str) -> list[Image]:
+        """Images with property ``key`` = ``value``, filtered by Glance (server side)."""
+        if not key or key in _RESERVED_FILTERS:
+            raise UserInputError(
+                f"{key!r} is not an image property Glance can filter on: use a property name "
+                "such as os_distro or image_type."
+            )
+        return self._all_images({key: value})
+
+    def set_image_tags(self, image_id: str, tags: Sequence[str]) -> None:
+        """Replace the image's tags (one PATCH; duplicates and blanks dropped)."""
+        clean = list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+        too_long = [tag for tag in clean if len(tag) > 255]
+        if too_long:
+            raise UserInputError(f"Tag {too_long[0][:40]!r}… is longer than 255 characters.")
+        self._gateway.replace_image_tags(image_id, clean)
+
+    def delete_image(self, image_id: str) -> None:
+        """Delete an image; refuses protected images and other projects' images up front."""
+        image = self._gateway.get_image(image_id)
+        if image is None:
+            raise NotFoundError(
+                f"Image {image_id} does not exist on {self._site.name} (deleted already?): "
+                "refresh the list."
+            )
+        if image.protected:
+            raise PermissionDeniedError(
+                f"Image {image.name!r} ({image.id}) is protected and cannot be deleted. Remove "
+                "its protection first if you really mean to delete it."
+            )
+        if image.owner != self.project_id:
+            owner = self.project_names().get(image.owner or "", image.owner or "no project")
+            raise PermissionDeniedError(
+                f"Image {image.name!r} ({image.id}) belongs to project {owner!r}, not to "
+                f"{self.project_name!r}: only its own project can delete it."
+            )
+        self._gateway.delete_image(image_id)
+        self._markers.clear()
+        if self._index is not None:
+            self._index.forget([image_id])
+
+    # --- snapshots ----------------------------------------------------------------------
+    def snapshot_index(self) -> MemorySnapshotIndex:
+        """This client's snapshot index (created on first call, not loaded until asked)."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = MemorySnapshotIndex(
+                    self._snapshot_pages, project_id=lambda: self.project_id, site=self._site.name
+                )
+            return self._index
+
+    def _snapshot_pages(self) -> Iterator[list[Snapshot]]:
+        """Every visible snapshot, 1000 per request, as raw JSON (no classification)."""
+        names = self.project_names()
+        seen: set[str] = set()
+        for params in _SNAPSHOT_FILTERS:
+            for page in self._image_pages({**params, "sort": "created_at:desc"}, classified=False):
+                batch = [
+                    snapshot_from_image(image, names)
+                    for image in page.images
+                    if image.id not in seen and image.is_snapshot
+                ]
+                seen.update(snapshot.id for snapshot in batch)
+                yield batch
+
+    def _owner_named(self, text: str) -> str | None:
+        names = self.project_names()
+        exact = [pid for pid, name in names.items() if name == text]
+        if not exact:
+            exact = [pid for pid, name in names.items() if name.lower() == text.lower()]
+        return exact[0] if len(exact) == 1 else None
+
+    def list_snapshots(self, query: SnapshotQuery) -> Page[Snapshot]:
+        """One page of snapshots.
+
+        - Text and a loaded index: the index answers (no request).
+        - No text, an OpenStack id (Glance ``id`` filter) or an exact project name (``owner``
+          filter): one Glance request per page, plus the project names once per client.
+        - Other text before the index is loaded: the index loads (in the background, once),
+          and this call waits for it (``index_timeout``).
+        """
+        validate_query(query)
+        text = query.text.strip()
+        index = self.snapshot_index()
+        if text and index.loaded:
+            return index.query(query)
+        params: dict[str, Any] = {"image_type": "snapshot", "sort": _GLANCE_SORT[query.sort]}
+        if query.own_only:
+            params["owner"] = self.project_id
+        if text:
+            if _is_uuid(text):
+                params["id"] = str(uuid.UUID(text))
+            else:
+                owner = self._owner_named(text)
+                if owner is None:
+                    return self._query_index(index, query)
+                if query.own_only and owner != self.project_id:
+                    return _empty_page(query, total=0)
+                params["owner"] = owner
+        return self._glance_page(params, query)
+
+    def _query_index(self, index: MemorySnapshotIndex, query: SnapshotQuery) -> Page[Snapshot]:
+        index.load_in_background()
+        if not index.wait_loaded(self._index_timeout):
+            error = index.last_error
+            if error is not None:
+                raise error
+            raise CloudUnavailableError(
+                f"Loading the snapshot list of {self._site.name} for a name search took longer "
+                f"than {self._index_timeout:.0f} s; try again in a moment."
+            )
+        return index.query(query)
+
+    def _glance_page(self, params: dict[str, Any], query: SnapshotQuery) -> Page[Snapshot]:
+        key = (tuple(sorted(params.items())), query.per_page)
+        try:
+            return self._fetch_page(key, params, query)
+        except (UserInputError, NotFoundError):
+            # A marker image vanished (deleted elsewhere): forget this query's markers, retry.
+            start, _ = self._markers.nearest(key, query.page)
+            if start == 1:
+                raise
+            self._markers.drop(key)
+            return self._fetch_page(key, params, query)
+
+    def _fetch_page(
+        self, key: tuple[object, ...], params: dict[str, Any], query: SnapshotQuery
+    ) -> Page[Snapshot]:
+        per_page = query.per_page
+        start, marker = self._markers.nearest(key, query.page)
+        if start < query.page:
+            reached, marker = self._walk(key, params, per_page, start, marker, query.page)
+            if not reached:
+                return _empty_page(query, total=None)
+        limit = min(per_page + 1, GLANCE_PAGE_MAX)
+        request = {**params, "limit": limit}
+        if marker:
+            request["marker"] = marker
+        page = self._gateway.image_page(request, classified=False)
+        images = page.images[:per_page]
+        has_next = len(page.images) > per_page or (
+            limit == per_page and len(images) == per_page and page.next_marker is not None
+        )
+        if has_next and images:
+            self._markers.remember(key, query.page + 1, images[-1].id)
+        names = self.project_names()
+        return Page(
+            items=tuple(snapshot_from_image(image, names) for image in images),
+            page=query.page,
+            per_page=per_page,
+            total=None,
+            has_next=has_next,
+        )
+
+    def _walk(
+        self,
+        key: tuple[object, ...],
+        params: Mapping[str, Any],
+        per_page: int,
+        start: int,
+        marker: str | None,
+        page: int,
+    ) -> tuple[bool, str | None]:
+        """Skip from page ``start`` to ``page`` in 1000-item steps, remembering every boundary."""
+        position = (start - 1) * per_page
+        target = (page - 1) * per_page
+        while position < target:
+            want = min(GLANCE_PAGE_MAX, target - position)
+            request: dict[str, Any] = {**params, "limit": want}
+            if marker:
+                request["marker"] = marker
+            chunk = self._gateway.image_page(request, classified=False)
+            if not chunk.images:
+                return False, marker
+            for offset, image in enumerate(chunk.images, start=position + 1):
+                if offset % per_page == 0:
+                    self._markers.remember(key, offset // per_page + 1, image.id)
+            position += len(chunk.images)
+            marker = chunk.images[-1].id
+            if chunk.next_marker is None and position < target:
+                return False, marker
+        return True, marker
+
+    def get_snapshot(self, image_id: str) -> Snapshot | None:
+        """The snapshot view of an image by id, or None when it does not exist.
+
+        A loaded index is updated with the fresh state (so a finished upload shows at once).
+        """
+        image = self._gateway.get_image(image_id)
+        if image is None:
+            if self._index is not None:
+                self._index.forget([image_id])
+            return None
+        snapshot = snapshot_from_image(image, self.project_names())
+        if self._index is not None and image.is_snapshot:
+            self._index.add(snapshot)
+        return snapshot
+
+    def create_snapshot(self, server_id: str, *, name: str, metadata: Mapping[str, str]) -> str:
+        """Nova createImage (microversion 2.45); returns the new image id.
+
+        ConflictError (HTTP 409) while the server is busy, e.g. with another snapshot.
+        """
+        clean = _check_name("snapshot", name)
+        values = {str(key): str(value) for key, value in metadata.items()}
+        image_id = self._gateway.create_image(server_id, clean, values)
+        self._markers.clear()
+        return image_id
+
+    # --- compute ------------------------------------------------------------------------
+    def list_flavors(self) -> list[Flavor]:
+        """Flavors the project may use, smallest first."""
+        flavors = self._gateway.list_flavors()
+        return sorted(flavors, key=lambda f: (f.vcpus, f.ram_mb, f.disk_gb, f.name))
+
+    def find_flavor(self, name_or_id: str) -> Flavor:
+        """A flavor by id or exact name (one request)."""
+        wanted = name_or_id.strip()
+        flavors = self.list_flavors()
+        for flavor in flavors:
+            if flavor.id == wanted:
+                return flavor
+        named = [flavor for flavor in flavors if flavor.name == wanted]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise UserInputError(f"Several flavors are named {wanted!r}: use the flavor id.")
+        known = ", ".join(flavor.name for flavor in flavors[:12])
+        raise NotFoundError(
+            f"{self._site.name} has no flavor {wanted!r} for your project (available: {known})."
+        )
+
+    def list_keypairs(self) -> list[KeyPair]:
+        """The user's key pairs, by name."""
+        return sorted(self._gateway.list_keypairs(), key=lambda k: k.name)
+
+    def import_keypair(self, name: str, public_key: str) -> KeyPair:
+        """Import an OpenSSH public key (never a private key: refused without echoing it)."""
+        clean_name = _check_name("key pair", name)
+        key = public_key.strip()
+        if "PRIVATE KEY" in key or "PuTTY-User-Key-File" in key:
+            raise UserInputError(
+                "That is a private key: paste the public key (one line starting with "
+                "ssh-ed25519 or ssh-rsa) and keep the private key to yourself."
+            )
+        fields = key.split()
+        if len(fields) < 2 or not fields[0].startswith(_PUBLIC_KEY_TYPES) or "\n" in key:
+            raise UserInputError(
+                "That is not an OpenSSH public key: paste one line starting with ssh-ed25519, "
+                "ssh-rsa or ecdsa-sha2-… (the content of your .pub file)."
+            )
+        return self._gateway.import_keypair(clean_name, key)
+
+    def list_servers(self) -> list[Server]:
+        """The project's servers, newest first."""
+        servers = self._gateway.list_servers()
+        return sorted(servers, key=lambda s: (s.created_at is not None, s.created_at), reverse=True)
+
+    def find_server(self, name_or_id: str) -> Server:
+        """A server by id or exact name; NotFoundError, or UserInputError if ambiguous."""
+        wanted = name_or_id.strip()
+        if not wanted:
+            raise UserInputError("No server given: type a server name or id.")
+        if _is_uuid(wanted):
+            server = self._gateway.get_server(wanted)
+            if server is not None:
+                return server
+        # Nova's name filter is a regex: send plain names only, compare exactly here.
+        pattern = None if _REGEX_CHARS.search(wanted) else wanted
+        matches = [s for s in self._gateway.list_servers(name=pattern) if s.name == wanted]
+        if not matches:
+            raise NotFoundError(
+                f"{self._site.name} has no server named or with id {wanted!r} in project "
+                f"{self.project_name!r}: check the server list."
+            )
+        if len(matches) > 1:
+            ids = ", ".join(server.id for server in matches[:5])
+            raise UserInputError(
+                f"{len(matches)} servers are named {wanted!r} ({ids}): use the id instead."
+            )
+        return matches[0]
+
+    def get_server(self, server_id: str) -> Server | None:
+        """A server by id, or None when it does not exist (any more)."""
+        return self._gateway.get_server(server_id)
+
+    def create_server(
+        self,
+        *,
+        name: str,
+        image_id: str,
+        flavor_id: str,
+        key_name: str | None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Server:
+        """Ask Nova to boot a server (``networks: auto``); returns at once, status BUILD.
+
+        The returned server is built from the request (one call, so a retried task never
+        boots twice because a follow-up read failed); poll :meth:`get_server` for progress.
+        """
+        clean = _check_name("server", name)
+        body: dict[str, Any] = {
+            "name": clean,
+            "imageRef": image_id,
+            "flavorRef": flavor_id,
+            "networks": "auto",
+        }
+        if key_name:
+            body["key_name"] = key_name
+        meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+        if meta:
+            body["metadata"] = meta
+        server_id = self._gateway.create_server(body, action=f"boot server {clean!r}")
+        return Server(
+            id=server_id,
+            name=clean,
+            status="BUILD",
+            task_state="scheduling",
+            project_id=self.project_id,
+            image_id=image_id,
+            flavor_id=flavor_id,
+            flavor_name=None,
+            key_name=key_name,
+            private_ipv4=None,
+            created_at=None,
+            metadata=meta,
+        )
+
+    def delete_server(self, server_id: str) -> None:
+        """Delete a server; ConflictError while one of its snapshots is being taken or uploaded.
+
+        Nova's ``task_state`` (``image_snapshot*``, ``image_pending_upload``,
+        ``image_uploading``) outlives Glance's own upload status, so it is the guard.
+        """
+        server = self._gateway.get_server(server_id)
+        if server is None:
+            raise NotFoundError(
+                f"Server {server_id} does not exist on {self._site.name} (deleted already?): "
+                "refresh the server list."
+            )
+        if server.task_state and server.task_state.startswith("image_"):
+            raise ConflictError(
+                f"Server {server.name!r} is taking a snapshot ({server.task_state}); deleting it "
+                "now would destroy the snapshot. Wait until the snapshot is active, then delete."
+            )
+        self._gateway.delete_server(server_id)
+
+    def limits(self) -> Limits:
+        """The project's compute limits and usage."""
+        return self._gateway.limits()
+
+
+def open_site(name: str | None = None, *, config_file: Path | None = None) -> CloudClient:
+    """A client for a ``clouds.yaml`` entry (None: ``OS_CLOUD`` or the only/first entry).
+
+    No request is made until the first call that needs one.
+    """
+    from denbi_jupyter.cloud._openstack import Gateway
+
+    site = get_site(name, config_file=config_file)
+    return OpenStackCloud(site, Gateway(site.name, config_file=config_file))
+
+
+def sites_offering(
+    image_name: str, clients: Iterable[CloudClient], *, skip_unavailable: bool = True
+) -> list[str]:
+    """Names of the sites that offer an active image named exactly ``image_name``.
+
+    Each site is asked once (Glance ``name`` filter), all at the same time. A site that
+    cannot be reached or refuses the credentials is left out (and logged) unless
+    ``skip_unavailable`` is False.
+    """
+    client_list = list(clients)
+
+    def offers(client: CloudClient) -> bool | None:
+        try:
+            images = client.find_images_by_property("name", image_name)
+        except (CloudUnavailableError, AuthenticationError) as error:
+            if not skip_unavailable:
+                raise
+            _log.warning("site %s left out of the multi-site view: %s", client.site.name, error)
+            return None
+        return any(image.status == "active" for image in images)
+
+    if not client_list:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(client_list))) as pool:
+        answers = list(pool.map(offers, client_list))
+    return sorted(client.site.name for client, ok in zip(client_list, answers, strict=True) if ok)

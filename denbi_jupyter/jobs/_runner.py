@@ -1,0 +1,129 @@
+"""Run flows in daemon threads from a kernel, several at once, without blocking it."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+from collections.abc import Callable, Mapping
+
+from denbi_jupyter.errors import DenbiError
+from denbi_jupyter.jobs._backend import Backend
+from denbi_jupyter.jobs._job import Job
+from flows import flow_settings, listen, quiet_console
+
+__all__ = ["JobRunner", "describe_failure"]
+
+_log = logging.getLogger(__name__)
+
+#: Longest wait of a job for the Prefect backend to warm up, in seconds.
+BACKEND_WAIT_S = 120.0
+
+
+def describe_failure(error: BaseException) -> tuple[str, str]:
+    """One clear sentence and the class name for a flow's exception."""
+    kind = type(error).__name__
+    if isinstance(error, DenbiError):
+        return str(error), kind
+    text = str(error).strip() or "no details"
+    return f"The flow failed unexpectedly ({kind}): {text}", kind
+
+
+class JobRunner:
+    """Runs flows in daemon threads; several at once; never blocks the caller.
+
+    Each job runs in a copy of the caller's context taken at :meth:`submit` (so Prefect
+    settings and :func:`flows.use_clients` reach it), with heartbeats off and the progress
+    channel wired to the job.
+
+    Args:
+        max_parallel: Flows running at once; further jobs stay PENDING until a slot frees.
+    """
+
+    def __init__(self, *, max_parallel: int = 4) -> None:
+        if max_parallel < 1:
+            raise ValueError(f"max_parallel must be at least 1, not {max_parallel}")
+        self._slots = threading.BoundedSemaphore(max_parallel)
+        self._backend = Backend()
+        self._lock = threading.Lock()
+        self._jobs: list[Job] = []
+
+    def warm_up(self) -> None:
+        """Start the Prefect backend in the background; idempotent; returns at once."""
+        self._backend.start()
+
+    @property
+    def warm(self) -> bool:
+        """True once the Prefect backend is up."""
+        return self._backend.ready
+
+    @property
+    def warm_up_seconds(self) -> float | None:
+        """How long warming up took, once it has ended."""
+        return self._backend.seconds
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """Every job submitted to this runner, oldest first."""
+        with self._lock:
+            return tuple(self._jobs)
+
+    def submit(self, title: str, flow: Callable[..., object], /, **parameters: object) -> Job:
+        """Start ``flow(**parameters)`` in a daemon thread; return its job at once."""
+        if not callable(flow):
+            raise TypeError(f"{flow!r} is not a flow")
+        job = Job(title)
+        with self._lock:
+            self._jobs.append(job)
+        self._backend.start()
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run,
+            args=(self._run, job, flow, parameters),
+            name=f"denbi-job-{job.id[:8]}",
+            daemon=True,
+        )
+        thread.start()
+        return job
+
+    def _run(self, job: Job, flow: Callable[..., object], parameters: Mapping[str, object]) -> None:
+        try:
+            with self._slots:
+                if not self._backend.ready:
+                    job._waiting("Starting the Prefect backend")
+                    self._backend.wait(BACKEND_WAIT_S)
+                job._set_running()
+                self._execute(job, flow, parameters)
+        except DenbiError as exc:
+            message, kind = describe_failure(exc)
+            job._finish(error=message, error_type=kind)
+        except BaseException as exc:  # never let a job thread die without an end state
+            _log.exception("Job %s crashed", job.id)
+            message, kind = describe_failure(exc)
+            job._finish(error=message, error_type=kind)
+
+    @staticmethod
+    def _execute(job: Job, flow: Callable[..., object], parameters: Mapping[str, object]) -> None:
+        from prefect import Flow
+        from prefect.client.schemas.objects import State
+
+        quiet_console()
+        with flow_settings(), listen(job._on_event):
+            if not isinstance(flow, Flow):  # a plain function: its return value is the result
+                job._finish(result=flow(**parameters))
+                return
+            state = flow(**parameters, return_state=True)
+        if not isinstance(state, State):
+            job._finish(result=state)
+            return
+        flow_run_id = state.state_details.flow_run_id
+        run_id = str(flow_run_id) if flow_run_id else None
+        if state.is_completed():
+            job._finish(result=state.result(), flow_run_id=run_id)
+            return
+        outcome = state.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            message, kind = describe_failure(outcome)
+        else:
+            message, kind = f"The flow ended {state.name}: {state.message}", "FlowRunError"
+        job._finish(error=message, error_type=kind, flow_run_id=run_id)

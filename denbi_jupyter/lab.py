@@ -1,0 +1,374 @@
+"""Start JupyterLab for the demo: local cloud, clouds.yaml, lab on loopback with a fresh token.
+
+:func:`launch_lab` is what ``denbi-jupyter demo`` runs: it starts the local cloud, writes a
+``clouds.yaml`` (mode 0600) and exports it to the lab's kernels as ``OS_CLIENT_CONFIG_FILE``
+(with ``OS_CLOUD`` naming the first site), starts JupyterLab on 127.0.0.1 with the repository's
+``notebooks/`` folder open at the main notebook, prints the URL with its token, and stops
+everything it started on Ctrl-C or when the lab exits. :func:`start_lab` does the same without
+blocking (tests), and :func:`notebook_clouds` is the notebooks' first cell: it finds the
+configured clouds or starts a local cloud in the kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from denbi_jupyter.errors import CloudUnavailableError, UserInputError
+from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+
+__all__ = [
+    "MAIN_NOTEBOOK",
+    "LabSession",
+    "NotebookClouds",
+    "demo_cloud_config",
+    "launch_lab",
+    "notebook_clouds",
+    "notebooks_dir",
+    "start_lab",
+]
+
+#: The notebook the lab opens.
+MAIN_NOTEBOOK = "denbi_cloud.ipynb"
+_START_TIMEOUT_S = 90.0
+
+
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` folder (next to the package in a source checkout)."""
+    candidate = Path(__file__).resolve().parent.parent / "notebooks"
+    if not candidate.is_dir():
+        raise UserInputError(
+            f"No notebooks folder at {candidate}: run the demo from a source checkout of "
+            "denbi-jupyter, or pass notebook_dir=."
+        )
+    return candidate
+
+
+def demo_cloud_config(
+    *, timings: Timings | None = None, state_dir: Path | None = None, seed_snapshots: int = 0
+) -> LocalCloudConfig:
+    """A local-cloud configuration for demos and tests (its SSH gateways are on loopback)."""
+    return LocalCloudConfig(
+        timings=timings or Timings(),
+        state_dir=state_dir,
+        seed_snapshots=seed_snapshots,
+    )
+
+
+#: Lab settings of the demo: start the kernel without asking, fetch no news from the internet.
+_LAB_SETTINGS: dict[str, dict[str, object]] = {
+    "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
+    "@jupyterlab/apputils-extension/notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+def _write_lab_settings(folder: Path) -> None:
+    import json
+
+    for plugin, values in _LAB_SETTINGS.items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=2))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LabSession:
+    """A running JupyterLab (and the local cloud started for it); a context manager.
+
+    Attributes:
+        url: The lab's base URL, e.g. ``http://127.0.0.1:8888``.
+        token: The access token (random per start).
+        notebook_dir: The folder the lab serves.
+        process: The JupyterLab server process.
+        cloud: The local cloud started for the lab, if any.
+        clouds_yaml: The clouds.yaml the kernels use, if one was written.
+    """
+
+    url: str
+    token: str
+    notebook_dir: Path
+    process: subprocess.Popen[bytes]
+    cloud: LocalCloud | None = None
+    clouds_yaml: Path | None = None
+    _temp: Path | None = field(default=None, repr=False)
+
+    def notebook_url(self, name: str = MAIN_NOTEBOOK) -> str:
+        """The URL that opens ``name`` in the lab, token included."""
+        return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+    def stop(self) -> None:
+        """Stop the lab (and its kernels), then the local cloud; remove temporary files.
+
+        The lab is asked to shut down through its API first, so its kernels exit cleanly and
+        stop what they started (Prefect's ephemeral API server is a subprocess of a kernel).
+        """
+        if self.process.poll() is None:
+            request = urllib.request.Request(
+                f"{self.url}/api/shutdown",
+                method="POST",
+                headers={"Authorization": f"token {self.token}"},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=5).close()
+            except (urllib.error.URLError, OSError):
+                self.process.send_signal(signal.SIGINT)
+            _wait_or_kill(self.process)
+        if self.cloud is not None:
+            self.cloud.stop()
+            self.cloud = None
+        if self._temp is not None:
+            import shutil
+
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None
+
+    def __enter__(self) -> LabSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _wait_or_kill(process: subprocess.Popen[bytes]) -> None:
+    """Wait for ``process`` to end; terminate, then kill it if it takes too long."""
+    for step in (process.wait, process.terminate, process.kill):
+        if step is not process.wait:
+            step()
+        try:
+            process.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def start_lab(
+    *,
+    notebook_dir: Path | None = None,
+    port: int = 0,
+    local_cloud: bool = True,
+    cloud_config: LocalCloudConfig | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+    log_file: Path | None = None,
+) -> LabSession:
+    """Start JupyterLab (and the local cloud) and return once the lab answers.
+
+    The lab gets fresh settings and workspaces in a temporary folder: the notebook opens alone
+    and its kernel starts without a question.
+
+    Args:
+        notebook_dir: Folder to serve; the repository's ``notebooks/`` by default.
+        port: TCP port on 127.0.0.1; 0 picks a free one.
+        local_cloud: Start the local cloud and point the kernels at it; False leaves the
+            kernels with the caller's ``OS_CLOUD`` / ``clouds.yaml``.
+        cloud_config: Local-cloud settings (default :func:`demo_cloud_config`).
+        env: Extra environment variables for the lab and its kernels.
+        extra_args: Extra JupyterLab command-line options.
+        log_file: Where the lab's output goes (default: inherited stdout/stderr).
+
+    Raises:
+        CloudUnavailableError: The lab did not start within 90 seconds.
+    """
+    folder = notebook_dir or notebooks_dir()
+    temp = Path(tempfile.mkdtemp(prefix="denbi-lab-"))
+    child_env = dict(os.environ)
+    child_env.update(env or {})
+    cloud: LocalCloud | None = None
+    clouds_yaml: Path | None = None
+    try:
+        if local_cloud:
+            cloud = LocalCloud(cloud_config or demo_cloud_config()).start()
+            clouds_yaml = cloud.write_clouds_yaml(temp / "clouds.yaml")
+            child_env["OS_CLIENT_CONFIG_FILE"] = str(clouds_yaml)
+            child_env["OS_CLOUD"] = cloud.config.sites[0].name
+        _write_lab_settings(temp / "lab-settings")
+        token = secrets.token_hex(24)
+        chosen_port = port or _free_port("127.0.0.1")
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--ip=127.0.0.1",
+            f"--port={chosen_port}",
+            "--port-retries=0",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.root_dir={folder}",
+            f"--IdentityProvider.token={token}",
+            f"--LabApp.default_url=/lab/tree/{MAIN_NOTEBOOK}",
+            f"--LabApp.user_settings_dir={temp / 'lab-settings'}",
+            f"--LabApp.workspaces_dir={temp / 'workspaces'}",
+            *extra_args,
+        ]
+        output = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115
+        try:
+            # Own session: Ctrl-C reaches only us, and we shut the lab down in order
+            # (kernels first) instead of the lab asking "Shutdown this server?".
+            process = subprocess.Popen(
+                command,
+                env=child_env,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+        finally:
+            if output is not None:
+                output.close()
+        session = LabSession(
+            url=f"http://127.0.0.1:{chosen_port}",
+            token=token,
+            notebook_dir=folder,
+            process=process,
+            cloud=cloud,
+            clouds_yaml=clouds_yaml,
+            _temp=temp,
+        )
+    except BaseException:
+        if cloud is not None:
+            cloud.stop()
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    try:
+        _wait_until_up(session)
+    except BaseException:
+        session.stop()
+        raise
+    return session
+
+
+def _wait_until_up(session: LabSession) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    status_url = f"{session.url}/api/status"
+    request = urllib.request.Request(
+        status_url, headers={"Authorization": f"token {session.token}"}
+    )
+    while time.monotonic() < deadline:
+        if session.process.poll() is not None:
+            raise CloudUnavailableError(
+                f"JupyterLab exited with code {session.process.returncode} while starting; "
+                "see its output above."
+            )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        session.process.poll()
+        time.sleep(0.2)  # polling a starting server: nothing to wait on but its port
+    raise CloudUnavailableError(
+        f"JupyterLab did not answer on {session.url} within {_START_TIMEOUT_S:.0f} s."
+    )
+
+
+def launch_lab(
+    *,
+    notebook_dir: Path | None = None,
+    port: int = 0,
+    local_cloud: bool = True,
+    cloud_config: LocalCloudConfig | None = None,
+) -> int:
+    """Run the demo lab in the foreground until Ctrl-C or the lab exits; return its exit code.
+
+    Args:
+        notebook_dir: Folder to serve; the repository's ``notebooks/`` by default.
+        port: TCP port on 127.0.0.1; 0 picks a free one.
+        local_cloud: Start the local cloud for the lab (False: use your own clouds.yaml).
+        cloud_config: Local-cloud settings (default :func:`demo_cloud_config`).
+    """
+    session = start_lab(
+        notebook_dir=notebook_dir, port=port, local_cloud=local_cloud, cloud_config=cloud_config
+    )
+    with session:
+        where = f"local cloud on {session.cloud.url}" if session.cloud else "your clouds.yaml"
+        print(f"JupyterLab is running with the {where}.", flush=True)
+        print(f"Open: {session.notebook_url()}", flush=True)
+        print("Press Ctrl-C to stop the lab and everything it started.", flush=True)
+        try:
+            return session.process.wait()
+        except KeyboardInterrupt:
+            print("\nStopping…", flush=True)
+            return 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotebookClouds:
+    """What a notebook talks to.
+
+    Attributes:
+        config_file: The clouds.yaml to read (None: openstacksdk's usual search path).
+        sites: The site names to offer.
+        site: The site to show first.
+        local_cloud: The local cloud the kernel started, if it started one.
+    """
+
+    config_file: Path | None
+    sites: tuple[str, ...]
+    site: str
+    local_cloud: LocalCloud | None = None
+
+    def describe(self) -> str:
+        """One line for the notebook: which clouds and where they come from."""
+        origin = (
+            f"a local cloud started in this kernel ({self.local_cloud.url})"
+            if self.local_cloud
+            else f"clouds.yaml {self.config_file or '(default search path)'}"
+        )
+        return f"Sites {', '.join(self.sites)} from {origin}; showing {self.site}."
+
+
+def notebook_clouds(*, timings: Timings | None = None) -> NotebookClouds:
+    """The clouds a notebook should use.
+
+    With ``OS_CLOUD`` or ``OS_CLIENT_CONFIG_FILE`` set, every ``clouds.yaml`` entry (``OS_CLOUD``
+    shown first). Otherwise a local cloud started in this kernel (fast timings unless given),
+    with its clouds.yaml in a temporary folder, exported as ``OS_CLIENT_CONFIG_FILE`` for this
+    kernel so that flows run from it (which take only a site name) find the sites too.
+    """
+    from denbi_jupyter.cloud import list_sites
+
+    configured = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    if os.environ.get("OS_CLOUD") or configured:
+        config_file = Path(configured) if configured else None
+        names = tuple(site.name for site in list_sites(config_file))
+        wanted = os.environ.get("OS_CLOUD", "")
+        return NotebookClouds(
+            config_file=config_file,
+            sites=names,
+            site=wanted if wanted in names else names[0],
+        )
+    cloud = LocalCloud(demo_cloud_config(timings=timings or Timings.fast())).start()
+    path = cloud.write_clouds_yaml(Path(tempfile.mkdtemp(prefix="denbi-nb-")) / "clouds.yaml")
+    os.environ["OS_CLIENT_CONFIG_FILE"] = str(path)
+    names = tuple(site.name for site in cloud.config.sites)
+    return NotebookClouds(config_file=path, sites=names, site=names[0], local_cloud=cloud)

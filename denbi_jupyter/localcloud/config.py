@@ -1,0 +1,85 @@
+"""Settings of the local cloud: where it listens, what it seeds, how fast things change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_SITES", "LocalCloudConfig", "SiteProfile", "Timings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds each asynchronous state change takes (a real cloud takes longer)."""
+
+    boot: float = 2.0
+    snapshot: float = 3.0
+    upload: float = 0.2
+    delete: float = 0.3
+    power: float = 0.5
+    reboot: float = 1.0
+
+    @classmethod
+    def fast(cls) -> Timings:
+        """Timings for tests: every change lands within a fraction of a second."""
+        return cls(boot=0.3, snapshot=0.5, upload=0.05, delete=0.1, power=0.1, reboot=0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteProfile:
+    """One de.NBI compute center as the local cloud plays it."""
+
+    name: str
+    region: str
+    gateway_host: str
+    ssh_port_formula: str
+    guacamole_base_url: str
+    network_cidr: str
+
+
+#: The SSH gateways are on loopback: the live "port reachable" probe of a demo or test must never
+#: send traffic to the real de.NBI gateways.
+DEFAULT_SITES: tuple[SiteProfile, ...] = (
+    SiteProfile(
+        name="bielefeld",
+        region="Bielefeld",
+        gateway_host="127.0.0.1",
+        ssh_port_formula="30000 + 256*oct3 + oct4",
+        guacamole_base_url="https://guacamole.bi.denbi.de/guacamole",
+        network_cidr="192.168.1.0/24",
+    ),
+    SiteProfile(
+        name="heidelberg",
+        region="Heidelberg",
+        gateway_host="127.0.0.1",
+        ssh_port_formula="30000 + oct4",
+        guacamole_base_url="https://guacamole.hd.denbi.de/guacamole",
+        network_cidr="192.168.20.0/24",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalCloudConfig:
+    """Everything the local cloud needs to start.
+
+    Attributes:
+        host: Loopback address to listen on.
+        port: TCP port; 0 picks a free one.
+        state_dir: Folder for the SQLite files and image data; None keeps state in a temporary
+            folder that is removed on stop.
+        sites: The compute centers to serve, each a separate cloud.
+        seed_snapshots: Extra snapshots to seed in the first site (for scale tests).
+        timings: Durations of the asynchronous state changes.
+        faults_file: JSON file of fault rules to load at start (see ``faults.py``).
+        fault_seed: Seed of the random generator behind probabilistic faults.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    state_dir: Path | None = None
+    sites: tuple[SiteProfile, ...] = DEFAULT_SITES
+    seed_snapshots: int = 0
+    timings: Timings = field(default_factory=Timings)
+    faults_file: Path | None = None
+    fault_seed: int = 0

@@ -1,0 +1,358 @@
+"""Fault injection: make the local cloud slow, flaky or failing on purpose, deterministically.
+
+Rules come from a JSON file (``--faults FILE``: a list of rules or ``{"rules": [...]}``) and at
+run time from ``POST /_admin/faults``. A rule matches requests by ``site``, ``service``
+(``identity``, ``image``, ``compute``, ``network``), HTTP ``method`` and ``path`` (a regular
+expression searched in the full path, e.g. ``/bielefeld/compute/v2.1/servers``); every matcher
+left out matches anything. What it does (``kind``):
+
+=================== =====================================================================
+``latency``         wait ``seconds`` before the request goes on (other rules still apply)
+``error``           answer ``status`` (500, 502 or 503; default 503) in the service's shape
+``drop``            send headers and part of the body, then close the connection
+``conflict``        answer 409 in the service's shape
+``quota``           answer the service's quota error (Nova: 403 "Quota exceeded for …")
+``snapshot_killed`` the next snapshot's Glance image ends ``killed``, task_state clears
+``snapshot_vanish`` the next snapshot's Glance image is deleted while it uploads
+``snapshot_stuck``  the next snapshot's Glance image stays ``saving`` (and Nova uploading)
+``boot_error``      the next server's boot ends in ERROR ("No valid host was found")
+=================== =====================================================================
+
+``count`` limits how often a rule fires (default: always), ``probability`` (default 1) draws
+from the injector's random generator, seeded, so a run with the same requests fires the same
+faults. The ``snapshot_*`` and ``boot_error`` rules act when Nova starts the operation (it asks
+:meth:`FaultInjector.take_outcome`); the others answer in :meth:`FaultInjector.intercept`,
+before the request reaches its service.
+
+Example file::
+
+    [{"kind": "error", "service": "image", "method": "GET", "status": 503, "count": 2},
+     {"kind": "latency", "site": "heidelberg", "seconds": 0.5},
+     {"kind": "snapshot_killed", "count": 1}]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, cast
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from denbi_jupyter.localcloud.nova_microversion import negotiate, version_headers
+from denbi_jupyter.localcloud.responses import ApiError, Service, render_error
+
+__all__ = [
+    "ANSWER_KINDS",
+    "FAULT_KINDS",
+    "OUTCOME_KINDS",
+    "FaultInjector",
+    "FaultRule",
+    "injector_of",
+]
+
+_LOG = logging.getLogger(__name__)
+
+#: Kinds that answer (or delay) the matching request itself.
+ANSWER_KINDS = frozenset({"latency", "error", "drop", "conflict", "quota"})
+#: Kinds that decide how an operation Nova starts will end.
+OUTCOME_KINDS = frozenset({"snapshot_killed", "snapshot_vanish", "snapshot_stuck", "boot_error"})
+FAULT_KINDS = ANSWER_KINDS | OUTCOME_KINDS
+
+_SERVICES = frozenset({"identity", "image", "compute", "network"})
+_ERROR_STATUSES = frozenset({500, 502, 503})
+_STATE_KEY = "fault_injector"
+
+_QUOTA_ERRORS: dict[str, tuple[int, str, str | None]] = {
+    "compute": (
+        403,
+        "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances",
+        "forbidden",
+    ),
+    "image": (413, "Denying attempt to upload image because it exceeds the quota", None),
+    "network": (409, "Quota exceeded for resources: ['port'].", None),
+    "identity": (403, "Quota exceeded.", None),
+}
+
+
+@dataclass(slots=True)
+class FaultRule:
+    """One fault rule; build it with :meth:`from_dict`."""
+
+    kind: str
+    site: str | None = None
+    service: str | None = None
+    method: str | None = None
+    path: str | None = None
+    count: int | None = None
+    probability: float = 1.0
+    seconds: float = 0.0
+    status: int = 503
+    rule_id: int = 0
+    fired: int = 0
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, rule_id: int = 0) -> FaultRule:
+        """Validate and build a rule from its JSON form.
+
+        Raises:
+            ValueError: With a message naming the offending field.
+        """
+        known = {
+            "kind",
+            "site",
+            "service",
+            "method",
+            "path",
+            "count",
+            "probability",
+            "seconds",
+            "status",
+        }
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault rule field(s): {', '.join(unknown)}")
+        kind = data.get("kind")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {sorted(FAULT_KINDS)}, got {kind!r}")
+        service = data.get("service")
+        if service is not None and service not in _SERVICES:
+            raise ValueError(f"service must be one of {sorted(_SERVICES)}, got {service!r}")
+        count = data.get("count")
+        if count is not None and (not isinstance(count, int) or count < 0):
+            raise ValueError(f"count must be a non-negative integer, got {count!r}")
+        probability = data.get("probability", 1.0)
+        if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+            raise ValueError(f"probability must be between 0 and 1, got {probability!r}")
+        seconds = data.get("seconds", 0.0)
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
+        status = data.get("status", 503)
+        if kind == "error" and status not in _ERROR_STATUSES:
+            raise ValueError(f"an error fault's status must be 500, 502 or 503, got {status!r}")
+        path = data.get("path")
+        try:
+            pattern = re.compile(path) if path is not None else None
+        except re.error as exc:
+            raise ValueError(f"path is not a valid regular expression: {exc}") from exc
+        method = data.get("method")
+        return cls(
+            kind=str(kind),
+            site=data.get("site"),
+            service=service,
+            method=str(method).upper() if method is not None else None,
+            path=path,
+            count=count,
+            probability=float(probability),
+            seconds=float(seconds),
+            status=int(status),
+            rule_id=rule_id,
+            _pattern=pattern,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule's JSON form, with its id, how often it fired and how often it may still."""
+        return {
+            "id": self.rule_id,
+            "kind": self.kind,
+            "site": self.site,
+            "service": self.service,
+            "method": self.method,
+            "path": self.path,
+            "count": self.count,
+            "probability": self.probability,
+            "seconds": self.seconds,
+            "status": self.status,
+            "fired": self.fired,
+        }
+
+    def matches(self, *, site: str, service: str | None, method: str, path: str) -> bool:
+        """True when the request is one this rule is about (before count and probability)."""
+        return (
+            (self.site is None or self.site == site)
+            and (self.service is None or self.service == service)
+            and (self.method is None or self.method == method.upper())
+            and (self._pattern is None or self._pattern.search(path) is not None)
+        )
+
+
+def _service(path: str) -> str | None:
+    parts = path.split("/", 3)
+    return parts[2] if len(parts) >= 3 and parts[2] in _SERVICES else None
+
+
+def injector_of(request: Request) -> FaultInjector | None:
+    """The injector that saw ``request`` in the app's middleware (None outside the app)."""
+    injector = getattr(request.state, _STATE_KEY, None)
+    return injector if isinstance(injector, FaultInjector) else None
+
+
+class FaultInjector:
+    """The fault rules of a local cloud and the seeded random generator behind them."""
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self._random = random.Random(seed)
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+        self._next_id = 1
+
+    def load_file(self, path: Path) -> list[FaultRule]:
+        """Add the rules of a JSON file (a list, or ``{"rules": [...]}``).
+
+        Raises:
+            ValueError: The file is not valid JSON or a rule is invalid.
+        """
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"fault file {path} is not valid JSON: {exc}") from exc
+        return self.add(data)
+
+    def add(self, data: Any) -> list[FaultRule]:
+        """Add one rule (a dict), a list of them, or ``{"rules": [...]}``; all or none.
+
+        Raises:
+            ValueError: A rule is invalid (no rule is added then).
+        """
+        if isinstance(data, Mapping) and "rules" in data:
+            data = data["rules"]
+        items: Iterable[Any] = [data] if isinstance(data, Mapping) else data
+        if not isinstance(items, list):
+            raise ValueError('fault rules must be a JSON object, a list, or {"rules": [...]}')
+        with self._lock:
+            rules = []
+            for offset, item in enumerate(items):
+                if not isinstance(item, Mapping):
+                    raise ValueError(f"fault rule #{offset + 1} is not a JSON object")
+                rules.append(FaultRule.from_dict(item, rule_id=self._next_id + offset))
+            self._next_id += len(rules)
+            self._rules.extend(rules)
+        return rules
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Every rule in JSON form, in the order they apply."""
+        with self._lock:
+            return [rule.to_dict() for rule in self._rules]
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self._rules.clear()
+
+    def _fire(self, rule: FaultRule) -> bool:
+        """Whether ``rule`` fires now (count left, probability drawn); counts it. Hold the lock."""
+        if rule.count is not None and rule.count <= 0:
+            return False
+        if rule.probability < 1.0 and self._random.random() >= rule.probability:
+            return False
+        if rule.count is not None:
+            rule.count -= 1
+        rule.fired += 1
+        return True
+
+    def _firing(self, *, site: str, service: str | None, method: str, path: str) -> list[FaultRule]:
+        """The answer rules that fire for a request: latencies, then at most one answer."""
+        firing: list[FaultRule] = []
+        with self._lock:
+            for rule in self._rules:
+                if (
+                    rule.kind in ANSWER_KINDS
+                    and rule.matches(site=site, service=service, method=method, path=path)
+                    and self._fire(rule)
+                ):
+                    firing.append(rule)
+                    if rule.kind != "latency":
+                        break
+        return firing
+
+    def take_outcome(self, prefix: str, *, site: str, method: str, path: str) -> str | None:
+        """The outcome the first firing ``{prefix}_*`` rule gives an operation, or None.
+
+        Args:
+            prefix: ``snapshot`` (answers ``killed``/``vanish``/``stuck``) or ``boot``
+                (answers ``error``).
+            site: The site the operation runs on.
+            method: The HTTP method of the request that starts it.
+            path: The full path of that request.
+        """
+        kinds = frozenset(k for k in OUTCOME_KINDS if k.startswith(prefix + "_"))
+        with self._lock:
+            for rule in self._rules:
+                if (
+                    rule.kind in kinds
+                    and rule.matches(site=site, service="compute", method=method, path=path)
+                    and self._fire(rule)
+                ):
+                    return rule.kind.split("_", 1)[1]
+        return None
+
+    async def intercept(self, scope: Scope, receive: Receive, send: Send, *, site: str) -> bool:
+        """Apply the answer rules to a site request; True when a fault answered it.
+
+        Also leaves the injector in the request's state so Nova can ask :meth:`take_outcome`.
+        """
+        scope.setdefault("state", {})[_STATE_KEY] = self
+        path: str = scope["path"]
+        method: str = scope["method"]
+        service = _service(path)
+        firing = self._firing(site=site, service=service, method=method, path=path)
+        for rule in firing:
+            if rule.kind == "latency":
+                await asyncio.sleep(rule.seconds)
+                continue
+            _LOG.warning("fault injection: %s for %s %s", rule.kind, method, path)
+            if rule.kind == "drop":
+                await _drop(send)
+            else:
+                response = _error_response(rule, scope, service)
+                await response(scope, receive, send)
+            return True
+        return False
+
+
+async def _drop(send: Send) -> None:
+    """Promise a body, send a little of it, and return: the server closes the connection."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"', "more_body": True})
+
+
+def _error_response(rule: FaultRule, scope: Scope, service: str | None) -> Response:
+    kind: str | None = None
+    if rule.kind == "error":
+        status = rule.status
+        message = f"{HTTPStatus(status).phrase} (injected fault)"
+        kind = "computeFault" if status == 500 else None
+    elif rule.kind == "conflict":
+        status, message = 409, "There was a conflict when trying to complete your request."
+    else:
+        status, message, kind = _QUOTA_ERRORS.get(service or "", (413, "Quota exceeded.", None))
+    error = ApiError(status, message, nova_kind=kind)
+    headers: dict[str, str] = {}
+    if service == "compute" and "/v2.1" in scope["path"]:
+        try:
+            version = negotiate(Request(scope))
+            headers = version_headers(f"{version[0]}.{version[1]}")
+        except ApiError as bad_version:
+            headers = bad_version.headers
+    accept = Headers(scope=scope).get("accept", "")
+    response = render_error(cast(Service, service or "image"), error, accept=accept)
+    response.headers.update(headers)
+    return response

@@ -1,0 +1,363 @@
+"""Glance v2 of one site: version discovery, image records, data, tags and schemas.
+
+Listing lives in ``glance_query`` (SQL filters, sort, keyset paging), attribute checks in
+``glance_changes``, uploads in ``glance_upload``. Nova makes its snapshot images through the
+record functions re-exported here: :func:`create_image_record`, :func:`set_image_status`,
+:func:`finish_image_upload`, :func:`get_image_row` and :func:`image_exists`.
+
+Visibility follows Glance: a non-admin sees public and community images, the images its
+project owns, and shared images of which its project is a member. Changing or deleting an
+image that is visible but not owned answers 403; an invisible image answers 404.
+"""
+
+# No ``from __future__ import annotations``: FastAPI must resolve the route-local
+# ``Annotated`` dependency aliases when the routes are defined.
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from denbi_jupyter.localcloud.auth import TokenContext, authenticate
+from denbi_jupyter.localcloud.glance_changes import (
+    ImageChanges,
+    apply_changes,
+    changes_from_create,
+    changes_from_patch,
+    patch_media_type_message,
+    patch_media_type_ok,
+)
+from denbi_jupyter.localcloud.glance_query import (
+    Viewer,
+    list_images,
+    parse_image_query,
+    visible_clause,
+)
+from denbi_jupyter.localcloud.glance_records import (
+    create_image_record,
+    data_path,
+    delete_image_record,
+    finish_image_upload,
+    get_image_row,
+    image_exists,
+    image_tags,
+    image_view,
+    set_image_status,
+)
+from denbi_jupyter.localcloud.glance_schema import image_schema, images_schema
+from denbi_jupyter.localcloud.glance_upload import ReceivedData, receive_data, store_data
+from denbi_jupyter.localcloud.keystone_catalog import base_url
+from denbi_jupyter.localcloud.responses import ApiError
+from denbi_jupyter.localcloud.site import Site
+
+__all__ = [
+    "VERSIONS",
+    "build_router",
+    "create_image_record",
+    "finish_image_upload",
+    "get_image_row",
+    "image_exists",
+    "register_events",
+    "set_image_status",
+]
+
+#: The version ids Glance 33 lists at its root, in its order.
+VERSIONS: tuple[tuple[str, str], ...] = (
+    ("v2.15", "SUPPORTED"), ("v2.13", "SUPPORTED"), ("v2.12", "SUPPORTED"),
+    ("v2.11", "SUPPORTED"), ("v2.10", "SUPPORTED"), ("v2.9", "SUPPORTED"), ("v2.8", "SUPPORTED"),
+    ("v2.17", "CURRENT"), ("v2.7", "SUPPORTED"), ("v2.6", "SUPPORTED"), ("v2.5", "SUPPORTED"),
+    ("v2.4", "SUPPORTED"), ("v2.3", "SUPPORTED"), ("v2.2", "SUPPORTED"), ("v2.1", "SUPPORTED"),
+    ("v2.0", "SUPPORTED"),
+)  # fmt: skip
+_EMPTY_HTML = {"Content-Type": "text/html; charset=UTF-8"}
+
+
+def _no_content() -> Response:
+    """Glance's 204: empty body, ``text/html`` content type."""
+    return Response(status_code=204, headers=_EMPTY_HTML)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Malformed JSON in request body.") from None
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+JsonBody = Annotated[Any, Depends(_json_body)]
+RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+def _chunks(handle: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
+    """Read ``handle`` in chunks and close it at the end."""
+    with handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def _viewer(context: TokenContext) -> Viewer:
+    return Viewer(project_id=context.project_id, is_admin=context.is_admin)
+
+
+def _visible_row(conn: sqlite3.Connection, image_id: str, viewer: Viewer) -> sqlite3.Row | None:
+    sql, params = visible_clause(viewer)
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT * FROM images WHERE id = ? AND {sql}", [image_id, *params]
+    ).fetchone()
+    return row
+
+
+def _require_visible(conn: sqlite3.Connection, image_id: str, viewer: Viewer) -> sqlite3.Row:
+    row = _visible_row(conn, image_id, viewer)
+    if row is None:
+        raise ApiError(404, f"No image found with ID {image_id}")
+    return row
+
+
+def _require_owned(
+    conn: sqlite3.Connection, image_id: str, viewer: Viewer, action: str
+) -> sqlite3.Row:
+    row = _require_visible(conn, image_id, viewer)
+    if not viewer.is_admin and row["owner"] != viewer.project_id:
+        raise ApiError(403, f"You are not permitted to {action} image {image_id}.")
+    return row
+
+
+def _show(conn: sqlite3.Connection, image_id: str) -> dict[str, Any]:
+    row = get_image_row(conn, image_id)
+    assert row is not None
+    return image_view(row, image_tags(conn, image_id))
+
+
+def _page_links(request: Request, rows: list[sqlite3.Row], limit: int) -> dict[str, str]:
+    """``first``, ``schema`` and (for a full page) ``next``, re-encoded as Glance does."""
+    params: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        params[key] = value
+    params.pop("marker", None)
+    query = urlencode(params)
+    links = {
+        "first": f"/v2/images?{query}" if query else "/v2/images",
+        "schema": "/v2/schemas/images",
+    }
+    if rows and len(rows) == limit:
+        params["marker"] = rows[-1]["id"]
+        links["next"] = f"/v2/images?{urlencode(params)}"
+    return links
+
+
+def _tags_of(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {image_id: [] for image_id in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT image_id, tag FROM image_tags WHERE image_id IN ({marks})", chunk
+        )
+        for row in rows:
+            tags[row["image_id"]].append(row["tag"])
+    return tags
+
+
+def _create(
+    conn: sqlite3.Connection, viewer: Viewer, image_id: str | None, changes: ImageChanges
+) -> str:
+    if image_id is not None and image_exists(conn, image_id):
+        raise ApiError(409, f"Image with identifier {image_id} already exists!")
+    columns = changes.columns
+    owner = str(columns.get("owner", viewer.project_id))
+    return create_image_record(
+        conn,
+        owner=owner,
+        name=columns.get("name"),
+        properties=changes.set_properties,
+        visibility=columns.get("visibility", "shared"),
+        min_disk=columns.get("min_disk", 0),
+        min_ram=columns.get("min_ram", 0),
+        container_format=columns.get("container_format"),
+        disk_format=columns.get("disk_format"),
+        tags=changes.tags or (),
+        protected=bool(columns.get("protected", 0)),
+        os_hidden=bool(columns.get("os_hidden", 0)),
+        image_id=image_id,
+    )
+
+
+def build_router(site: Site) -> APIRouter:
+    """The routes of ``site``'s Glance, mounted under ``/{site}/image``."""
+    router = APIRouter()
+
+    def viewer(request: Request) -> Viewer:
+        context = authenticate(site, request)
+        if context.project_id is None:
+            raise ApiError(403, "Glance needs a project-scoped token.")
+        return _viewer(context)
+
+    Who = Annotated[Viewer, Depends(viewer)]
+
+    async def upload_body(request: Request) -> ReceivedData:
+        return await receive_data(request, site)
+
+    @router.get("")
+    @router.get("/")
+    def versions(request: Request) -> Response:
+        href = f"{base_url(request)}/{site.name}/image/v2/"
+        values = [
+            {"id": vid, "status": status, "links": [{"rel": "self", "href": href}]}
+            for vid, status in VERSIONS
+        ]
+        return JSONResponse({"versions": values}, status_code=300)
+
+    @router.get("/v2/schemas/image")
+    def schema_image(_: Who) -> Response:
+        return JSONResponse(image_schema())
+
+    @router.get("/v2/schemas/images")
+    def schema_images(_: Who) -> Response:
+        return JSONResponse(images_schema())
+
+    @router.get("/v2/images")
+    def list_route(request: Request, who: Who) -> Response:
+        query = parse_image_query(list(request.query_params.multi_items()), who)
+        with site.store.tx() as conn:
+            rows = list_images(conn, query, who)
+            tags = _tags_of(conn, [row["id"] for row in rows])
+        body: dict[str, Any] = {"images": [image_view(row, tags[row["id"]]) for row in rows]}
+        body.update(_page_links(request, rows, query.limit))
+        return JSONResponse(body)
+
+    @router.post("/v2/images")
+    def create_route(request: Request, who: Who, payload: JsonBody) -> Response:
+        requested_id, changes = changes_from_create(payload, who)
+        with site.store.tx() as conn:
+            image_id = _create(conn, who, requested_id, changes)
+            body = _show(conn, image_id)
+        location = f"{base_url(request)}/{site.name}/image/v2/images/{image_id}"
+        return JSONResponse(body, status_code=201, headers={"Location": location})
+
+    @router.get("/v2/images/{image_id}")
+    def show_route(image_id: str, who: Who) -> Response:
+        with site.store.tx() as conn:
+            _require_visible(conn, image_id, who)
+            return JSONResponse(_show(conn, image_id))
+
+    @router.patch("/v2/images/{image_id}")
+    def patch_route(
+        image_id: str,
+        request: Request,
+        who: Who,
+        raw: RawBody,
+    ) -> Response:
+        content_type = request.headers.get("Content-Type", "")
+        if not patch_media_type_ok(content_type):
+            return JSONResponse(
+                {
+                    "message": patch_media_type_message(content_type),
+                    "code": "415 Unsupported Media Type",
+                    "title": "Unsupported Media Type",
+                },
+                status_code=415,
+            )
+        try:
+            operations = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "Malformed JSON in request body.") from None
+        with site.store.tx() as conn:
+            row = _require_owned(conn, image_id, who, "modify")
+            apply_changes(conn, image_id, changes_from_patch(operations, row, who))
+            return JSONResponse(_show(conn, image_id))
+
+    @router.delete("/v2/images/{image_id}")
+    def delete_route(image_id: str, who: Who) -> Response:
+        with site.store.tx() as conn:
+            row = _visible_row(conn, image_id, who)
+            if row is None:
+                raise ApiError(404, f"Failed to find image {image_id} to delete")
+            if not who.is_admin and row["owner"] != who.project_id:
+                raise ApiError(403, "You are not permitted to delete this image.")
+            if row["protected"]:
+                raise ApiError(403, f"Image {image_id} is protected and cannot be deleted.")
+            delete_image_record(conn, site, image_id)
+        return _no_content()
+
+    @router.put("/v2/images/{image_id}/file")
+    def upload_route(
+        image_id: str,
+        request: Request,
+        who: Who,
+        received: Annotated[ReceivedData, Depends(upload_body)],
+    ) -> Response:
+        try:
+            content_type = request.headers.get("Content-Type", "application/octet-stream")
+            if content_type.split(";")[0].strip() != "application/octet-stream":
+                raise ApiError(
+                    415, f"The request media type {content_type} is not supported by this server."
+                )
+            with site.store.tx() as conn:
+                row = _require_owned(conn, image_id, who, "upload data to")
+                if row["status"] != "queued":
+                    raise ApiError(
+                        409,
+                        f"Image status transition from {row['status']} to saving is not allowed",
+                    )
+                store_data(conn, site, image_id, received)
+        finally:
+            received.discard()
+        return _no_content()
+
+    @router.get("/v2/images/{image_id}/file")
+    def download_route(image_id: str, who: Who) -> Response:
+        with site.store.tx() as conn:
+            row = _require_visible(conn, image_id, who)
+        if row["status"] != "active":
+            return _no_content()
+        try:
+            # Opened here, the data stays readable even if the image is deleted meanwhile.
+            handle = data_path(site, image_id).open("rb")
+        except FileNotFoundError:
+            return _no_content()
+        return StreamingResponse(
+            _chunks(handle),
+            media_type="application/octet-stream",
+            headers={"Content-MD5": row["checksum"] or "", "Content-Length": str(row["size"])},
+        )
+
+    @router.put("/v2/images/{image_id}/tags/{tag}")
+    def add_tag_route(image_id: str, tag: str, who: Who) -> Response:
+        if len(tag) > 255:
+            raise ApiError(400, "Tag is longer than 255 characters.")
+        with site.store.tx() as conn:
+            _require_owned(conn, image_id, who, "modify")
+            conn.execute(
+                "INSERT OR IGNORE INTO image_tags (image_id, tag) VALUES (?, ?)", (image_id, tag)
+            )
+            apply_changes(conn, image_id, ImageChanges())
+        return _no_content()
+
+    @router.delete("/v2/images/{image_id}/tags/{tag}")
+    def delete_tag_route(image_id: str, tag: str, who: Who) -> Response:
+        with site.store.tx() as conn:
+            _require_owned(conn, image_id, who, "modify")
+            removed = conn.execute(
+                "DELETE FROM image_tags WHERE image_id = ? AND tag = ?", (image_id, tag)
+            ).rowcount
+            if not removed:
+                raise ApiError(404, f"Tag {tag} not found for image {image_id}")
+            apply_changes(conn, image_id, ImageChanges())
+        return _no_content()
+
+    return router
+
+
+def register_events(site: Site) -> None:
+    """Register Glance's timeline handlers on ``site`` (uploads finish synchronously: none)."""

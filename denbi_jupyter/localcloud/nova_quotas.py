@@ -1,0 +1,178 @@
+"""Nova quotas and limits: the ``quotas`` table, usage from live servers, Nova's wording.
+
+Limits come from the ``quotas`` table (``project_id``, ``resource``, ``hard_limit``) with Nova's
+defaults for missing rows; usage counts the project's servers that are not gone yet (a server
+being deleted still counts, as in Nova). Over-quota server creates answer 403 ``forbidden``
+"Quota exceeded for cores, ram: Requested …" exactly as Nova's v2.1 API does at every
+microversion.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from denbi_jupyter.localcloud.nova_microversion import Microversion
+from denbi_jupyter.localcloud.responses import ApiError
+from denbi_jupyter.localcloud.store import loads
+
+__all__ = [
+    "DEFAULT_QUOTAS",
+    "check_server_quota",
+    "limits_view",
+    "quota_limits",
+    "quota_set_view",
+    "set_quota",
+    "usage",
+]
+
+DEFAULT_QUOTAS: dict[str, int] = {
+    "cores": 20,
+    "instances": 10,
+    "key_pairs": 100,
+    "metadata_items": 128,
+    "ram": 51200,
+    "server_group_members": 10,
+    "server_groups": 10,
+}
+
+#: Quota keys Nova still shows before a microversion dropped them: (last version, values).
+_LEGACY_QUOTAS: tuple[tuple[Microversion, dict[str, int]], ...] = (
+    (
+        (2, 56),
+        {
+            "injected_file_content_bytes": 10240,
+            "injected_file_path_bytes": 255,
+            "injected_files": 5,
+        },
+    ),
+    (
+        (2, 35),
+        {"fixed_ips": -1, "floating_ips": 10, "security_group_rules": 20, "security_groups": 10},
+    ),
+)
+
+
+def quota_limits(conn: sqlite3.Connection, project_id: str) -> dict[str, int]:
+    """The project's hard limits (Nova's defaults where the table has no row)."""
+    limits = dict(DEFAULT_QUOTAS)
+    for row in conn.execute(
+        "SELECT resource, hard_limit FROM quotas WHERE project_id = ?", (project_id,)
+    ):
+        limits[str(row["resource"])] = int(row["hard_limit"])
+    return limits
+
+
+def set_quota(conn: sqlite3.Connection, project_id: str, values: dict[str, int]) -> None:
+    """Store new hard limits for the project."""
+    conn.executemany(
+        "INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?) "
+        "ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+        [(project_id, resource, int(value)) for resource, value in values.items()],
+    )
+
+
+def usage(conn: sqlite3.Connection, project_id: str) -> dict[str, int]:
+    """Instances, cores and RAM the project's live servers use."""
+    used = {"instances": 0, "cores": 0, "ram": 0}
+    for row in conn.execute(
+        "SELECT extra FROM servers WHERE project_id = ? AND deleted = 0", (project_id,)
+    ):
+        flavor = (loads(row["extra"]) or {}).get("flavor", {})
+        used["instances"] += 1
+        used["cores"] += int(flavor.get("vcpus", 0))
+        used["ram"] += int(flavor.get("ram", 0))
+    return used
+
+
+def check_server_quota(
+    conn: sqlite3.Connection, project_id: str, *, count: int, vcpus: int, ram: int
+) -> None:
+    """Refuse ``count`` new servers of the flavor when they would exceed the quota.
+
+    Raises:
+        ApiError: 403 ``forbidden`` with Nova's "Quota exceeded for …" message.
+    """
+    limits = quota_limits(conn, project_id)
+    used = usage(conn, project_id)
+    wanted = {"instances": count, "cores": count * vcpus, "ram": count * ram}
+    overs = sorted(
+        resource
+        for resource, amount in wanted.items()
+        if limits[resource] >= 0 and used[resource] + amount > limits[resource]
+    )
+    if overs:
+        requested = ", ".join(str(wanted[r]) for r in overs)
+        in_use = ", ".join(str(used[r]) for r in overs)
+        allowed = ", ".join(str(limits[r]) for r in overs)
+        names = ", ".join(overs)
+        raise ApiError(
+            403,
+            f"Quota exceeded for {names}: Requested {requested}, but already used {in_use} "
+            f"of {allowed} {names}",
+            nova_kind="forbidden",
+        )
+
+
+def quota_set_view(
+    conn: sqlite3.Connection,
+    project_id: str,
+    *,
+    version: Microversion,
+    detail: bool = False,
+    with_id: bool = True,
+    keypairs_used: int = 0,
+) -> dict[str, Any]:
+    """The ``quota_set`` body (``{in_use, limit, reserved}`` per key when ``detail``)."""
+    limits = quota_limits(conn, project_id)
+    for last, values in _LEGACY_QUOTAS:
+        if version <= last:
+            limits.update(values)
+    used = {**usage(conn, project_id), "key_pairs": keypairs_used}
+    body: dict[str, Any] = {"id": project_id} if with_id else {}
+    for key in sorted(limits):
+        if detail:
+            body[key] = {"in_use": used.get(key, 0), "limit": limits[key], "reserved": 0}
+        else:
+            body[key] = limits[key]
+    return body
+
+
+def limits_view(
+    conn: sqlite3.Connection, project_id: str, *, version: Microversion
+) -> dict[str, Any]:
+    """The ``limits`` body of ``GET /limits`` (golden 51)."""
+    limits = quota_limits(conn, project_id)
+    used = usage(conn, project_id)
+    absolute: dict[str, int] = {
+        "maxTotalCores": limits["cores"],
+        "maxTotalInstances": limits["instances"],
+        "maxTotalKeypairs": limits["key_pairs"],
+        "maxServerMeta": limits["metadata_items"],
+        "maxTotalRAMSize": limits["ram"],
+        "maxServerGroups": limits["server_groups"],
+        "maxServerGroupMembers": limits["server_group_members"],
+    }
+    if version < (2, 39):
+        absolute["maxImageMeta"] = limits["metadata_items"]
+    if version < (2, 57):
+        absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
+    if version < (2, 36):
+        absolute.update(
+            {
+                "maxTotalFloatingIps": 10,
+                "maxSecurityGroups": 10,
+                "maxSecurityGroupRules": 20,
+                "totalFloatingIpsUsed": 0,
+                "totalSecurityGroupsUsed": 0,
+            }
+        )
+    absolute.update(
+        {
+            "totalRAMUsed": used["ram"],
+            "totalCoresUsed": used["cores"],
+            "totalInstancesUsed": used["instances"],
+            "totalServerGroupsUsed": 0,
+        }
+    )
+    return {"rate": [], "absolute": absolute}

@@ -1,0 +1,47 @@
+"""One served site (a separate cloud) and the whole local cloud's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from denbi_jupyter.localcloud.config import LocalCloudConfig, SiteProfile, Timings
+from denbi_jupyter.localcloud.store import SiteStore
+from denbi_jupyter.localcloud.timeline import Timeline
+
+if TYPE_CHECKING:
+    from denbi_jupyter.localcloud.faults import FaultInjector
+
+__all__ = ["CloudState", "Site"]
+
+
+@dataclass(slots=True)
+class Site:
+    """A site's profile, database, timeline and timings."""
+
+    profile: SiteProfile
+    store: SiteStore
+    timeline: Timeline
+    timings: Timings
+
+    @property
+    def name(self) -> str:
+        """The site's name, also the first path segment of all its URLs."""
+        return self.profile.name
+
+
+@dataclass(slots=True)
+class CloudState:
+    """Every site of the local cloud plus the fault injector they share."""
+
+    config: LocalCloudConfig
+    sites: dict[str, Site]
+    faults: FaultInjector
+    closed: bool = field(default=False)
+
+    def close(self) -> None:
+        """Close every site's database."""
+        if not self.closed:
+            for site in self.sites.values():
+                site.store.close()
+            self.closed = True

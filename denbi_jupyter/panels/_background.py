@@ -1,0 +1,237 @@
+"""Run cloud calls off the kernel thread and hand their results back to a panel.
+
+A panel never waits for the network: it calls :meth:`Background.submit` with a key ("images",
+"page", "probe"), a blocking call and two callbacks. The call runs on a small thread pool; only
+the newest submission per key delivers its result, so a slow answer to an old keystroke never
+overwrites a newer one. Failures of the call go to ``on_error``; failures of the callbacks
+themselves go to the panel's :class:`ActivityLog`, where the user sees them.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import ipywidgets as w
+
+from denbi_jupyter.errors import DenbiError
+
+__all__ = ["ActivityLog", "Background", "describe_error", "guarded"]
+
+T = TypeVar("T")
+
+
+def describe_error(exc: BaseException) -> str:
+    """Words a user can act on: our own messages as they are, anything else named as a bug."""
+    if isinstance(exc, DenbiError):
+        return str(exc)
+    text = str(exc).strip()
+    detail = f": {text}" if text else ""
+    return (
+        f"Unexpected {type(exc).__name__}{detail}. This is a bug in denbi-jupyter; "
+        "the details are in the activity log below."
+    )
+
+
+def guarded(log: ActivityLog, handler: Callable[..., object], what: str) -> Callable[..., None]:
+    """``handler`` for a widget event, with failures written to ``log`` instead of vanishing.
+
+    JupyterLab shows nothing when a click or change handler raises; this makes it visible.
+    """
+
+    def run(*args: object) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:
+            log.error(what, exc)
+
+    return run
+
+
+class ActivityLog(w.VBox):  # type: ignore[misc]
+    """A visible log area: errors of calls and callbacks never vanish silently.
+
+    Writes are thread-safe (``Output.append_stdout`` sends one message per line).
+    """
+
+    def __init__(self, *, max_lines: int = 400) -> None:
+        self._output = w.Output(
+            layout=w.Layout(max_height="180px", overflow="auto", border="1px solid #dee2e6")
+        )
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._max_lines = max_lines
+        self._accordion = w.Accordion(children=[self._output], titles=("Activity log",))
+        self._accordion.selected_index = None
+        super().__init__(children=[self._accordion])
+        self.add_class("denbi-activity-log")
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """Every line logged so far (newest last)."""
+        with self._lock:
+            return tuple(self._lines)
+
+    def info(self, message: str) -> None:
+        """Log one line."""
+        self._write(message)
+
+    def error(self, context: str, exc: BaseException) -> None:
+        """Log a failure; unexpected ones with their traceback."""
+        self._write(f"ERROR {context}: {describe_error(exc)}")
+        if not isinstance(exc, DenbiError):
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            self._write(trace.rstrip())
+            self._accordion.selected_index = 0
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            self._lines.append(text)
+            del self._lines[: -self._max_lines]
+        self._output.append_stdout(text + "\n")
+
+
+class Background:
+    """A small thread pool for cloud calls with newest-wins delivery per key.
+
+    Args:
+        log: Where failing callbacks are reported.
+        max_workers: Threads in the pool.
+    """
+
+    def __init__(self, log: ActivityLog, *, max_workers: int = 4) -> None:
+        self.log = log
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="denbi-panel")
+        self._lock = threading.Condition()
+        self._generation: dict[str, int] = {}
+        self._pending = 0
+        self._timers: dict[str, _Delayed] = {}
+
+    def submit(
+        self,
+        key: str,
+        call: Callable[[], T],
+        *,
+        on_result: Callable[[T], None],
+        on_error: Callable[[BaseException], None],
+        delay: float = 0.0,
+    ) -> None:
+        """Run ``call`` in the pool (after ``delay`` seconds, restarting any pending delay).
+
+        Only the newest submission for ``key`` calls back; older ones finish silently.
+        """
+        with self._lock:
+            generation = self._generation.get(key, 0) + 1
+            self._generation[key] = generation
+            self._pending += 1
+            previous = self._timers.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+
+        def work() -> None:
+            try:
+                self._run(key, generation, call, on_result, on_error)
+            finally:
+                self._finish()
+
+        if delay <= 0:
+            self._pool.submit(work)
+            return
+        timer = _Delayed(delay, lambda: self._pool.submit(work), on_cancel=self._finish)
+        with self._lock:
+            self._timers[key] = timer
+        timer.start()
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            self._lock.notify_all()
+
+    def cancel(self, key: str) -> None:
+        """Make any pending call for ``key`` finish without calling back."""
+        with self._lock:
+            self._generation[key] = self._generation.get(key, 0) + 1
+            timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def is_current(self, key: str, generation: int) -> bool:
+        """True while ``generation`` is the newest submission for ``key``."""
+        with self._lock:
+            return self._generation.get(key) == generation
+
+    def _run(
+        self,
+        key: str,
+        generation: int,
+        call: Callable[[], T],
+        on_result: Callable[[T], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        try:
+            value = call()
+        except Exception as exc:
+            if not self.is_current(key, generation):
+                return
+            if not isinstance(exc, DenbiError):
+                self.log.error(key, exc)
+            self._deliver(key, on_error, exc)
+            return
+        if self.is_current(key, generation):
+            self._deliver(key, on_result, value)
+
+    def _deliver(self, key: str, callback: Callable[[T], None], value: T) -> None:
+        try:
+            callback(value)
+        except Exception as exc:
+            self.log.error(f"{key} (updating the panel)", exc)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every submitted call (and its callbacks) has finished; for tests."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running calls finish in the background."""
+        with self._lock:
+            timers = list(self._timers.values())
+            self._timers.clear()
+        for timer in timers:
+            timer.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Delayed:
+    """A one-shot timer that runs exactly one of ``action`` or ``on_cancel``."""
+
+    def __init__(
+        self, delay: float, action: Callable[[], object], *, on_cancel: Callable[[], None]
+    ) -> None:
+        self._action = action
+        self._on_cancel = on_cancel
+        self._lock = threading.Lock()
+        self._settled = False
+        self._timer = threading.Timer(delay, self._fire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def _settle(self) -> bool:
+        with self._lock:
+            if self._settled:
+                return False
+            self._settled = True
+            return True
+
+    def _fire(self) -> None:
+        if self._settle():
+            self._action()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._settle():
+            self._on_cancel()

@@ -1,0 +1,134 @@
+"""Small HTML builders shared by the panels: badges, notices, sizes and dates.
+
+Everything returns a string for an ``ipywidgets.HTML`` value; every piece of text that comes
+from the cloud passes through :func:`esc`. Styles are inline so they survive any JupyterLab
+theme and need no stylesheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from enum import StrEnum
+
+__all__ = [
+    "Tone",
+    "badge",
+    "esc",
+    "human_size",
+    "human_time",
+    "notice",
+    "status_tone",
+    "title",
+]
+
+
+class Tone(StrEnum):
+    """Colour families of badges and notices."""
+
+    OK = "ok"
+    BUSY = "busy"
+    WARN = "warn"
+    ERROR = "error"
+    INFO = "info"
+    MUTED = "muted"
+    ACCENT = "accent"
+
+
+# (text colour, background, border) per tone: readable on light and dark themes.
+_COLOURS: dict[Tone, tuple[str, str, str]] = {
+    Tone.OK: ("#0f5132", "#d1e7dd", "#a3cfbb"),
+    Tone.BUSY: ("#084298", "#cfe2ff", "#9ec5fe"),
+    Tone.WARN: ("#664d03", "#fff3cd", "#ffe69c"),
+    Tone.ERROR: ("#842029", "#f8d7da", "#f1aeb5"),
+    Tone.INFO: ("#055160", "#cff4fc", "#9eeaf9"),
+    Tone.MUTED: ("#41464b", "#e2e3e5", "#c4c8cb"),
+    Tone.ACCENT: ("#3d0a91", "#e0cffc", "#c29ffa"),
+}
+
+_STATUS_TONES: dict[str, Tone] = {
+    "active": Tone.OK,
+    "completed": Tone.OK,
+    "reachable": Tone.OK,
+    "build": Tone.BUSY,
+    "queued": Tone.BUSY,
+    "saving": Tone.BUSY,
+    "uploading": Tone.BUSY,
+    "importing": Tone.BUSY,
+    "pending": Tone.BUSY,
+    "running": Tone.BUSY,
+    "deleting": Tone.WARN,
+    "shutoff": Tone.MUTED,
+    "stopped": Tone.MUTED,
+    "paused": Tone.MUTED,
+    "suspended": Tone.MUTED,
+    "deactivated": Tone.MUTED,
+    "error": Tone.ERROR,
+    "killed": Tone.ERROR,
+    "failed": Tone.ERROR,
+    "deleted": Tone.ERROR,
+}
+
+
+def esc(text: object) -> str:
+    """HTML-escape any value's text."""
+    return html.escape(str(text), quote=True)
+
+
+def status_tone(status: str) -> Tone:
+    """The tone of an OpenStack or job status (``ACTIVE``, ``saving``, ``failed``, …)."""
+    return _STATUS_TONES.get(status.strip().lower(), Tone.MUTED)
+
+
+def badge(text: str, tone: Tone = Tone.MUTED, *, tooltip: str = "") -> str:
+    """A small rounded label, e.g. a status or an image kind."""
+    fg, bg, border = _COLOURS[tone]
+    tip = f' title="{esc(tooltip)}"' if tooltip else ""
+    return (
+        f'<span class="denbi-badge denbi-{tone.value}"{tip} style="display:inline-block;'
+        f"padding:0 7px;margin:1px 3px 1px 0;border-radius:9px;font-size:11.5px;"
+        f"line-height:18px;white-space:nowrap;color:{fg};background:{bg};"
+        f'border:1px solid {border}">{esc(text)}</span>'
+    )
+
+
+def notice(message: str, tone: Tone = Tone.INFO, *, heading: str = "") -> str:
+    """A full-width message box: errors, warnings, empty states."""
+    fg, bg, border = _COLOURS[tone]
+    head = f"<b>{esc(heading)}</b> " if heading else ""
+    return (
+        f'<div class="denbi-notice denbi-{tone.value}" style="padding:6px 10px;margin:4px 0;'
+        f"border-radius:4px;color:{fg};background:{bg};border:1px solid {border};"
+        f'font-size:13px;line-height:1.4">{head}{esc(message)}</div>'
+    )
+
+
+def title(text: str, *, sub: str = "") -> str:
+    """A section heading with an optional grey subtitle."""
+    subtitle = (
+        f' <span style="font-weight:normal;color:#6c757d;font-size:12px">{esc(sub)}</span>'
+        if sub
+        else ""
+    )
+    return f'<div style="font-size:15px;font-weight:600;margin:4px 0">{esc(text)}{subtitle}</div>'
+
+
+def human_size(size: int | None) -> str:
+    """``1.4 GB``-style size; an em dash when unknown."""
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # pragma: no cover - loop always returns
+
+
+def human_time(moment: dt.datetime | None) -> str:
+    """``2026-06-10 09:00`` in UTC; an em dash when unknown."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,188 @@
+"""The whole plugin in one widget: a site picker above tabs for images, snapshots and connections.
+
+The three panels share one :class:`~denbi_jupyter.panels._base.Shared` (clients by site, a
+background pool, the job runner and the activity log). Picking a site switches all of them;
+a finished boot switches to the Connect tab with the new VM selected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import traitlets as t
+
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.panels._background import guarded
+from denbi_jupyter.panels._base import Shared
+from denbi_jupyter.panels._html import Tone, badge, esc
+from denbi_jupyter.panels._sites import ClientSource, SiteClients
+from denbi_jupyter.panels.connection import ConnectionPanel, Prober
+from denbi_jupyter.panels.images import ImagePanel
+from denbi_jupyter.panels.snapshots import SnapshotPanel
+
+if TYPE_CHECKING:
+    from denbi_jupyter.jobs import JobRunner
+
+__all__ = ["TAB_TITLES", "CloudPanel"]
+
+#: Tab titles, in order.
+TAB_TITLES: tuple[str, ...] = ("Images", "Snapshots", "Connect", "Activity")
+
+
+def _open_from_clouds_yaml(config_file: str | Path | None) -> tuple[SiteClients, list[str]]:
+    from denbi_jupyter.cloud import list_sites, open_site
+
+    config_file = Path(config_file) if config_file is not None else None
+    names = [str(getattr(s, "name", s)) for s in list_sites(config_file=config_file)]
+
+    def factory(name: str) -> CloudClient:
+        return open_site(name, config_file=config_file)
+
+    return SiteClients(factory, names), names
+
+
+class CloudPanel(w.VBox):  # type: ignore[misc]
+    """Site picker and tabs holding :class:`ImagePanel`, :class:`SnapshotPanel` and
+    :class:`ConnectionPanel`.
+
+    Args:
+        source: A client, a factory ``site name -> client`` (with ``sites``), or None to offer
+            every ``clouds.yaml`` entry through ``open_site``.
+        sites: Site names to offer with a factory.
+        site: The site to show first (default: ``OS_CLOUD``'s when offered, else the first).
+        runner: The job runner; created and warmed up in the background when None.
+        config_file: The ``clouds.yaml`` to read when ``source`` is None.
+        key_dir: Where converted PuTTY keys are saved (default: the current folder).
+        probe: Reachability check for connection cards (default: 3-second TCP connect).
+        shared: Ready shared state (tests); overrides ``source``, ``sites`` and ``runner``.
+    """
+
+    site = t.Unicode("").tag(sync=False)
+    project = t.Unicode("").tag(sync=False)
+    tab = t.Int(0).tag(sync=False)
+
+    def __init__(
+        self,
+        source: ClientSource | None = None,
+        *,
+        sites: Sequence[str] | None = None,
+        site: str | None = None,
+        runner: JobRunner | None = None,
+        config_file: str | Path | None = None,
+        key_dir: str | Path | None = None,
+        probe: Prober | None = None,
+        shared: Shared | None = None,
+    ) -> None:
+        if shared is None:
+            if source is None:
+                clients, _ = _open_from_clouds_yaml(config_file)
+            else:
+                clients = SiteClients.of(source, sites)
+            shared = Shared(clients, runner=runner)
+        self.shared = shared
+        names = shared.clients.names
+        first = site if site in names else names[0]
+        self._site_picker = w.Dropdown(
+            description="Site", options=list(names), value=first, layout=w.Layout(width="230px")
+        )
+        self._site_picker.style.description_width = "36px"
+        self._header = w.HTML()
+        self.images = ImagePanel(shared, site=first, show_site_picker=False, probe=probe)
+        self.snapshots = SnapshotPanel(shared, site=first, show_site_picker=False)
+        self.connection = ConnectionPanel(shared, site=first, key_dir=key_dir, probe=probe)
+        self.connection._server_select.layout.width = "420px"
+        self._activity = w.VBox(
+            [
+                w.HTML(
+                    '<div style="color:#6c757d;margin:4px 0">Everything the panels did, and '
+                    "every error with its details.</div>"
+                ),
+                shared.log,
+            ]
+        )
+        self.tabs = w.Tab(
+            children=[self.images, self.snapshots, self.connection, self._activity],
+            titles=TAB_TITLES,
+        )
+        super().__init__(
+            children=[
+                w.HBox(
+                    [self._header, self._site_picker],
+                    layout=w.Layout(
+                        justify_content="space-between",
+                        align_items="center",
+                        flex_flow="row wrap",
+                        border_bottom="2px solid #1f6fb2",
+                        padding="0 0 4px 0",
+                        margin="0 0 6px 0",
+                    ),
+                ),
+                self.tabs,
+            ],
+            layout=w.Layout(width="100%"),
+        )
+        self.add_class("denbi-cloud-panel")
+        self._site_picker.observe(guarded(shared.log, self._on_site_picked, "site"), names="value")
+        self.tabs.observe(guarded(shared.log, self._on_tab_picked, "tab"), names="selected_index")
+        self.images.on_booted(self._on_booted)
+        self.site = first
+        self._render()
+
+    # --- events ---------------------------------------------------------------------------------
+    def _on_site_picked(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.site = change["new"]
+
+    def _on_tab_picked(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.tab = change["new"]
+        # VMs come and go outside this tab: refresh the lists the tab's forms offer.
+        if change["new"] == 1:
+            self.snapshots.reload_servers()
+        elif change["new"] == 2:
+            self.connection.reload()
+
+    def _on_booted(self, site: str, server_id: str) -> None:
+        self.connection.show_server(server_id, site=site)
+        if site == self.snapshots.site:
+            self.snapshots.reload_servers()
+
+    @t.observe("site")
+    def _on_site(self, change: dict[str, Any]) -> None:
+        for panel in (self.images, self.snapshots, self.connection):
+            panel.site = self.site
+        self.project = ""
+        site = self.site
+
+        def fetch(client: CloudClient) -> str:
+            return client.project_name
+
+        def apply(name: str) -> None:
+            if self.site == site:
+                self.project = name
+
+        self.images._call("project", fetch, apply, on_error=lambda _e: None)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every panel's background calls are done (tests, scripts)."""
+        return self.shared.background.wait_idle(timeout)
+
+    # --- view -------------------------------------------------------------------------------------
+    @t.observe("site", "project", "tab")
+    def _on_state(self, change: dict[str, Any]) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        if self._site_picker.value != self.site:
+            self._site_picker.value = self.site
+        if self.tabs.selected_index != self.tab:
+            self.tabs.selected_index = self.tab
+        project = badge(f"project {self.project}", Tone.INFO) if self.project else ""
+        self._header.value = (
+            '<div style="display:flex;align-items:center;gap:8px">'
+            '<span style="font-size:18px;font-weight:700;color:#1f6fb2">de.NBI Cloud</span>'
+            f'<span style="color:#6c757d">site</span> <b>{esc(self.site)}</b> {project}</div>'
+        )

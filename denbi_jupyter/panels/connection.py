@@ -1,0 +1,491 @@
+"""How to reach a VM: SSH command and config, X2Go session file, Guacamole link, live badge.
+
+:class:`ConnectionCard` shows one server; :class:`ConnectionPanel` adds a VM picker and the
+PuTTY key converter (``.ppk`` → OpenSSH key file with mode 0600 next to the notebook). The text
+building is :mod:`denbi_jupyter.connect`'s; this module only lays it out.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import traitlets as t
+
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.types import DesktopKind, Image, Server, SiteSettings
+from denbi_jupyter.connect import (
+    ConnectionInfo,
+    ProbeResult,
+    convert_ppk,
+    guacamole_client_url,
+    probe_tcp,
+    session_type_for_image,
+    ssh_alias,
+    ssh_command,
+    ssh_config_block,
+    write_openssh_key,
+    x2go_session_file,
+)
+from denbi_jupyter.errors import DenbiError, UserInputError
+from denbi_jupyter.panels._background import describe_error
+from denbi_jupyter.panels._base import Panel, Shared
+from denbi_jupyter.panels._html import Tone, badge, esc, notice, status_tone, title
+from denbi_jupyter.panels._sites import ClientSource
+
+__all__ = ["ConnectionCard", "ConnectionPanel", "Prober"]
+
+#: Checks whether ``host:port`` accepts TCP connections.
+Prober = Callable[[str, int], ProbeResult]
+
+_DEFAULT_PROBE: Prober = functools.partial(probe_tcp, timeout=3.0)
+_BUTTON = w.Layout(width="auto")
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A server with what the card needs to describe it."""
+
+    server: Server
+    image: Image | None
+    site: SiteSettings
+
+
+class ConnectionCard(Panel):
+    """Connection details of one server.
+
+    Args:
+        source: A client, a factory ``site name -> client`` (with ``sites``), or the shared
+            state of a parent panel.
+        sites: Site names to offer with a factory.
+        site: The server's site.
+        server_id: The server to show; empty shows an empty state.
+        key_path: Private key path to put into the SSH command and config.
+        probe: Reachability check; defaults to a 3-second TCP connect.
+    """
+
+    server_id = t.Unicode("").tag(sync=False)
+    key_path = t.Unicode(None, allow_none=True).tag(sync=False)
+    target = t.Any(None).tag(sync=False)
+    loading = t.Bool(False).tag(sync=False)
+    probe_result = t.Any(None).tag(sync=False)
+    probing = t.Bool(False).tag(sync=False)
+
+    def __init__(
+        self,
+        source: ClientSource | Shared,
+        *,
+        sites: Sequence[str] | None = None,
+        site: str | None = None,
+        server_id: str = "",
+        key_path: str | None = None,
+        probe: Prober | None = None,
+    ) -> None:
+        self._probe = probe or _DEFAULT_PROBE
+        self._head = w.HTML()
+        self._status = w.HTML()
+        self._ssh_command = w.Textarea(
+            rows=1, layout=w.Layout(width="100%"), description="SSH command"
+        )
+        self._ssh_config = w.Textarea(
+            rows=5, layout=w.Layout(width="100%"), description="~/.ssh/config"
+        )
+        for area in (self._ssh_command, self._ssh_config):
+            area.style.description_width = "110px"
+            area.add_class("denbi-copyable")
+        self._reach = w.HTML()
+        self._recheck = w.Button(
+            description="Check again", icon="refresh", layout=_BUTTON, tooltip="Probe the port"
+        )
+        self._recheck.on_click(self._guard(lambda _b: self.check_reachability()))
+        self._links = w.HTML()
+        self._details = w.VBox(
+            [
+                self._ssh_command,
+                self._ssh_config,
+                w.HBox([self._reach, self._recheck], layout=w.Layout(align_items="center")),
+                self._links,
+            ]
+        )
+        super().__init__(
+            source,
+            sites=sites,
+            site=site,
+            layout=w.Layout(border="1px solid #dee2e6", padding="8px 12px", margin="4px 0"),
+        )
+        self.add_class("denbi-connection-card")
+        self._layout([self._head, self._error_box, self._status, self._details])
+        self.key_path = key_path
+        self.server_id = server_id
+        self._render()
+
+    # --- state changes -----------------------------------------------------------------
+    @t.observe("server_id", "site")
+    def _on_target_change(self, change: dict[str, Any]) -> None:
+        self.probe_result = None
+        self.target = None
+        self.error = ""
+        if self.server_id:
+            self.reload()
+
+    @t.observe("target")
+    def _on_target_loaded(self, change: dict[str, Any]) -> None:
+        self.check_reachability()
+
+    def reload(self) -> None:
+        """Fetch the server (and its image) again."""
+        server_id = self.server_id
+
+        def fetch(client: CloudClient) -> _Target | None:
+            server = client.get_server(server_id)
+            if server is None:
+                return None
+            image = client.get_image(server.image_id) if server.image_id else None
+            return _Target(server=server, image=image, site=client.site)
+
+        def apply(target: _Target | None) -> None:
+            if target is None:
+                self.error = (
+                    f"Server {server_id} no longer exists on {self.site}; choose another VM."
+                )
+            self.target = target
+
+        self._call("server", fetch, apply, busy="loading")
+
+    def check_reachability(self) -> None:
+        """Probe the VM's SSH port in the background."""
+        info = self._info_or_none()
+        if info is None:
+            self.probe_result = None
+            return
+        probe = self._probe
+
+        def run(_client: CloudClient) -> ProbeResult:
+            return probe(info.host, info.port)
+
+        self.probe_result = None
+        self._call("probe", run, self._set_probe, busy="probing")
+
+    def _set_probe(self, result: ProbeResult) -> None:
+        self.probe_result = result
+
+    # --- derived values ------------------------------------------------------------------
+    def connection_info(self) -> ConnectionInfo:
+        """The SSH connection of the shown server.
+
+        Raises:
+            UserInputError: No server, no address yet, or the site lacks gateway settings.
+        """
+        target: _Target | None = self.target
+        if target is None:
+            raise UserInputError("No VM is chosen; pick one to see how to connect.")
+        server, site = target.server, target.site
+        if not server.private_ipv4:
+            raise UserInputError(
+                f"{server.name} has no private IPv4 address yet (status {server.status}); "
+                "connection details appear once it has one."
+            )
+        if not site.gateway_host or not site.ssh_port_formula:
+            raise UserInputError(
+                f"Site {site.name} has no SSH gateway settings; add 'gateway_host' and "
+                "'ssh_port_formula' under 'denbi:' in its clouds.yaml entry."
+            )
+        return ConnectionInfo.for_vm(
+            gateway=site.gateway_host,
+            port_formula=site.ssh_port_formula,
+            private_ip=server.private_ipv4,
+            user=site.ssh_user,
+            key_path=self.key_path,
+            server_name=server.name,
+        )
+
+    def _info_or_none(self) -> ConnectionInfo | None:
+        try:
+            return self.connection_info()
+        except DenbiError:
+            return None
+
+    # --- view -------------------------------------------------------------------------------
+    @t.observe("target", "key_path", "loading", "probe_result", "probing", "error")
+    def _on_state(self, change: dict[str, Any]) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        self._error_box.value = self._error_html()
+        target: _Target | None = self.target
+        if target is None:
+            self._head.value = title("Connection")
+            if self.loading:
+                self._status.value = notice("Loading the VM…", Tone.BUSY)
+            elif not self.server_id:
+                self._status.value = notice("Choose a VM to see how to connect to it.", Tone.MUTED)
+            else:
+                self._status.value = ""
+            self._details.layout.display = "none"
+            return
+        server = target.server
+        self._head.value = (
+            title(server.name, sub=f"{server.flavor_name or ''} · {server.private_ipv4 or ''}")
+            + badge(server.status, status_tone(server.status))
+            + (badge(server.task_state, Tone.BUSY) if server.task_state else "")
+        )
+        try:
+            info = self.connection_info()
+        except DenbiError as exc:
+            self._status.value = notice(describe_error(exc), Tone.WARN)
+            self._details.layout.display = "none"
+            return
+        self._status.value = ""
+        self._details.layout.display = ""
+        self._ssh_command.value = ssh_command(info)
+        self._ssh_config.value = ssh_config_block(info)
+        self._reach.value = self._reach_html(info)
+        self._recheck.disabled = self.probing
+        self._links.value = self._links_html(info, target)
+
+    def _reach_html(self, info: ConnectionInfo) -> str:
+        where = f"port {info.port} on {info.host}"
+        result: ProbeResult | None = self.probe_result
+        if self.probing or result is None:
+            return badge(f"checking {where}…", Tone.BUSY)
+        if result.reachable:
+            latency = f" ({result.latency_ms:.0f} ms)" if result.latency_ms is not None else ""
+            return badge(f"port {info.port} reachable{latency}", Tone.OK, tooltip=where)
+        reason = result.error or "no answer"
+        return badge(f"port {info.port} not reachable: {reason}", Tone.ERROR, tooltip=where)
+
+    def _links_html(self, info: ConnectionInfo, target: _Target) -> str:
+        image = target.image
+        parts: list[str] = []
+        name = image.name if image else ""
+        tags = image.tags if image else ()
+        session = session_type_for_image(name, tags=tags)
+        if session is not None:
+            text = x2go_session_file(info, session_type=session)
+            data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            filename = f"{ssh_alias(target.server.name)}.x2go-session.ini"
+            parts.append(
+                f'<a class="denbi-x2go-download" download="{esc(filename)}" '
+                f'href="data:text/plain;charset=utf-8;base64,{data}" '
+                'style="display:inline-block;padding:3px 10px;margin:2px 6px 2px 0;'
+                "border:1px solid #0d6efd;border-radius:4px;color:#0d6efd;"
+                f'text-decoration:none">⬇ X2Go session file ({esc(session.value)})</a>'
+                '<span style="color:#6c757d;font-size:12px">Import it in X2Go Client: '
+                "Session → Import.</span>"
+            )
+        is_guacamole = image is not None and image.kind.desktop is DesktopKind.GUACAMOLE
+        if is_guacamole and target.site.guacamole_base_url:
+            url = guacamole_client_url(target.site.guacamole_base_url, target.server.name)
+            parts.append(
+                f'<a class="denbi-guacamole-link" href="{esc(url)}" target="_blank" '
+                'rel="noopener" style="display:inline-block;padding:3px 10px;margin:2px 0;'
+                "border:1px solid #198754;border-radius:4px;color:#198754;"
+                'text-decoration:none">Open Guacamole desktop ↗</a>'
+            )
+        if not parts:
+            parts.append(
+                '<span style="color:#6c757d;font-size:12px">No desktop on this image: '
+                "connect with SSH.</span>"
+            )
+        return "<div>" + "<br>".join(parts) + "</div>"
+
+
+class ConnectionPanel(Panel):
+    """Pick a VM and see how to connect; convert a PuTTY key to OpenSSH.
+
+    Args:
+        source: A client, a factory ``site name -> client`` (with ``sites``), or the shared
+            state of a :class:`CloudPanel`.
+        sites: Site names to offer with a factory.
+        site: The site to show first.
+        key_dir: Where converted keys are saved (the notebook's folder by default).
+        probe: Reachability check; defaults to a 3-second TCP connect.
+    """
+
+    servers: t.List[Any] = t.List().tag(sync=False)
+    server_id = t.Unicode("").tag(sync=False)
+    loading = t.Bool(False).tag(sync=False)
+    converting = t.Bool(False).tag(sync=False)
+    key_path = t.Unicode(None, allow_none=True).tag(sync=False)
+    key_message = t.Unicode("").tag(sync=False)
+    key_error = t.Unicode("").tag(sync=False)
+    upload_name = t.Unicode("").tag(sync=False)
+
+    def __init__(
+        self,
+        source: ClientSource | Shared,
+        *,
+        sites: Sequence[str] | None = None,
+        site: str | None = None,
+        key_dir: str | Path | None = None,
+        probe: Prober | None = None,
+    ) -> None:
+        self.key_dir = Path(key_dir) if key_dir is not None else Path.cwd()
+        self._server_select = w.Dropdown(
+            description="VM", options=[], layout=w.Layout(width="420px")
+        )
+        self._server_select.style.description_width = "40px"
+        self._server_select.observe(self._guard(self._on_server_picked), names="value")
+        self._refresh = w.Button(description="Refresh", icon="refresh", layout=_BUTTON)
+        self._refresh.on_click(self._guard(lambda _b: self.reload()))
+        self._summary = w.HTML()
+        super().__init__(source, sites=sites, site=site)
+        self.card = ConnectionCard(self.shared, site=self.site, probe=probe)
+        self._upload = w.FileUpload(
+            accept=".ppk", multiple=False, description="Choose .ppk", layout=_BUTTON
+        )
+        self._passphrase = w.Password(
+            description="Passphrase", placeholder="only if the key has one"
+        )
+        self._save_as = w.Text(description="Save as", placeholder="file name, e.g. denbi_key")
+        for field in (self._passphrase, self._save_as):
+            field.style.description_width = "80px"
+        self._convert = w.Button(
+            description="Convert to OpenSSH", icon="key", button_style="primary", layout=_BUTTON
+        )
+        self._convert.on_click(self._guard(lambda _b: self.convert_key()))
+        self._upload.observe(self._guard(self._on_upload), names="value")
+        self._key_box = w.HTML()
+        ppk = w.VBox(
+            [
+                w.HTML(title("PuTTY key → OpenSSH", sub="the key is saved next to this notebook")),
+                w.HBox([self._upload, self._passphrase]),
+                w.HBox([self._save_as, self._convert]),
+                self._key_box,
+            ],
+            layout=w.Layout(border="1px solid #dee2e6", padding="8px 12px", margin="8px 0 0 0"),
+        )
+        self.add_class("denbi-connection-panel")
+        self._layout([
+            w.HBox([self._server_select, self._refresh], layout=w.Layout(align_items="center")),
+            self._summary,
+            self._error_box,
+            self.card,
+            ppk,
+        ])  # fmt: skip
+        self.reload()
+        self._render()
+
+    # --- actions ----------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Fetch the project's servers again."""
+        self._call(
+            "servers", lambda client: client.list_servers(), self._set_servers, busy="loading"
+        )
+
+    def _set_servers(self, servers: Sequence[Server]) -> None:
+        self.error = ""
+        self.servers = list(servers)
+        ids = {s.id for s in servers}
+        if self.server_id not in ids:
+            self.server_id = servers[0].id if servers else ""
+
+    def show_server(self, server_id: str, *, site: str | None = None) -> None:
+        """Select a server (e.g. one just booted) and refresh the list."""
+        if site is not None:
+            self.site = site
+        self.server_id = server_id
+        self.reload()
+
+    def _on_server_picked(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None and change["new"] != self.server_id:
+            self.server_id = change["new"]
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if files and not self._save_as.value:
+            stem = Path(str(files[0]["name"])).stem or "denbi_key"
+            self._save_as.value = f"{stem}_openssh"
+        self.upload_name = str(files[0]["name"]) if files else ""
+
+    def convert_key(self) -> None:
+        """Convert the uploaded ``.ppk`` and save it as an OpenSSH key (mode 0600)."""
+        files = self._upload.value
+        if not files:
+            self.key_error = "Choose a .ppk file first."
+            return
+        name = self._save_as.value.strip()
+        if not name or "/" in name or name in {".", ".."}:
+            self.key_error = "Give a plain file name to save the key as, e.g. 'denbi_key'."
+            return
+        data = bytes(files[0]["content"])
+        passphrase = self._passphrase.value or None
+        target = self.key_dir / name
+        self.key_error = ""
+        self.key_message = ""
+
+        def convert(_client: CloudClient) -> tuple[Path, str]:
+            key = convert_ppk(data, passphrase=passphrase)
+            path = write_openssh_key(target, key)
+            return path, key.fingerprint
+
+        def done(result: tuple[Path, str]) -> None:
+            path, fingerprint = result
+            self._upload.value = ()
+            self._passphrase.value = ""
+            self.key_path = str(path)
+            self.key_message = f"Saved {path} (mode 0600), fingerprint {fingerprint}."
+            self.log.info(f"converted a PuTTY key to {path}")
+
+        def failed(exc: BaseException) -> None:
+            self.key_error = describe_error(exc)
+
+        self._call("ppk", convert, done, busy="converting", on_error=failed)
+
+    # --- view -------------------------------------------------------------------------------
+    @t.observe("site")
+    def _on_site(self, change: dict[str, Any]) -> None:
+        if change["old"] and change["new"] != change["old"]:
+            self.card.site = self.site
+            self.server_id = ""
+            self.servers = []
+            self.reload()
+
+    @t.observe("server_id", "key_path")
+    def _push_to_card(self, change: dict[str, Any]) -> None:
+        self.card.key_path = self.key_path
+        self.card.site = self.site
+        self.card.server_id = self.server_id
+
+    @t.observe(
+        "servers", "server_id", "loading", "converting", "key_message", "key_error", "error",
+        "upload_name",
+    )  # fmt: skip
+    def _on_state(self, change: dict[str, Any]) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        self._error_box.value = self._error_html()
+        options = [(f"{s.name}  ·  {s.status}  ·  {s.private_ipv4 or 'no address'}", s.id)
+                   for s in self.servers]  # fmt: skip
+        if list(self._server_select.options) != options:
+            self._server_select.options = options
+        ids = {value for _, value in options}
+        self._server_select.value = self.server_id if self.server_id in ids else None
+        self._server_select.disabled = self.loading or not options
+        self._refresh.disabled = self.loading
+        if self.loading and not self.servers:
+            self._summary.value = notice(f"Loading the VMs of {self.site}…", Tone.BUSY)
+        elif not self.servers:
+            self._summary.value = notice(
+                f"This project has no VMs on {self.site} yet: boot one in the Images tab.",
+                Tone.MUTED,
+            )
+        else:
+            self._summary.value = ""
+        self._convert.disabled = self.converting or not self.upload_name
+        self._convert.description = "Converting…" if self.converting else "Convert to OpenSSH"
+        if self.key_error:
+            self._key_box.value = notice(self.key_error, Tone.ERROR)
+        elif self.key_message:
+            self._key_box.value = notice(self.key_message, Tone.OK)
+        else:
+            self._key_box.value = (
+                '<span style="color:#6c757d;font-size:12px">The private key is written with '
+                "mode 0600 and never shown here.</span>"
+            )

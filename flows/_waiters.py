@@ -1,0 +1,314 @@
+"""Our own waiters for long cloud operations: bounded, with growing poll intervals.
+
+openstacksdk's ``wait_for_image`` fails only on status ``error``, which Glance never uses, so a
+``killed`` or vanished snapshot spins until its timeout. These waiters end on every failure
+state at once with an :class:`~denbi_jupyter.errors.OperationFailedError` that says what
+happened, always stop at their deadline, and poll at growing intervals (a snapshot of a big VM
+takes minutes, a test cloud's a fraction of a second).
+
+They are plain functions over a :class:`CloudClient`, a :class:`Clock` and a progress callback,
+so unit tests drive them with a fake cloud and a fake clock; the flows wrap them in tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.types import Image, Server
+from denbi_jupyter.connect import ProbeResult, probe_tcp
+from denbi_jupyter.errors import CloudUnavailableError, OperationFailedError
+
+__all__ = [
+    "SNAPSHOT_TASK_STATES",
+    "SYSTEM_CLOCK",
+    "Backoff",
+    "Clock",
+    "ProgressCallback",
+    "wait_for_port",
+    "wait_for_server_active",
+    "wait_for_snapshot",
+    "wait_until_idle",
+]
+
+#: Called with (fraction or None, status line).
+ProgressCallback = Callable[[float | None, str], None]
+
+#: Nova task states of a running snapshot, in order, with the share of the work done.
+SNAPSHOT_TASK_STATES: dict[str, float] = {
+    "image_snapshot_pending": 0.10,
+    "image_snapshot": 0.25,
+    "image_pending_upload": 0.45,
+    "image_uploading": 0.60,
+}
+_GLANCE_PROGRESS: dict[str, float] = {"queued": 0.05, "saving": 0.70, "active": 0.95}
+_GLANCE_FAILED = frozenset({"killed", "deleted", "pending_delete", "error"})
+_BUILD_PROGRESS: dict[str | None, float] = {
+    "scheduling": 0.15,
+    None: 0.25,
+    "networking": 0.35,
+    "block_device_mapping": 0.45,
+    "spawning": 0.70,
+}
+#: Consecutive failed polls (cloud unreachable, 5xx) a waiter tolerates before giving up.
+MAX_POLL_FAILURES = 5
+
+
+class Clock(Protocol):
+    """Time as the waiters see it."""
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Pause for ``seconds``."""
+        ...
+
+
+class _SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK: Clock = _SystemClock()
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Poll intervals: ``first``, then times ``factor`` each poll, never above ``cap``."""
+
+    first: float = 0.2
+    factor: float = 1.3
+    cap: float = 2.0
+
+    def intervals(self) -> Iterator[float]:
+        """The endless sequence of intervals."""
+        interval = self.first
+        while True:
+            yield interval
+            interval = min(self.cap, interval * self.factor)
+
+
+class _Polls:
+    """Counts consecutive failed polls and sleeps within the deadline."""
+
+    def __init__(self, clock: Clock, backoff: Backoff, timeout_s: float, what: str) -> None:
+        self.clock = clock
+        self.deadline = clock.now() + timeout_s
+        self.timeout_s = timeout_s
+        self.what = what
+        self.failures = 0
+        self._intervals = backoff.intervals()
+
+    def failed(self, error: CloudUnavailableError) -> None:
+        self.failures += 1
+        if self.failures >= MAX_POLL_FAILURES:
+            raise OperationFailedError(
+                f"Lost contact with the cloud while waiting for {self.what} "
+                f"({self.failures} failed polls, last: {error}). Check its state later."
+            ) from error
+
+    def ok(self) -> None:
+        self.failures = 0
+
+    def pause_or_timeout(self, state: str) -> None:
+        remaining = self.deadline - self.clock.now()
+        if remaining <= 0:
+            raise OperationFailedError(
+                f"Timed out after {self.timeout_s:.0f} s waiting for {self.what} (last state: "
+                f"{state}). It may still finish: check it later, or delete it and try again."
+            )
+        self.clock.sleep(min(next(self._intervals), remaining))
+
+
+def _snapshot_status(image: Image, task_state: str | None) -> str:
+    return f"Glance {image.status}, Nova task {task_state or 'none'}"
+
+
+def wait_for_snapshot(
+    client: CloudClient,
+    *,
+    server_id: str,
+    image_id: str,
+    timeout_s: float,
+    on_progress: ProgressCallback,
+    clock: Clock = SYSTEM_CLOCK,
+    backoff: Backoff = Backoff(),
+) -> Image:
+    """Follow a snapshot until Glance says ``active`` and Nova's task state clears.
+
+    Nova goes ``image_snapshot_pending`` → ``image_snapshot`` → [``image_pending_upload`` →]
+    ``image_uploading`` → none; Glance ``queued`` → ``saving`` → ``active``. Glance turns
+    active slightly before Nova clears its task state; waiting for both means a second
+    snapshot of the same VM right after this one does not meet a 409.
+
+    Returns:
+        The active image.
+
+    Raises:
+        OperationFailedError: The image ended ``killed`` (or deleted), vanished, the cloud
+            could not be reached for several polls, or ``timeout_s`` passed.
+    """
+    polls = _Polls(clock, backoff, timeout_s, f"snapshot {image_id}")
+    done = 0.0
+    seen_glance: str | None = None
+    seen_nova: str | None = "-"
+    state = "not polled yet"
+    nova_settled = False
+    while True:
+        try:
+            image = client.get_image(image_id)
+            server = None if nova_settled else client.get_server(server_id)
+        except OperationFailedError:
+            raise
+        except CloudUnavailableError as exc:
+            polls.failed(exc)
+            polls.pause_or_timeout(state)
+            continue
+        polls.ok()
+        if image is None:
+            raise OperationFailedError(
+                f"Snapshot {image_id} vanished while it was being made (Glance answers 404): "
+                "the cloud dropped it. Try again, preferably with the VM stopped."
+            )
+        if image.status in _GLANCE_FAILED:
+            raise OperationFailedError(
+                f"Snapshot {image.name!r} ({image_id}) ended with Glance status "
+                f"{image.status!r}: the upload failed. Delete it and try again, preferably "
+                "with the VM stopped."
+            )
+        task_state = server.task_state if server is not None else None
+        nova_settled = nova_settled or task_state not in SNAPSHOT_TASK_STATES
+        state = _snapshot_status(image, task_state)
+        if task_state != seen_nova and (task_state in SNAPSHOT_TASK_STATES or seen_nova != "-"):
+            done = max(done, SNAPSHOT_TASK_STATES.get(task_state or "", 0.9))
+            on_progress(done, f"Nova: {task_state or 'snapshot taken'}")
+        seen_nova = task_state
+        if image.status != seen_glance:
+            done = max(done, _GLANCE_PROGRESS.get(image.status, done))
+            on_progress(done, f"Glance: {image.status}")
+            seen_glance = image.status
+        if image.status == "active" and nova_settled:
+            on_progress(1.0, "Snapshot active")
+            return image
+        polls.pause_or_timeout(state)
+
+
+def wait_for_server_active(
+    client: CloudClient,
+    *,
+    server_id: str,
+    timeout_s: float,
+    on_progress: ProgressCallback,
+    clock: Clock = SYSTEM_CLOCK,
+    backoff: Backoff = Backoff(),
+) -> Server:
+    """Follow a booting server until it is ACTIVE.
+
+    Raises:
+        OperationFailedError: The server went to ERROR (the message carries Nova's fault),
+            vanished, the cloud could not be reached for several polls, or ``timeout_s``
+            passed.
+    """
+    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to become ACTIVE")
+    seen: tuple[str, str | None] | None = None
+    done = 0.0
+    state = "not polled yet"
+    while True:
+        try:
+            server = client.get_server(server_id)
+        except OperationFailedError:
+            raise
+        except CloudUnavailableError as exc:
+            polls.failed(exc)
+            polls.pause_or_timeout(state)
+            continue
+        polls.ok()
+        if server is None:
+            raise OperationFailedError(
+                f"Server {server_id} vanished while booting (Nova answers 404): it was "
+                "deleted or never scheduled. Try again."
+            )
+        if server.status == "ERROR":
+            fault = getattr(server, "fault", None)
+            reason = f": {fault}" if fault else ""
+            raise OperationFailedError(
+                f"Server {server.name!r} ({server_id}) failed to boot and is in ERROR{reason}. "
+                "Delete it, then try another flavor or site."
+            )
+        state = f"{server.status}, task {server.task_state or 'none'}"
+        if (server.status, server.task_state) != seen:
+            seen = (server.status, server.task_state)
+            if server.status == "ACTIVE":
+                on_progress(1.0, "Nova: ACTIVE")
+                return server
+            done = max(done, _BUILD_PROGRESS.get(server.task_state, done))
+            on_progress(done, f"Nova: {server.status} {server.task_state or ''}".rstrip())
+        polls.pause_or_timeout(state)
+
+
+def wait_until_idle(
+    client: CloudClient,
+    *,
+    server_id: str,
+    timeout_s: float,
+    clock: Clock = SYSTEM_CLOCK,
+    backoff: Backoff = Backoff(),
+) -> Server:
+    """Wait until the server has no task state (e.g. another snapshot has finished).
+
+    Raises:
+        OperationFailedError: The server vanished, the cloud could not be reached, or
+            ``timeout_s`` passed with the server still busy.
+    """
+    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to finish its current task")
+    state = "not polled yet"
+    while True:
+        try:
+            server = client.get_server(server_id)
+        except OperationFailedError:
+            raise
+        except CloudUnavailableError as exc:
+            polls.failed(exc)
+            polls.pause_or_timeout(state)
+            continue
+        polls.ok()
+        if server is None:
+            raise OperationFailedError(f"Server {server_id} vanished while we waited for it.")
+        if server.task_state is None:
+            return server
+        state = f"task {server.task_state}"
+        polls.pause_or_timeout(state)
+
+
+def wait_for_port(
+    host: str,
+    port: int,
+    *,
+    timeout_s: float,
+    on_progress: ProgressCallback,
+    clock: Clock = SYSTEM_CLOCK,
+    backoff: Backoff = Backoff(first=1.0, factor=1.5, cap=10.0),
+    probe: Callable[[str, int], ProbeResult] | None = None,
+) -> ProbeResult:
+    """Probe ``host:port`` until it accepts a TCP connection.
+
+    Raises:
+        OperationFailedError: The port did not open within ``timeout_s``.
+    """
+    check = probe or (lambda h, p: probe_tcp(h, p, timeout=3.0))
+    polls = _Polls(clock, backoff, timeout_s, f"SSH port {port} on {host} to open")
+    on_progress(None, f"Waiting for SSH on {host}:{port}")
+    while True:
+        result = check(host, port)
+        if result.reachable:
+            on_progress(1.0, f"SSH port {port} on {host} is reachable")
+            return result
+        polls.pause_or_timeout(result.error or "not reachable")

@@ -1,0 +1,200 @@
+"""Boot a VM from an image or snapshot and hand back how to connect to it.
+
+The flow resolves image, flavor and key pair (clear errors for each), asks Nova for the
+server with the request id in its metadata, waits until ACTIVE with our own waiter (ERROR ends
+the flow with Nova's fault message), optionally waits until the SSH port opens on the site's
+gateway, and returns server and connection details as a JSON-able dict. A re-run with the same
+request id finds the server it made before instead of booting a second one.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.types import Flavor, Image, Limits, Server
+from denbi_jupyter.errors import (
+    CloudUnavailableError,
+    OperationFailedError,
+    QuotaExceededError,
+    UserInputError,
+)
+from flows import _tasks as tasks
+from flows._ids import REQUEST_ID_KEY, derive_request_id
+from flows._progress import current_flow_run_id, report, run_logger
+from flows._waiters import SYSTEM_CLOCK
+from flows.connection import connection_details
+
+__all__ = ["boot_request_id", "boot_server", "check_quota"]
+
+#: Longest wait for a server to become ACTIVE, in seconds.
+BOOT_TIMEOUT_S = 900.0
+#: Longest wait for the SSH port after ACTIVE, in seconds.
+PORT_TIMEOUT_S = 300.0
+_CREATE_ATTEMPTS = 3
+
+
+def boot_request_id(site: str, name: str, image_id: str, flavor_id: str) -> str:
+    """The default request id of "boot ``name`` from ``image_id`` as ``flavor_id``"."""
+    return derive_request_id("boot", site, name.strip(), image_id, flavor_id)
+
+
+def _existing(client: CloudClient, request_id: str) -> Server | None:
+    for server in tasks.list_servers(client):
+        if server.metadata.get(REQUEST_ID_KEY) == request_id:
+            return server
+    return None
+
+
+def _check_key(client: CloudClient, key_name: str | None) -> None:
+    if key_name is None:
+        return
+    names = [pair.name for pair in tasks.list_keypairs(client)]
+    if key_name not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise UserInputError(
+            f"There is no key pair {key_name!r} (yours: {known}). Import your public key "
+            "first, or pick one of those."
+        )
+
+
+def check_quota(limits: Limits, flavor: Flavor) -> None:
+    """Refuse a boot the project's quota cannot take (limits below 0 mean unlimited).
+
+    Raises:
+        QuotaExceededError: Instances, cores or RAM would go over the limit.
+    """
+    wanted = [
+        ("instances", limits.used_instances, 1, limits.max_instances, ""),
+        ("cores", limits.used_cores, flavor.vcpus, limits.max_cores, ""),
+        ("RAM", limits.used_ram_mb, flavor.ram_mb, limits.max_ram_mb, " MB"),
+    ]
+    for what, used, more, limit, unit in wanted:
+        if 0 <= limit < used + more:
+            raise QuotaExceededError(
+                f"Not enough {what} quota for {flavor.name}: the project uses {used}{unit} of "
+                f"{limit}{unit} and the VM needs {more}{unit}. Delete a VM or pick a smaller "
+                "flavor."
+            )
+
+
+def _create(
+    client: CloudClient,
+    *,
+    name: str,
+    image: Image,
+    flavor_id: str,
+    key_name: str | None,
+    request_id: str,
+) -> Server:
+    """Ask Nova for the server; after a lost answer, look the request up before asking again."""
+    logger = run_logger()
+    metadata = {REQUEST_ID_KEY: request_id}
+    flow_run_id = current_flow_run_id()
+    if flow_run_id:
+        metadata["denbi_flow_run_id"] = flow_run_id
+    last: CloudUnavailableError | None = None
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        if attempt > 1:
+            earlier = _existing(client, request_id)
+            if earlier is not None:
+                return earlier
+        try:
+            return tasks.request_server(
+                client,
+                name=name,
+                image_id=image.id,
+                flavor_id=flavor_id,
+                key_name=key_name,
+                metadata=metadata,
+            )
+        except OperationFailedError:
+            raise
+        except CloudUnavailableError as exc:
+            last = exc
+            logger.warning("Creating the server failed (%s); checking whether it went through", exc)
+            SYSTEM_CLOCK.sleep(0.5 * attempt)
+    raise OperationFailedError(
+        f"Could not ask Nova to boot {name!r} after {_CREATE_ATTEMPTS} attempts ({last}). "
+        "Try again later."
+    ) from last
+
+
+def _server_dict(site: str, server: Server, image: Image, flavor_name: str) -> dict[str, object]:
+    return {
+        "site": site,
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "image_id": image.id,
+        "image_name": image.name,
+        "flavor": flavor_name,
+        "key_name": server.key_name,
+        "private_ipv4": server.private_ipv4,
+    }
+
+
+@flow(name="boot-server", flow_run_name="boot-{name}", persist_result=False)
+def boot_server(
+    site: str,
+    image: str,
+    flavor: str,
+    key_name: str | None,
+    name: str,
+    wait_for_port: bool = False,
+    request_id: str | None = None,
+) -> dict[str, object]:
+    """Boot a VM and wait until it is ACTIVE (and, if asked, until SSH answers).
+
+    Args:
+        site: The ``clouds.yaml`` entry of the site.
+        image: Image or snapshot, by id or exact name.
+        flavor: Flavor, by id or name.
+        key_name: The key pair to install, or None.
+        name: The server name.
+        wait_for_port: Also wait until the SSH port on the gateway accepts connections.
+        request_id: Makes re-runs idempotent; defaults to one derived from the request.
+
+    Returns:
+        ``server`` (id, name, status, image, flavor, address), ``connection`` (see
+        :func:`flows.connection.connection_details`), ``request_id`` and ``reused``.
+
+    Raises:
+        UserInputError: Empty name, unknown key pair.
+        NotFoundError: Unknown image or flavor.
+        OperationFailedError: The server went to ERROR, vanished, or timed out.
+    """
+    logger = run_logger()
+    clean = name.strip()
+    if not clean:
+        raise UserInputError("The server name is empty: give the VM a name.")
+    report(0.0, f"Resolving image, flavor and key on {site}")
+    client = tasks.open_site(site)
+    source = tasks.find_image(client, image)
+    size = tasks.find_flavor(client, flavor)
+    _check_key(client, key_name)
+    rid = request_id or boot_request_id(site, clean, source.id, size.id)
+    server = _existing(client, rid)
+    reused = server is not None
+    if server is not None:
+        logger.info("Server %s of this request exists already (%s)", server.id, server.status)
+    else:
+        check_quota(tasks.limits(client), size)
+        report(0.05, f"Nova: creating {clean!r} ({size.name}, {source.name})")
+        server = _create(
+            client, name=clean, image=source, flavor_id=size.id, key_name=key_name, request_id=rid
+        )
+        logger.info("Nova accepted server %s", server.id)
+    active = tasks.await_server_active(client, server.id, BOOT_TIMEOUT_S)
+    details = connection_details(client.site, active, source)
+    if wait_for_port and details.get("available"):
+        host, port = str(details["host"]), int(str(details["port"]))
+        tasks.await_port(host, port, PORT_TIMEOUT_S)
+    report(1.0, f"{active.name} is ACTIVE")
+    return {
+        "server": _server_dict(site, active, source, size.name),
+        "connection": details,
+        "request_id": rid,
+        "reused": reused,
+        "flow_run_id": current_flow_run_id(),
+    }

@@ -1,0 +1,92 @@
+"""JupyterLab on loopback with the local cloud, and Debian's Chromium driven by Playwright.
+
+One lab and one browser page serve the whole module: the tests run the main notebook once and
+then click through it in order (filter, boot, snapshot, browse, delete), like a person would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from denbi_jupyter.lab import LabSession, demo_cloud_config, notebooks_dir, start_lab
+from denbi_jupyter.localcloud import Timings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make system-deps)"
+)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    """JupyterLab serving notebooks/ with a local cloud (fast timings, 40 extra snapshots)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    prefect_home = tmp_path_factory.mktemp("prefect-home")
+    # Serve a copy: running (and autosaving) the notebook must not touch the one in git.
+    notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
+    shutil.copytree(notebooks_dir(), notebooks)
+    session = start_lab(
+        notebook_dir=notebooks,
+        cloud_config=demo_cloud_config(timings=Timings.fast(), seed_snapshots=40),
+        env={"PREFECT_HOME": str(prefect_home)},
+        log_file=ARTIFACTS / "browser-lab.log",
+    )
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def page(lab: LabSession) -> Iterator[object]:
+    """A Chromium page with the main notebook open and run."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1300, "height": 1500})
+        context.set_default_timeout(60_000)
+        tab = context.new_page()
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test item, for the screenshot-on-failure fixture."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Save the whole page as ``failure-<test>.png`` when a browser test fails."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and "page" in request.fixturenames:
+        page = request.getfixturevalue("page")
+        page.screenshot(path=str(SCREENSHOTS / f"failure-{request.node.name}.png"))

@@ -1,0 +1,96 @@
+"""Fixtures of the cloud-layer tests: clients on the local cloud, a request log, faults.
+
+The session cloud (``local_cloud``, ``clouds_yaml``) comes from ``tests/conftest.py``. Paging
+tests need many snapshots, so ``big_cloud`` starts a second local cloud (module scope) seeded
+with :data:`BIG_SNAPSHOTS` extra snapshots.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from support.request_log import RequestLog
+
+from denbi_jupyter.cloud import OpenStackCloud, open_site
+from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+
+BIG_SNAPSHOTS = 130
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.05) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def client_for(site: str, clouds: Path) -> OpenStackCloud:
+    client = open_site(site, config_file=clouds)
+    assert isinstance(client, OpenStackCloud)
+    return client
+
+
+@pytest.fixture
+def bielefeld(clouds_yaml: Path) -> Iterator[OpenStackCloud]:
+    """A fresh client (empty caches) for the session cloud's bielefeld entry."""
+    client = client_for("bielefeld", clouds_yaml)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def heidelberg(clouds_yaml: Path) -> Iterator[OpenStackCloud]:
+    """A fresh client for the session cloud's heidelberg entry."""
+    client = client_for("heidelberg", clouds_yaml)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def big_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCloud, Path]]:
+    """A second local cloud whose bielefeld has ``BIG_SNAPSHOTS`` extra snapshots."""
+    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast(), seed_snapshots=BIG_SNAPSHOTS))
+    cloud.start()
+    try:
+        yield cloud, cloud.write_clouds_yaml(tmp_path_factory.mktemp("big") / "clouds.yaml")
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture
+def big(big_cloud: tuple[LocalCloud, Path]) -> Iterator[OpenStackCloud]:
+    """A fresh bielefeld client on ``big_cloud``."""
+    client = client_for("bielefeld", big_cloud[1])
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def record() -> Callable[[OpenStackCloud], Any]:
+    """``with record(client) as log:`` records what ``client`` sends on the wire."""
+    return lambda client: RequestLog.attach(client.gateway.http_session)
+
+
+@pytest.fixture
+def faults(local_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
+    """``faults(kind=..., ...)`` adds a local-cloud fault rule; all are removed afterwards."""
+    http = httpx.Client(base_url=local_cloud.url, timeout=10)
+
+    def add(**rule: Any) -> None:
+        response = http.post("/_admin/faults", json=rule)
+        assert response.status_code == 201, response.text
+
+    yield add
+    http.delete("/_admin/faults")
+    http.close()

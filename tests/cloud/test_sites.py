@@ -1,0 +1,137 @@
+"""Sites from clouds.yaml through openstacksdk's own loader (no server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from openstack.config import loader as openstack_loader
+
+from denbi_jupyter.cloud import SiteSettings, default_site_name, get_site, list_sites
+from denbi_jupyter.errors import NotFoundError, UserInputError
+
+
+def _entry(site: str, denbi: dict[str, object] | None = None) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "auth": {
+            "auth_url": f"http://127.0.0.1:9/{site}/identity/v3",
+            "username": "user",
+            "password": "not-a-real-password",
+            "project_name": "proj",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        "region_name": site.title(),
+        "identity_api_version": 3,
+    }
+    if denbi is not None:
+        entry["denbi"] = denbi
+    return entry
+
+
+@pytest.fixture
+def two_sites(tmp_path: Path) -> Path:
+    path = tmp_path / "conf" / "clouds.yaml"
+    path.parent.mkdir()
+    data = {
+        "clouds": {
+            "bielefeld": _entry(
+                "bielefeld",
+                {
+                    "gateway_host": "129.70.51.75",
+                    "ssh_port_formula": "30000 + 256*oct3 + oct4",
+                    "guacamole_base_url": "https://guacamole.bi.denbi.de/guacamole",
+                    "ssh_user": "centos",
+                },
+            ),
+            "plain": _entry("plain"),
+        }
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_cloud_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)  # openstacksdk also reads ./clouds.yaml
+
+
+def test_sites_come_with_their_denbi_settings(two_sites: Path) -> None:
+    sites = list_sites(two_sites)
+    assert sites[0] == SiteSettings(
+        name="bielefeld",
+        region="Bielefeld",
+        auth_url="http://127.0.0.1:9/bielefeld/identity/v3",
+        gateway_host="129.70.51.75",
+        ssh_port_formula="30000 + 256*oct3 + oct4",
+        guacamole_base_url="https://guacamole.bi.denbi.de/guacamole",
+        ssh_user="centos",
+    )
+
+
+def test_entry_without_denbi_section_has_none_settings_and_default_user(two_sites: Path) -> None:
+    plain = get_site("plain", config_file=two_sites)
+    assert (plain.gateway_host, plain.ssh_port_formula, plain.guacamole_base_url) == (None,) * 3
+    assert plain.ssh_user == "ubuntu"
+
+
+def test_os_client_config_file_is_honoured(
+    two_sites: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(two_sites))
+    assert [site.name for site in list_sites()] == ["bielefeld", "plain"]
+    assert default_site_name() == "bielefeld"
+
+
+def test_os_cloud_picks_the_default(two_sites: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(two_sites))
+    monkeypatch.setenv("OS_CLOUD", "plain")
+    assert default_site_name() == "plain"
+    assert get_site().name == "plain"
+    assert default_site_name(two_sites) == "plain"
+
+
+def test_explicit_file_wins_over_the_environment(
+    two_sites: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"clouds": {"heidelberg": _entry("heidelberg")}}))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(other))
+    assert [site.name for site in list_sites(two_sites)] == ["bielefeld", "plain"]
+    assert [site.name for site in list_sites()] == ["heidelberg"]
+
+
+def test_only_entry_is_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump({"clouds": {"heidelberg": _entry("heidelberg")}}))
+    assert default_site_name(path) == "heidelberg"
+
+
+def test_unknown_site_names_the_known_ones(two_sites: Path) -> None:
+    with pytest.raises(NotFoundError, match="bielefeld, plain"):
+        get_site("nowhere", config_file=two_sites)
+
+
+def test_no_clouds_yaml_at_all_says_where_to_put_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # openstacksdk fixes its search path at import: empty it so a developer's file is not found.
+    monkeypatch.setattr(openstack_loader, "CONFIG_FILES", [])
+    with pytest.raises(NotFoundError, match=r"clouds\.yaml"):
+        list_sites()
+
+
+def test_missing_explicit_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="does not exist"):
+        list_sites(tmp_path / "missing.yaml")
+
+
+def test_site_errors_never_show_the_password(two_sites: Path) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        get_site("nowhere", config_file=two_sites)
+    assert "not-a-real-password" not in str(caught.value)

@@ -1,0 +1,26 @@
+"""Session-wide fixtures: one local cloud for the whole run, reached through clouds.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+
+
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[LocalCloud]:
+    """The local cloud with fast timings, started once per test session."""
+    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast())).start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="session")
+def clouds_yaml(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clouds.yaml (mode 0600) with one entry per local-cloud site."""
+    return local_cloud.write_clouds_yaml(tmp_path_factory.mktemp("clouds") / "clouds.yaml")

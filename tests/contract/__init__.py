@@ -1,0 +1,1 @@
+"""Contract suite: the same scenarios against the local cloud and against real OpenStack."""

@@ -1,0 +1,183 @@
+"""Nova: flavors, key pairs, a server's life (boot, stop, start, list, delete), microversions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from openstack import exceptions
+from openstack.connection import Connection
+
+from ._support import (
+    TINY_FLAVOR,
+    Janitor,
+    Timeouts,
+    assert_nova_error,
+    boot_server,
+    private_ipv4s,
+    unique,
+    wait_for,
+    wait_server_status,
+)
+
+SMALL_FLAVOR = "de.NBI small"
+#: The microversion openstacksdk pins for servers (golden file 61).
+SERVERS_MICROVERSION = "2.100"
+
+
+def ed25519_public_key() -> str:
+    """A fresh OpenSSH ed25519 public key (the private half is thrown away)."""
+    public = Ed25519PrivateKey.generate().public_key()
+    return public.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode() + " contract"
+
+
+@pytest.fixture(scope="module")
+def keypair(conn: Connection, run_id: str, module_janitor: Janitor) -> Any:
+    """A key pair imported for the module's server."""
+    name = unique(run_id, "key")
+    module_janitor.keypair_names.append(name)
+    return conn.compute.create_keypair(name=name, public_key=ed25519_public_key())
+
+
+@pytest.fixture(scope="module")
+def server(
+    conn: Connection,
+    run_id: str,
+    boot_image: dict[str, Any],
+    keypair: Any,
+    timeouts: Timeouts,
+    module_janitor: Janitor,
+) -> Any:
+    """A server booted the way the SDK's cloud layer does it: ``create_server(wait=True)``."""
+    name = unique(run_id, "vm")
+    module_janitor.server_names.append(name)
+    created = conn.create_server(
+        name,
+        image=boot_image["id"],
+        flavor=TINY_FLAVOR,
+        key_name=keypair.name,
+        wait=True,
+        timeout=timeouts.boot,
+    )
+    module_janitor.server_ids.append(created.id)
+    return created
+
+
+def server_json(conn: Connection, server_id: str) -> dict[str, Any]:
+    """``GET /servers/{id}`` as raw JSON at the SDK's servers microversion."""
+    response = conn.compute.get(f"/servers/{server_id}", microversion=SERVERS_MICROVERSION)
+    assert response.status_code == 200, response.text[:500]
+    body: dict[str, Any] = response.json()["server"]
+    return body
+
+
+def test_flavors_include_the_denbi_flavors(conn: Connection) -> None:
+    names = {flavor.name for flavor in conn.compute.flavors()}
+    assert {TINY_FLAVOR, SMALL_FLAVOR} <= names
+
+
+def test_keypair_import_then_delete(conn: Connection, run_id: str, janitor: Janitor) -> None:
+    name = unique(run_id, "key")
+    public_key = ed25519_public_key()
+    janitor.keypair_names.append(name)
+    created = conn.compute.create_keypair(name=name, public_key=public_key)
+    assert created.name == name
+    assert created.public_key == public_key
+    assert created.fingerprint
+    assert not created.private_key
+    assert conn.compute.get_keypair(name).fingerprint == created.fingerprint
+
+    conn.compute.delete_keypair(name, ignore_missing=False)
+    with pytest.raises(exceptions.NotFoundException):
+        conn.compute.get_keypair(name)
+
+
+def test_boot_reaches_active_with_a_private_ipv4(
+    conn: Connection, server: Any, boot_image: dict[str, Any], keypair: Any
+) -> None:
+    assert server.status == "ACTIVE"
+    assert private_ipv4s(server.addresses), f"no private IPv4 in {server.addresses}"
+    shown = server_json(conn, server.id)
+    assert shown["status"] == "ACTIVE"
+    assert shown["image"]["id"] == boot_image["id"]
+    assert shown["flavor"]["original_name"] == TINY_FLAVOR
+    assert shown["key_name"] == keypair.name
+    assert private_ipv4s(shown["addresses"])
+
+
+def test_start_on_an_active_server_is_409(conn: Connection, server: Any) -> None:
+    response = conn.compute.post(
+        f"/servers/{server.id}/action", json={"os-start": None}, microversion=SERVERS_MICROVERSION
+    )
+    assert_nova_error(response, 409, "conflictingRequest")
+
+
+def test_stop_gives_shutoff_and_start_gives_active(
+    conn: Connection, server: Any, timeouts: Timeouts
+) -> None:
+    conn.compute.stop_server(server.id)
+    stopped = wait_server_status(
+        conn, server.id, "SHUTOFF", timeout=timeouts.change, interval=timeouts.interval
+    )
+    assert stopped.power_state == 4
+    conn.compute.start_server(server.id)
+    started = wait_server_status(
+        conn, server.id, "ACTIVE", timeout=timeouts.change, interval=timeouts.interval
+    )
+    assert started.power_state == 1
+
+
+def test_server_list_filters_by_name(conn: Connection, server: Any, run_id: str) -> None:
+    exact = list(conn.compute.servers(name=server.name))
+    assert [found.id for found in exact] == [server.id]
+    # Nova's name filter is a regular expression, so a prefix matches too (golden file 53).
+    prefix = f"contract-{run_id}-vm"
+    by_prefix = list(conn.compute.servers(name=prefix))
+    assert server.id in {found.id for found in by_prefix}
+    assert all(prefix in found.name for found in by_prefix)
+
+
+def test_deleted_server_is_404(
+    conn: Connection,
+    run_id: str,
+    boot_image: dict[str, Any],
+    tiny_flavor: Any,
+    timeouts: Timeouts,
+    janitor: Janitor,
+) -> None:
+    name = unique(run_id, "vmdel")
+    janitor.server_names.append(name)
+    doomed = boot_server(
+        conn, name, image_id=boot_image["id"], flavor_id=tiny_flavor.id, timeouts=timeouts
+    )
+    conn.compute.delete_server(doomed.id)
+    gone = wait_for(
+        lambda: conn.compute.get(f"/servers/{doomed.id}", microversion=SERVERS_MICROVERSION),
+        lambda response: response.status_code == 404,
+        timeout=timeouts.change,
+        interval=timeouts.interval,
+        what=f"server {doomed.id} to disappear",
+    )
+    assert_nova_error(gone, 404, "itemNotFound")
+    with pytest.raises(exceptions.NotFoundException):
+        conn.compute.get_server(doomed.id)
+
+
+def test_unsupported_microversion_is_406_and_echoed(conn: Connection) -> None:
+    response = conn.compute.get("/servers", headers={"OpenStack-API-Version": "compute 9.99"})
+    assert_nova_error(response, 406, "computeFault")
+    assert response.headers["OpenStack-API-Version"] == "compute 9.99"
+    assert response.headers["X-OpenStack-Nova-API-Version"] == "9.99"
+
+
+def test_latest_microversion_echoes_the_maximum(conn: Connection) -> None:
+    document = conn.compute.get("/")
+    assert document.status_code == 200
+    maximum = document.json()["version"]["version"]
+    assert document.json()["version"]["min_version"] == "2.1"
+    response = conn.compute.get("/servers", headers={"OpenStack-API-Version": "compute latest"})
+    assert response.status_code == 200
+    assert response.headers["OpenStack-API-Version"] == f"compute {maximum}"
+    assert response.headers["X-OpenStack-Nova-API-Version"] == maximum

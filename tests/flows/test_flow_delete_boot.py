@@ -1,0 +1,192 @@
+"""Bulk delete and boot flows over FakeCloud, with real Prefect runs."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from denbi_jupyter.cloud.types import Limits, SiteSettings
+from denbi_jupyter.errors import (
+    CloudUnavailableError,
+    NotFoundError,
+    QuotaExceededError,
+    UserInputError,
+)
+from flows import use_clients
+from flows._ids import REQUEST_ID_KEY
+from flows.boot import boot_server
+from flows.delete import delete_snapshots
+from tests.support.fake_cloud import FakeCloud
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeCloud]:
+    fake = FakeCloud(other_projects={"p-other": "other-project"})
+    with use_clients(lambda site: fake):
+        yield fake
+
+
+def test_bulk_delete_refuses_protected_and_foreign_snapshots_and_deletes_the_rest(
+    cloud: FakeCloud,
+) -> None:
+    mine = [cloud.add_snapshot(f"mine-{i}").id for i in range(3)]
+    locked = cloud.add_snapshot("locked", protected=True).id
+    foreign = cloud.add_snapshot("theirs", owner="p-other", visibility="shared").id
+    base = cloud.add_image("Ubuntu-22.04").id
+    bystander = cloud.add_snapshot("not-named").id
+    outcome = delete_snapshots(
+        site="fake", image_ids=[*mine, locked, foreign, base, "no-such-id", mine[0]]
+    )
+    results = {item["id"]: item["result"] for item in outcome["results"]}  # type: ignore[attr-defined]
+    assert [results[i] for i in mine] == ["deleted"] * 3
+    assert results[locked] == "refused: protected"
+    assert results[foreign] == "refused: not owned by project my-project"
+    assert results[base] == "refused: not a snapshot"
+    assert results["no-such-id"] == "not found"
+    assert len(outcome["results"]) == 7  # type: ignore[arg-type]
+    assert (outcome["deleted"], outcome["refused"], outcome["not_found"]) == (3, 3, 1)
+    assert {locked, foreign, base, bystander} <= set(cloud.images)
+    deletes = [args[0] for method, args in cloud.calls if method == "delete_image"]
+    assert sorted(deletes) == sorted(mine)
+
+
+def test_bulk_delete_reports_a_failed_item_and_goes_on(cloud: FakeCloud) -> None:
+    first, second = cloud.add_snapshot("a").id, cloud.add_snapshot("b").id
+    cloud.fail_next("delete_image", NotFoundError("gone meanwhile"))
+    cloud.fail_next("get_image", UserInputError("odd id"))
+    outcome = delete_snapshots(site="fake", image_ids=[first, second], max_parallel=1)
+    texts = [item["result"] for item in outcome["results"]]  # type: ignore[attr-defined]
+    assert texts[0] == "failed: odd id"
+    assert texts[1] == "deleted"
+
+
+def test_bulk_delete_needs_ids_and_a_sane_parallelism(cloud: FakeCloud) -> None:
+    with pytest.raises(UserInputError, match="No snapshot ids"):
+        delete_snapshots(site="fake", image_ids=["  "])
+    with pytest.raises(UserInputError, match="max_parallel"):
+        delete_snapshots(site="fake", image_ids=["x"], max_parallel=0)
+
+
+def test_boot_waits_for_active_and_returns_the_x2go_connection(cloud: FakeCloud) -> None:
+    cloud.add_image("X2Go_xfce Ubuntu-22.04", tags=["x2go"])
+    cloud.import_keypair("laptop", "ssh-ed25519 AAAAC3Nza laptop")
+    result = boot_server(
+        site="fake",
+        image="X2Go_xfce Ubuntu-22.04",
+        flavor="de.NBI mini",
+        key_name="laptop",
+        name="desk",
+    )
+    server = result["server"]
+    connection = result["connection"]
+    assert isinstance(server, dict) and isinstance(connection, dict)
+    assert server["status"] == "ACTIVE" and server["flavor"] == "de.NBI mini"
+    assert connection["ssh_command"] == "ssh -p 30266 ubuntu@192.0.2.1"
+    assert "Host desk" in str(connection["ssh_config"])
+    assert connection["x2go_session_type"] == "XFCE"
+    assert "command=XFCE" in str(connection["x2go_session"])
+    assert connection["guacamole_url"] is None
+    vm = cloud.servers[str(server["id"])]
+    assert vm.metadata[REQUEST_ID_KEY] == result["request_id"]
+
+
+def test_boot_gives_a_guacamole_link_for_guacamole_images(cloud: FakeCloud) -> None:
+    cloud.add_image("Guacamole-ubuntu22.04 de.NBI (2026-05-01)", tags=["guacamole"])
+    result = boot_server(
+        site="fake",
+        image="Guacamole-ubuntu22.04 de.NBI (2026-05-01)",
+        flavor="de.NBI mini",
+        key_name=None,
+        name="guac",
+    )
+    connection = result["connection"]
+    assert isinstance(connection, dict)
+    assert str(connection["guacamole_url"]).startswith(
+        "https://guacamole.fake.invalid/guacamole/#/client/"
+    )
+
+
+def test_a_rerun_of_the_same_boot_request_returns_the_existing_server(cloud: FakeCloud) -> None:
+    cloud.add_image("Ubuntu-22.04")
+    first = boot_server(
+        site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
+    )
+    second = boot_server(
+        site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
+    )
+    assert second["reused"] is True
+    assert second["server"]["id"] == first["server"]["id"]  # type: ignore[index]
+    assert sum(method == "create_server" for method, _ in cloud.calls) == 1
+
+
+def test_a_lost_boot_answer_is_looked_up_before_asking_again(cloud: FakeCloud) -> None:
+    cloud.add_image("Ubuntu-22.04")
+    cloud.fail_next("create_server", CloudUnavailableError("502 from the proxy"))
+    result = boot_server(
+        site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
+    )
+    assert result["reused"] is False
+    assert sum(method == "create_server" for method, _ in cloud.calls) == 2
+
+
+def test_boot_refuses_an_unknown_key_pair_with_the_known_ones(cloud: FakeCloud) -> None:
+    cloud.add_image("Ubuntu-22.04")
+    cloud.import_keypair("laptop", "ssh-ed25519 AAAAC3Nza laptop")
+    with pytest.raises(UserInputError, match=r"no key pair 'desktop' \(yours: laptop\)"):
+        boot_server(
+            site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name="desktop", name="x"
+        )
+    assert not any(method == "create_server" for method, _ in cloud.calls)
+
+
+def test_boot_reports_an_unknown_image(cloud: FakeCloud) -> None:
+    with pytest.raises(NotFoundError, match="no image named 'nope'"):
+        boot_server(site="fake", image="nope", flavor="de.NBI mini", key_name=None, name="x")
+
+
+def test_boot_refuses_what_the_quota_cannot_take_before_asking_nova(cloud: FakeCloud) -> None:
+    cloud.add_image("Ubuntu-22.04")
+    cloud.limits_value = Limits(
+        max_instances=10,
+        used_instances=3,
+        max_cores=8,
+        used_cores=7,
+        max_ram_mb=-1,
+        used_ram_mb=0,
+    )
+    with pytest.raises(QuotaExceededError, match="uses 7 of 8 and the VM needs 2"):
+        boot_server(
+            site="fake", image="Ubuntu-22.04", flavor="de.NBI small", key_name=None, name="x"
+        )
+    assert not any(method == "create_server" for method, _ in cloud.calls)
+
+
+def test_boot_can_wait_until_the_ssh_port_answers(prefect_harness: None) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        site = SiteSettings(
+            name="loop",
+            region=None,
+            auth_url="http://loop.invalid/v3",
+            gateway_host="127.0.0.1",
+            ssh_port_formula=f"{port} + 0*oct4",
+        )
+        fake = FakeCloud(site=site)
+        fake.add_image("Ubuntu-22.04")
+        with use_clients(lambda name: fake):
+            result = boot_server(
+                site="loop",
+                image="Ubuntu-22.04",
+                flavor="de.NBI mini",
+                key_name=None,
+                name="vm",
+                wait_for_port=True,
+            )
+    connection = result["connection"]
+    assert isinstance(connection, dict) and connection["port"] == port

@@ -1,0 +1,214 @@
+"""The flows end to end: real Prefect runs against the local cloud over loopback HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import openstack
+import pytest
+import yaml
+from openstack.connection import Connection
+
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.provenance import (
+    FLAVOR_NAME,
+    FLOW_RUN_ID,
+    INSTANCE_UUID,
+    SOURCE_IMAGE_ID,
+    SOURCE_SERVER_ID,
+    SOURCE_SERVER_NAME,
+)
+from denbi_jupyter.cloud.types import SnapshotQuery
+from denbi_jupyter.errors import OperationFailedError
+from denbi_jupyter.localcloud.seed import SECOND_PROJECT
+from flows import FlowEvent, listen, use_clients
+from flows._ids import REQUEST_ID_KEY
+from flows.boot import boot_server
+from flows.delete import delete_snapshots
+from flows.snapshot import create_snapshot
+from tests.flows.harness import LocalEnv
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+SITE = "bielefeld"
+X2GO_IMAGE = "X2Go_xfce"
+FLAVOR = "de.NBI tiny"
+Faults = Callable[..., None]
+
+
+RUN = f"flows-{uuid.uuid4().hex[:6]}"
+
+
+def _unique(prefix: str) -> str:
+    """A name no other test uses; everything named so is deleted after the module."""
+    return f"{RUN}-{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@contextlib.contextmanager
+def _sdk(site_clients: LocalEnv, *, project: str | None = None) -> Iterator[Connection]:
+    """A plain openstacksdk connection for test set-up and clean-up (not for the code)."""
+    entry = yaml.safe_load(site_clients.clouds_yaml.read_text())["clouds"][SITE]
+    entry.pop("denbi")
+    if project is not None:
+        entry["auth"]["project_name"] = project
+    conn = openstack.connect(**entry)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def client(site_clients: LocalEnv, prefect_harness: None) -> Iterator[CloudClient]:
+    """The bielefeld client; flows in this module use it; what they made goes at the end."""
+    cloud = site_clients.client(SITE)
+    servers_before = {server.id for server in cloud.list_servers()}
+    with use_clients(site_clients.client):
+        yield cloud
+    with _sdk(site_clients) as conn:  # plain Nova: also deletes the VM whose snapshot is stuck
+        for server in cloud.list_servers():
+            if server.id not in servers_before:
+                conn.compute.delete_server(server.id)
+    for snapshot in cloud.list_snapshots(SnapshotQuery(text=RUN, per_page=1000)).items:
+        if snapshot.name.startswith(RUN) and not snapshot.protected:
+            cloud.delete_image(snapshot.id)
+
+
+@pytest.fixture(scope="module")
+def vm(client: CloudClient) -> dict[str, Any]:
+    """One VM booted by the flow from the X2Go XFCE image, shared by the snapshot tests."""
+    result = boot_server(
+        site=SITE, image=X2GO_IMAGE, flavor=FLAVOR, key_name=None, name=_unique("flows-vm")
+    )
+    server = result["server"]
+    assert isinstance(server, dict)
+    return result
+
+
+def test_boot_ends_active_with_ssh_and_x2go_connection_info(
+    client: CloudClient, vm: dict[str, Any]
+) -> None:
+    server, connection = vm["server"], vm["connection"]
+    assert server["status"] == "ACTIVE"
+    address = server["private_ipv4"]
+    oct3, oct4 = (int(part) for part in address.split(".")[2:])
+    port = 30000 + 256 * oct3 + oct4
+    assert connection["ssh_command"] == f"ssh -p {port} ubuntu@127.0.0.1"
+    assert f"Port {port}" in connection["ssh_config"]
+    assert connection["x2go_session_type"] == "XFCE"
+    assert f"sshport={port}" in connection["x2go_session"]
+    live = client.get_server(server["id"])
+    assert live is not None and live.metadata[REQUEST_ID_KEY] == vm["request_id"]
+
+
+def test_snapshot_ends_active_with_provenance_and_the_source_image_tags(
+    client: CloudClient, vm: dict[str, Any]
+) -> None:
+    server = vm["server"]
+    events: list[FlowEvent] = []
+    with listen(events.append):
+        result = create_snapshot(site=SITE, server=server["name"], name=_unique("snap"))
+    image = client.get_image(str(result["image_id"]))
+    assert image is not None and image.status == "active"
+    source = client.find_image(X2GO_IMAGE)
+    assert set(source.tags) <= set(image.tags) and "x2go" in image.tags
+    assert image.properties[SOURCE_SERVER_ID] == server["id"]
+    assert image.properties[SOURCE_SERVER_NAME] == server["name"]
+    assert image.properties[SOURCE_IMAGE_ID] == source.id
+    assert image.properties[FLAVOR_NAME] == FLAVOR
+    assert image.properties[FLOW_RUN_ID] == result["flow_run_id"]
+    assert image.properties[REQUEST_ID_KEY] == result["request_id"]
+    assert image.properties[INSTANCE_UUID] == server["id"]
+    messages = [event.message for event in events if event.kind == "progress"]
+    assert "Glance: queued" in messages and messages[-1].endswith("is active")
+    assert any(message.startswith("Nova: image_") for message in messages)
+
+
+def test_the_same_snapshot_request_twice_makes_exactly_one_image(
+    client: CloudClient, vm: dict[str, Any]
+) -> None:
+    name = _unique("twice")
+    first = create_snapshot(site=SITE, server=vm["server"]["id"], name=name)
+    second = create_snapshot(site=SITE, server=vm["server"]["id"], name=name)
+    assert second["image_id"] == first["image_id"] and second["reused"] is True
+    assert len(client.find_images_by_property(REQUEST_ID_KEY, str(first["request_id"]))) == 1
+
+
+def test_a_snapshot_started_while_another_runs_waits_for_it(
+    client: CloudClient, vm: dict[str, Any], faults: Faults
+) -> None:
+    server_id = vm["server"]["id"]
+    other = client.create_snapshot(server_id, name=_unique("other"), metadata={})
+    # The local cloud's snapshots take half a second: make sure the flow's first createImage
+    # meets Nova's 409 even on a slow machine, as it would while the other one uploads.
+    faults({"kind": "conflict", "site": SITE, "method": "POST", "path": "/action$", "count": 1})
+    events: list[FlowEvent] = []
+    with listen(events.append):
+        result = create_snapshot(site=SITE, server=server_id, name=_unique("after"))
+    assert result["image_id"] != other
+    waited = [e.message for e in events if e.kind == "progress" and "busy" in e.message]
+    assert waited, "the flow should have met Nova's 409 and waited"
+    assert len(client.find_images_by_property(REQUEST_ID_KEY, str(result["request_id"]))) == 1
+    finished = client.get_image(str(result["image_id"]))
+    assert finished is not None and finished.status == "active"
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("snapshot_killed", "'killed'"), ("snapshot_vanish", "vanished")],
+)
+def test_a_killed_or_vanished_snapshot_fails_the_flow_clearly(
+    vm: dict[str, Any], faults: Faults, kind: str, expected: str
+) -> None:
+    faults({"kind": kind, "site": SITE, "count": 1})
+    with pytest.raises(OperationFailedError, match=expected):
+        create_snapshot(site=SITE, server=vm["server"]["id"], name=_unique(kind))
+
+
+def test_a_stuck_snapshot_times_out_instead_of_spinning(faults: Faults) -> None:
+    spare = boot_server(
+        site=SITE,
+        image="Ubuntu-22.04 de.NBI (2026-05-01)",
+        flavor=FLAVOR,
+        key_name=None,
+        name=_unique("stuck-vm"),
+    )
+    assert isinstance(spare["server"], dict)
+    faults({"kind": "snapshot_stuck", "site": SITE, "count": 1})
+    with pytest.raises(OperationFailedError, match=r"Timed out after \d+ s waiting for snapshot"):
+        create_snapshot(site=SITE, server=spare["server"]["id"], name=_unique("stuck"), timeout_s=2)
+
+
+def _foreign_image(site_clients: LocalEnv) -> str:
+    """A community snapshot image owned by the user's other project."""
+    with _sdk(site_clients, project=SECOND_PROJECT) as conn:
+        image = conn.image.create_image(
+            name=_unique("foreign"),
+            visibility="community",
+            disk_format="qcow2",
+            container_format="bare",
+            image_type="snapshot",
+        )
+        return str(image.id)
+
+
+def test_bulk_delete_refuses_protected_and_foreign_images_and_deletes_the_rest(
+    client: CloudClient, vm: dict[str, Any], site_clients: LocalEnv
+) -> None:
+    mine = [
+        create_snapshot(site=SITE, server=vm["server"]["id"], name=_unique("bulk"))["image_id"]
+        for _ in range(2)
+    ]
+    own = client.list_snapshots(SnapshotQuery(per_page=1000, own_only=True)).items
+    protected = next(snapshot.id for snapshot in own if snapshot.protected)
+    foreign = _foreign_image(site_clients)
+    outcome = delete_snapshots(site=SITE, image_ids=[*map(str, mine), protected, foreign])
+    results = {item["id"]: item["result"] for item in outcome["results"]}  # type: ignore[attr-defined]
+    assert [results[str(i)] for i in mine] == ["deleted", "deleted"]
+    assert results[protected] == "refused: protected"
+    assert results[foreign] == f"refused: not owned by project {client.project_name}"
+    assert client.get_image(protected) is not None and client.get_image(foreign) is not None
+    assert all(client.get_image(str(i)) is None for i in mine)

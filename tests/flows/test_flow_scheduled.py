@@ -1,0 +1,136 @@
+"""Scheduled flows: nightly snapshots of marked VMs, retention and cleanup."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
+from denbi_jupyter.cloud.types import Image
+from denbi_jupyter.errors import UserInputError
+from flows import use_clients
+from flows._ids import SCHEDULE_KEY
+from flows.scheduled import (
+    NIGHTLY,
+    cleanup_snapshots,
+    marked_servers,
+    nightly_snapshots,
+    plan_retention,
+)
+from tests.support.fake_cloud import FakeCloud
+
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _images(
+    cloud: FakeCloud,
+    server: str,
+    ages_days: list[float],
+    status: str = "active",
+    now: dt.datetime = NOW,
+) -> list[Image]:
+    """Scheduled snapshots of ``server`` made ``ages_days`` before ``now``."""
+    made = []
+    for age in ages_days:
+        snap = cloud.add_snapshot(
+            f"{server}-{age}",
+            status=status,
+            properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: server},
+        )
+        image = replace(cloud.images[snap.id], created_at=now - dt.timedelta(days=age))
+        cloud.images[snap.id] = image
+        made.append(image)
+    return made
+
+
+def test_retention_keeps_the_newest_per_vm_and_drops_failed_ones() -> None:
+    cloud = FakeCloud()
+    a = _images(cloud, "vm-a", [1, 2, 3, 4])
+    b = _images(cloud, "vm-b", [1, 9])
+    killed = _images(cloud, "vm-a", [0.5], status="killed")
+    saving = _images(cloud, "vm-a", [0.1], status="saving")
+    doomed = plan_retention([*a, *b, *killed, *saving], keep_last=2, max_age_days=None, now=NOW)
+    assert {i.id for i in doomed} == {a[2].id, a[3].id, killed[0].id}
+
+
+def test_retention_by_age_never_deletes_the_newest_snapshot() -> None:
+    cloud = FakeCloud()
+    old = _images(cloud, "vm-a", [40, 50, 60])
+    doomed = plan_retention(old, keep_last=7, max_age_days=30, now=NOW)
+    assert {i.id for i in doomed} == {old[1].id, old[2].id}
+
+
+@pytest.mark.parametrize(("keep", "age"), [(0, None), (1, 0.0), (1, -3.0)])
+def test_retention_refuses_settings_that_could_delete_everything(
+    keep: int, age: float | None
+) -> None:
+    with pytest.raises(UserInputError):
+        plan_retention([], keep_last=keep, max_age_days=age, now=NOW)
+
+
+def test_only_vms_with_the_key_switched_on_are_marked() -> None:
+    cloud = FakeCloud()
+    on = cloud.add_server("on", metadata={"denbi_nightly": "yes"})
+    cloud.add_server("off", metadata={"denbi_nightly": "false"})
+    cloud.add_server("none")
+    assert marked_servers(cloud.list_servers(), "denbi_nightly") == [on]
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeCloud]:
+    fake = FakeCloud()
+    with use_clients(lambda site: fake):
+        yield fake
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_nightly_snapshots_marked_vms_once_per_day_and_applies_retention(
+    cloud: FakeCloud,
+) -> None:
+    vm = cloud.add_server("web", status="SHUTOFF", metadata={"denbi_nightly": "1"})
+    cloud.add_server("scratch", status="SHUTOFF")
+    long_ago = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # before anything FakeCloud makes
+    old = _images(cloud, vm.id, [3, 4], now=long_ago)
+    by_hand = cloud.add_snapshot("by-hand", properties={SOURCE_SERVER_ID: vm.id})
+    result = nightly_snapshots(site="fake", keep_last=2)
+    made = result["snapshots"]
+    assert isinstance(made, list) and len(made) == 1 and made[0]["server"] == "web"
+    image = cloud.images[made[0]["image_id"]]
+    assert image.properties[SCHEDULE_KEY] == NIGHTLY and image.name.startswith("web-nightly-")
+    assert old[0].id in cloud.images and old[1].id not in cloud.images
+    assert by_hand.id in cloud.images
+    again = nightly_snapshots(site="fake", keep_last=2)
+    assert again["snapshots"] == made
+    assert sum(method == "create_snapshot" for method, _ in cloud.calls) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cleanup_dry_run_lists_without_deleting(cloud: FakeCloud) -> None:
+    old = _images(cloud, "vm-a", [1, 45, 60])
+    result = cleanup_snapshots(site="fake", max_age_days=30, dry_run=True)
+    assert result["to_delete"] == [old[2].id, old[1].id]
+    assert all(image.id in cloud.images for image in old)
+    done = cleanup_snapshots(site="fake", max_age_days=30)
+    assert [item["result"] for item in done["results"]] == ["deleted", "deleted"]  # type: ignore[attr-defined]
+
+
+def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> None:
+    import inspect
+
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    flows = {"nightly_snapshots": nightly_snapshots, "cleanup_snapshots": cleanup_snapshots}
+    seen = set()
+    for deployment in config["deployments"]:
+        path, name = deployment["entrypoint"].split(":")
+        assert path == "flows/scheduled.py" and name in flows
+        signature = inspect.signature(flows[name].fn)
+        assert set(deployment["parameters"]) <= set(signature.parameters)
+        assert all(schedule["cron"] for schedule in deployment["schedules"])
+        seen.add(name)
+    assert seen == set(flows)

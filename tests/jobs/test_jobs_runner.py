@@ -1,0 +1,192 @@
+"""JobRunner: flows in daemon threads, observable jobs, a caller that never waits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from denbi_jupyter.errors import UserInputError
+from denbi_jupyter.jobs import Job, JobRunner, JobState
+from flows import use_clients
+from flows.boot import boot_server
+from flows.snapshot import create_snapshot
+from tests.flows.harness import LocalEnv
+from tests.support.fake_cloud import FakeCloud
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+DONE_WITHIN = 60.0
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeCloud]:
+    fake = FakeCloud()
+    with use_clients(lambda site: fake):
+        yield fake
+
+
+@pytest.fixture
+def runner() -> JobRunner:
+    jobs = JobRunner(max_parallel=2)
+    jobs.warm_up()
+    return jobs
+
+
+def _vm(cloud: FakeCloud, name: str = "vm1") -> str:
+    source = cloud.add_image(f"{name}-source", tags=["base_image"])
+    return cloud.add_server(name, status="SHUTOFF", image_id=source.id).id
+
+
+def test_a_job_reports_progress_logs_and_its_result(cloud: FakeCloud, runner: JobRunner) -> None:
+    _vm(cloud)
+    seen: list[tuple[JobState, float | None, str]] = []
+    job = runner.submit(
+        "Snapshot vm1 → nightly-1", create_snapshot, site="fake", server="vm1", name="nightly-1"
+    )
+    job.on_update(lambda j: seen.append((j.state, j.progress, j.message)))
+    assert job.wait(DONE_WITHIN)
+    assert job.state is JobState.COMPLETED and job.done and job.error is None
+    assert isinstance(job.result, dict) and job.result["name"] == "nightly-1"
+    assert job.flow_run_id == job.result["flow_run_id"]
+    assert any(message == "Glance: saving" for _, _, message in seen)
+    assert any("Finished in state Completed" in line for line in job.logs)
+    assert job.progress == 1.0 and runner.jobs == (job,)
+    assert len(job.id) == 32
+
+
+def test_a_failed_flow_gives_one_clear_sentence_and_the_error_type(
+    cloud: FakeCloud, runner: JobRunner
+) -> None:
+    _vm(cloud)
+    cloud.snapshot_outcome = "killed"
+    job = runner.submit("Snapshot", create_snapshot, site="fake", server="vm1", name="doomed")
+    assert job.wait(DONE_WITHIN)
+    assert job.state is JobState.FAILED
+    assert job.error_type == "OperationFailedError"
+    assert job.error is not None and "ended with Glance status 'killed'" in job.error
+    assert "\n" not in job.error and job.result is None
+    assert job.flow_run_id is not None
+    assert any("ERROR" in line for line in job.logs)
+
+
+def test_two_flows_run_at_once_while_the_caller_stays_responsive(
+    cloud: FakeCloud, runner: JobRunner
+) -> None:
+    _vm(cloud, "vm1")
+    _vm(cloud, "vm2")
+    running: set[str] = set()
+    overlap = threading.Event()
+    lock = threading.Lock()
+
+    def watch(job: Job) -> None:
+        with lock:
+            if job.state is JobState.RUNNING:
+                running.add(job.id)
+            else:
+                running.discard(job.id)
+            if len(running) == 2:
+                overlap.set()
+
+    began = time.perf_counter()
+    first = runner.submit("one", create_snapshot, site="fake", server="vm1", name="s1")
+    second = runner.submit("two", create_snapshot, site="fake", server="vm2", name="s2")
+    submitted = time.perf_counter() - began
+    first.on_update(watch)
+    second.on_update(watch)
+    ticks = 0
+    slowest = 0.0
+    while not (first.done and second.done) and time.perf_counter() - began < DONE_WITHIN:
+        tick = time.perf_counter()
+        time.sleep(0.01)
+        slowest = max(slowest, time.perf_counter() - tick)
+        ticks += 1
+    assert submitted < 0.5
+    assert first.state is JobState.COMPLETED and second.state is JobState.COMPLETED
+    assert overlap.is_set(), "both flows should have been running at the same time"
+    assert ticks > 10 and slowest < 0.5
+
+
+def test_jobs_beyond_max_parallel_wait_pending(cloud: FakeCloud) -> None:
+    _vm(cloud, "vm1")
+    _vm(cloud, "vm2")
+    runner = JobRunner(max_parallel=1)
+    started_while_first_ran: list[bool] = []
+    first = runner.submit("one", create_snapshot, site="fake", server="vm1", name="s1")
+    second = runner.submit("two", create_snapshot, site="fake", server="vm2", name="s2")
+    second.on_update(
+        lambda j: started_while_first_ran.append(j.state is JobState.RUNNING and not first.done)
+    )
+    assert first.wait(DONE_WITHIN) and second.wait(DONE_WITHIN)
+    assert not any(started_while_first_ran)
+
+
+def test_a_broken_callback_is_logged_and_the_job_goes_on(
+    cloud: FakeCloud, runner: JobRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    _vm(cloud)
+
+    def broken(job: Job) -> None:
+        raise RuntimeError("widget closed")
+
+    job = runner.submit("Snapshot", create_snapshot, site="fake", server="vm1", name="x")
+    job.on_update(broken)
+    assert job.wait(DONE_WITHIN) and job.state is JobState.COMPLETED
+    late: list[JobState] = []
+    job.on_update(lambda j: late.append(j.state))
+    assert late == [JobState.COMPLETED]
+    assert "job update callback failed" in caplog.text
+
+
+def test_warm_up_is_idempotent_and_ends_warm(runner: JobRunner) -> None:
+    runner.warm_up()
+    runner.warm_up()
+    deadline = time.monotonic() + DONE_WITHIN
+    while not runner.warm and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.warm and runner.warm_up_seconds is not None
+
+
+def test_bad_parameters_fail_the_job_not_the_caller(runner: JobRunner) -> None:
+    job = runner.submit("Broken", create_snapshot, site="fake", nonsense=1)
+    assert job.wait(DONE_WITHIN)
+    assert job.state is JobState.FAILED and job.error_type is not None
+
+
+def test_jobs_on_the_local_cloud_never_log_the_password(
+    local_env: LocalEnv, runner: JobRunner, cloud_password: str
+) -> None:
+    job = runner.submit(
+        "Boot",
+        boot_server,
+        site="bielefeld",
+        image="Ubuntu-22.04 de.NBI (2026-05-01)",
+        flavor="de.NBI tiny",
+        key_name=None,
+        name="jobs-secret-check",
+    )
+    try:
+        assert job.wait(DONE_WITHIN)
+        assert job.state is JobState.COMPLETED, job.error
+        text = "\n".join([*job.logs, job.message, str(job.result)])
+        assert cloud_password not in text
+    finally:
+        result = job.result
+        if isinstance(result, dict):
+            local_env.client("bielefeld").delete_server(result["server"]["id"])
+
+
+def test_a_plain_function_runs_as_a_job_too(runner: JobRunner) -> None:
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    def refuse() -> None:
+        raise UserInputError("Give a name.")
+
+    done = runner.submit("Add", add, a=1, b=2)
+    failed = runner.submit("Refuse", refuse)
+    assert done.wait(DONE_WITHIN) and failed.wait(DONE_WITHIN)
+    assert done.result == 3 and done.message == "Done"
+    assert (failed.error, failed.error_type) == ("Give a name.", "UserInputError")

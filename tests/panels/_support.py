@@ -1,0 +1,42 @@
+"""Helpers of the panel tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import ipywidgets as w
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """Wait until ``condition()`` is true, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        tick.wait(0.02)
+
+
+def texts(widget: w.Widget) -> str:
+    """Every HTML/Label value and button description inside ``widget``, joined."""
+    found: list[str] = []
+
+    def walk(node: w.Widget) -> None:
+        if isinstance(node, w.HTML | w.Label):
+            found.append(str(node.value))
+        if isinstance(node, w.Button):
+            found.append(str(node.description))
+        if isinstance(node, w.Textarea | w.Text):
+            found.append(str(node.value))
+        for child in getattr(node, "children", ()):
+            walk(child)
+
+    walk(widget)
+    return "\n".join(found)
+
+
+def shown(widget: w.Widget) -> bool:
+    """True unless the widget is hidden with ``display: none``."""
+    return widget.layout.display != "none"

@@ -1,0 +1,76 @@
+"""Background calls: newest result wins, failures are visible, nothing blocks the caller."""
+
+from __future__ import annotations
+
+import threading
+
+from denbi_jupyter.errors import NotFoundError
+from denbi_jupyter.panels import ActivityLog
+from denbi_jupyter.panels._background import Background, describe_error
+
+
+def test_only_the_newest_call_per_key_delivers_its_result() -> None:
+    background = Background(ActivityLog())
+    release = threading.Event()
+    results: list[str] = []
+
+    def slow() -> str:
+        release.wait(10)
+        return "old"
+
+    background.submit("page", slow, on_result=results.append, on_error=print)
+    background.submit("page", lambda: "new", on_result=results.append, on_error=print)
+    release.set()
+    assert background.wait_idle()
+    assert results == ["new"]
+
+
+def test_debounced_calls_collapse_into_the_last_one() -> None:
+    background = Background(ActivityLog())
+    calls: list[int] = []
+    for number in range(5):
+        background.submit(
+            "search",
+            lambda n=number: calls.append(n) or n,
+            on_result=lambda _v: None,
+            on_error=print,
+            delay=0.05,
+        )
+    assert background.wait_idle()
+    assert calls == [4]
+
+
+def test_a_failing_callback_is_written_to_the_activity_log() -> None:
+    log = ActivityLog()
+    background = Background(log)
+
+    def broken(_value: int) -> None:
+        raise KeyError("row 7")
+
+    background.submit("render", lambda: 1, on_result=broken, on_error=print)
+    assert background.wait_idle()
+    assert "ERROR render (updating the panel): Unexpected KeyError" in log.lines[0]
+    assert "Traceback" in log.lines[1]
+    assert log._accordion.selected_index == 0  # opened, so it is seen
+
+
+def test_our_errors_are_shown_as_they_are_and_others_as_bugs() -> None:
+    assert describe_error(NotFoundError("No server 'x' on bielefeld.")) == (
+        "No server 'x' on bielefeld."
+    )
+    text = describe_error(ZeroDivisionError("division by zero"))
+    assert text.startswith("Unexpected ZeroDivisionError: division by zero.")
+    assert "activity log" in text
+
+
+def test_cancel_drops_a_pending_result() -> None:
+    background = Background(ActivityLog())
+    release = threading.Event()
+    results: list[str] = []
+    background.submit(
+        "k", lambda: release.wait(10) and "late", on_result=results.append, on_error=print
+    )
+    background.cancel("k")
+    release.set()
+    assert background.wait_idle()
+    assert results == []

@@ -1,0 +1,76 @@
+"""CloudPanel: one site picker for three tabs; the side panel; the public names."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+import denbi_jupyter
+import denbi_jupyter.panels as panels
+from denbi_jupyter.panels import CloudPanel, Shared, SiteClients, open_sidebar
+from tests.panels.conftest import RecordingProbe, seeded_cloud
+from tests.support.fake_cloud import FakeCloud
+
+
+def two_sites() -> tuple[Shared, FakeCloud, FakeCloud]:
+    here, there = seeded_cloud(), FakeCloud(project_name="far-project")
+    there.add_image("Only-There", tags=["base_image"])
+    clouds = {"bielefeld": here, "heidelberg": there}
+    shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
+    return shared, here, there
+
+
+def test_tabs_hold_the_three_panels_and_the_activity_log() -> None:
+    shared, _, _ = two_sites()
+    panel = CloudPanel(shared=shared, probe=RecordingProbe())
+    assert panel.wait_idle()
+    assert [panel.tabs.get_title(i) for i in range(4)] == [
+        "Images",
+        "Snapshots",
+        "Connect",
+        "Activity",
+    ]
+    assert panel.tabs.children[:3] == (panel.images, panel.snapshots, panel.connection)
+    assert "project my-project" in panel._header.value
+    assert panel.images._site_picker.layout.display == "none"  # one picker, at the top
+
+
+def test_picking_a_site_switches_every_tab() -> None:
+    shared, _, _ = two_sites()
+    panel = CloudPanel(shared=shared, probe=RecordingProbe())
+    panel.wait_idle()
+    panel._site_picker.value = "heidelberg"
+    assert panel.wait_idle()
+    assert [i.name for i in panel.images.images] == ["Only-There"]
+    assert panel.snapshots.current.items == ()
+    assert panel.connection.servers == []
+    assert "project far-project" in panel._header.value
+    assert {panel.images.site, panel.snapshots.site, panel.connection.site} == {"heidelberg"}
+
+
+def test_open_sidebar_puts_the_panel_into_a_sidecar() -> None:
+    shared, _, _ = two_sites()
+    panel = CloudPanel(shared=shared, probe=RecordingProbe())
+    sidebar = open_sidebar(panel, title="Cloud")
+    assert sidebar.title == "Cloud" and sidebar.anchor == "split-right"
+    data = sidebar.outputs[0]["data"]
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.model_id
+    assert isinstance(panel, w.VBox)
+
+
+def test_panels_are_exported_from_the_package() -> None:
+    assert panels.__all__ == sorted(panels.__all__)
+    for name in ("CloudPanel", "ConnectionPanel", "ImagePanel", "SnapshotPanel", "open_sidebar"):
+        assert getattr(denbi_jupyter, name) is getattr(panels, name)
+
+
+def test_a_booted_vm_is_selected_in_the_connect_tab_even_before_the_list_knows_it() -> None:
+    shared, here, _ = two_sites()
+    panel = CloudPanel(shared=shared, probe=RecordingProbe())
+    panel.wait_idle()
+    vm = here.add_server("fresh-vm", private_ipv4="192.168.1.77")
+    panel._on_booted("bielefeld", vm.id)  # what ImagePanel.on_booted reports
+    assert panel.wait_idle()
+    assert panel.connection._server_select.value == vm.id
+    assert "ssh -p 30333" in panel.connection.card._ssh_command.value
+    assert any(s.id == vm.id for s in panel.snapshots.servers)
+    assert not [line for line in shared.log.lines if line.startswith("ERROR")]

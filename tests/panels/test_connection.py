@@ -1,0 +1,196 @@
+"""The connection card and panel: SSH, X2Go file, Guacamole link, live badge, PPK converter."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from denbi_jupyter.cloud.types import SiteSettings
+from denbi_jupyter.panels import ConnectionCard, ConnectionPanel, Shared, SiteClients
+from tests.panels._support import shown, texts
+from tests.panels.conftest import RecordingProbe, seeded_cloud
+from tests.support.fake_cloud import FakeCloud
+
+PUTTYGEN = shutil.which("puttygen")
+
+
+def server_id(fake: FakeCloud, name: str) -> str:
+    return next(s.id for s in fake.servers.values() if s.name == name)
+
+
+def test_card_shows_ssh_command_and_config_block_for_the_vm(
+    fake: FakeCloud, shared: Shared, probe: RecordingProbe
+) -> None:
+    card = ConnectionCard(shared, server_id=server_id(fake, "vm1"), probe=probe)
+    assert card.wait_idle()
+    # fake site: gateway 192.0.2.1, port 30000 + 256*1 + 10 for 192.168.1.10
+    assert card._ssh_command.value == "ssh -p 30266 ubuntu@192.0.2.1"
+    assert "Host vm1\n    HostName 192.0.2.1\n    Port 30266" in card._ssh_config.value
+    assert probe.calls == [("192.0.2.1", 30266)]
+    assert "port 30266 reachable (3 ms)" in card._reach.value
+    assert "No desktop on this image" in card._links.value
+
+
+def test_unreachable_port_shows_a_red_badge_with_the_reason(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    card = ConnectionCard(
+        shared, server_id=server_id(fake, "vm1"), probe=RecordingProbe(reachable=False)
+    )
+    card.wait_idle()
+    assert "port 30266 not reachable: connection refused" in card._reach.value
+    assert "denbi-error" in card._reach.value
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP port on loopback that accepts connections."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+        yield sock.getsockname()[1]
+
+
+def test_live_badge_probes_the_real_port_on_loopback(listener: int) -> None:
+    site = SiteSettings(
+        name="loop", region=None, auth_url="http://127.0.0.1/", gateway_host="127.0.0.1",
+        ssh_port_formula=str(listener),
+    )  # fmt: skip
+    fake = FakeCloud(site=site)
+    vm = fake.add_server("vm1")
+    card = ConnectionCard(Shared(SiteClients(fake), debounce_s=0, warm_up=False), server_id=vm.id)
+    card.wait_idle()
+    assert card._ssh_command.value == f"ssh -p {listener} ubuntu@127.0.0.1"
+    assert "reachable (" in card._reach.value and "denbi-ok" in card._reach.value
+
+
+def test_x2go_image_offers_a_session_file_download(
+    fake: FakeCloud, shared: Shared, probe: RecordingProbe
+) -> None:
+    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
+    vm = fake.add_server("desk", image_id=image.id, private_ipv4="192.168.1.20")
+    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
+    card.wait_idle()
+    links = card._links.value
+    assert 'download="desk.x2go-session.ini"' in links and "(XFCE)" in links
+    encoded = links.split("base64,", 1)[1].split('"', 1)[0]
+    session = base64.b64decode(encoded).decode()
+    assert "command=XFCE" in session and "sshport=30276" in session and "host=192.0.2.1" in session
+
+
+def test_guacamole_image_links_to_the_sites_guacamole(
+    fake: FakeCloud, shared: Shared, probe: RecordingProbe
+) -> None:
+    image = next(i for i in fake.images.values() if i.name.startswith("Guacamole"))
+    vm = fake.add_server("guac", image_id=image.id)
+    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
+    card.wait_idle()
+    assert 'href="https://guacamole.fake.invalid/guacamole/#/client/' in card._links.value
+
+
+def test_vm_without_an_address_explains_why_nothing_is_shown(
+    fake: FakeCloud, shared: Shared, probe: RecordingProbe
+) -> None:
+    vm = fake.add_server("early", status="BUILD", private_ipv4=None)
+    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
+    card.wait_idle()
+    assert "has no private IPv4 address yet (status BUILD)" in card._status.value
+    assert not shown(card._details)
+    assert probe.calls == []
+
+
+def test_panel_lists_vms_and_switching_updates_the_card(
+    fake: FakeCloud, shared: Shared, probe: RecordingProbe, tmp_path: Path
+) -> None:
+    panel = ConnectionPanel(shared, key_dir=tmp_path, probe=probe)
+    panel.wait_idle()
+    labels = [label for label, _ in panel._server_select.options]
+    assert any(label.startswith("vm1") for label in labels)
+    panel._server_select.value = server_id(fake, "vm2")
+    panel.wait_idle()
+    assert "ssh -p 30267" in panel.card._ssh_command.value
+    assert "vm2" in texts(panel.card)
+
+
+def test_panel_without_vms_says_how_to_get_one(probe: RecordingProbe, tmp_path: Path) -> None:
+    panel = ConnectionPanel(FakeCloud(), key_dir=tmp_path, probe=probe)
+    panel.wait_idle()
+    assert "no VMs on fake yet: boot one in the Images tab" in panel._summary.value
+    assert panel.log in panel.children  # a panel on its own brings its activity log
+
+
+def make_ppk(folder: Path, passphrase: str | None) -> bytes:
+    assert PUTTYGEN is not None
+    key = folder / "in.ppk"
+    args = [PUTTYGEN, "-t", "ed25519", "-o", str(key), "-O", "private", "-q"]
+    if passphrase:
+        secret = folder / "pass.txt"
+        secret.write_text(passphrase)
+        args += ["--new-passphrase", str(secret)]
+    else:
+        args += ["--new-passphrase", "/dev/null"]
+    subprocess.run(args, check=True, capture_output=True)
+    return key.read_bytes()
+
+
+def upload(panel: ConnectionPanel, name: str, data: bytes) -> None:
+    """What the browser sends when a file is chosen."""
+    entry = {"name": name, "type": "", "size": len(data), "content": memoryview(data),
+             "last_modified": 0}  # fmt: skip
+    panel._upload.set_state({"value": [entry]})
+
+
+@pytest.mark.skipif(PUTTYGEN is None, reason="puttygen (putty-tools) is not installed")
+def test_ppk_upload_writes_an_openssh_key_with_mode_0600_and_never_shows_it(
+    fake: FakeCloud, shared: Shared, probe: RecordingProbe, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    data = make_ppk(tmp_path, "s3cret pass")
+    panel = ConnectionPanel(shared, key_dir=keys, probe=probe)
+    panel.wait_idle()
+    upload(panel, "my laptop.ppk", data)
+    assert panel._save_as.value == "my laptop_openssh"
+    panel._passphrase.value = "wrong"
+    panel._convert.click()
+    panel.wait_idle()
+    assert "passphrase does not open this key" in panel._key_box.value
+    assert panel._upload.value  # nothing lost: try again with the right passphrase
+    panel._passphrase.value = "s3cret pass"
+    panel._convert.click()
+    panel.wait_idle()
+    written = keys / "my laptop_openssh"
+    assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
+    assert written.read_bytes().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert str(written) in panel._key_box.value and "mode 0600" in panel._key_box.value
+    assert panel._upload.value == () and panel._passphrase.value == ""
+    everything = texts(panel) + "\n".join(panel.log.lines)
+    assert "PRIVATE KEY" not in everything and "s3cret" not in everything
+    assert f"-i '{written}'" in panel.card._ssh_command.value
+    assert f'IdentityFile "{written}"' in panel.card._ssh_config.value
+    panel._convert.disabled = False
+    upload(panel, "my laptop.ppk", data)
+    panel._passphrase.value = "s3cret pass"
+    panel._convert.click()
+    panel.wait_idle()
+    assert "already exists" in panel._key_box.value
+
+
+def test_convert_without_a_file_asks_for_one(shared: Shared, tmp_path: Path) -> None:
+    panel = ConnectionPanel(shared, key_dir=tmp_path, probe=RecordingProbe())
+    panel.convert_key()
+    assert "Choose a .ppk file first." in panel._key_box.value
+
+
+def test_the_same_panel_works_with_a_plain_client(tmp_path: Path) -> None:
+    panel = ConnectionPanel(seeded_cloud(), key_dir=tmp_path, probe=RecordingProbe())
+    assert panel.wait_idle()
+    assert panel.server_id

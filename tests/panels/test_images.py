@@ -1,0 +1,145 @@
+"""The image panel: catalog, search, filters, details, availability, boot form."""
+
+from __future__ import annotations
+
+from denbi_jupyter.errors import CloudUnavailableError
+from denbi_jupyter.panels import ImagePanel, Shared, SiteClients
+from tests.panels._support import texts
+from tests.panels.conftest import seeded_cloud
+from tests.support.fake_cloud import FakeCloud
+
+
+def names(panel: ImagePanel) -> list[str]:
+    return sorted(image.name for image in panel.images)
+
+
+def test_catalog_loads_in_the_background_and_lists_every_image(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    assert panel.wait_idle()
+    assert len(panel.images) == 6
+    assert "6 of 6" in panel._count.value
+    assert len(panel._rows.children) == 6
+
+
+def test_search_narrows_the_list_by_name(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    panel._search.value = "x2go"
+    assert panel.wait_idle()
+    assert names(panel) == ["X2Go_mate", "X2Go_xfce"]
+
+
+def test_x2go_session_filter_keeps_only_that_desktop(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    assert ("   X2Go · MATE", "x2go:MATE") in panel._desktop.options
+    panel._desktop.value = "x2go:MATE"
+    panel.wait_idle()
+    assert names(panel) == ["X2Go_mate"]
+
+
+def test_plain_os_filter_shows_base_images_and_os_filter_narrows_them(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    panel.desktop = "plain"
+    panel.wait_idle()
+    assert names(panel) == ["Debian-12 de.NBI", "Ubuntu-22.04 de.NBI"]
+    panel._os.value = "debian"
+    panel.wait_idle()
+    assert names(panel) == ["Debian-12 de.NBI"]
+
+
+def test_no_match_shows_an_empty_state_naming_the_search(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    panel.search = "nothing-like-this"
+    panel.wait_idle()
+    assert panel.images == []
+    assert "No images match &#x27;nothing-like-this&#x27;" in panel._empty.value
+    panel._clear.click()
+    panel.wait_idle()
+    assert len(panel.images) == 6 and panel._empty.value == ""
+
+
+def test_fast_typing_costs_one_search_request(fake: FakeCloud) -> None:
+    shared = Shared(SiteClients(fake), debounce_s=0.2, warm_up=False)
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    before = len(fake.calls)
+    for text in ("g", "gu", "gua", "guac"):
+        panel._search.value = text
+    assert panel.wait_idle()
+    searches = [args for method, args in fake.calls[before:] if method == "list_images"]
+    assert len(searches) == 1
+    assert names(panel) == ["Guacamole-ubuntu22.04 de.NBI"]
+
+
+def test_selecting_an_image_shows_details_and_sites_offering_it() -> None:
+    here, there = seeded_cloud(), FakeCloud()
+    there.add_image("X2Go_xfce", tags=["x2go"])
+    clouds = {"bielefeld": here, "heidelberg": there}
+    shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    selected: list[str] = []
+    panel.on_select(lambda image: selected.append(image.name))
+    for name in ("X2Go_xfce", "RStudio-ubuntu22.04 de.NBI"):
+        image = next(i for i in panel.images if i.name == name)
+        panel.select(image.id)
+        panel.wait_idle()
+        details = texts(panel._details)
+        assert name in details
+        if name == "X2Go_xfce":
+            assert panel.availability == {"bielefeld": True, "heidelberg": True}
+            assert "X2Go XFCE" in details
+        else:
+            assert panel.availability == {"bielefeld": True, "heidelberg": False}
+            assert "✗ heidelberg" in panel._availability.value
+    assert selected == ["X2Go_xfce", "RStudio-ubuntu22.04 de.NBI"]
+    assert panel._boot_name.value == "x2go-xfce-vm"  # suggested once, then kept
+
+
+def test_a_failed_load_shows_the_error_and_keeps_the_filters(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    fake.fail_next("list_images", CloudUnavailableError("Glance on fake answered 503: try later."))
+    panel._search.value = "x2go"
+    panel.wait_idle()
+    assert "Glance on fake answered 503" in panel._error_box.value
+    assert panel.search == "x2go" and panel._search.value == "x2go"
+    panel._search.value = "x2go_"
+    panel.wait_idle()
+    assert panel._error_box.value == ""
+    assert names(panel) == ["X2Go_mate", "X2Go_xfce"]
+
+
+def test_boot_form_says_what_is_missing_before_starting_anything(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+    panel.select(panel.images[0].id)
+    panel._boot_name.value = "no spaces allowed"
+    panel._boot_button.click()
+    assert "not a usable VM name" in panel._boot_note.value
+    panel._boot_name.value = ""
+    panel._boot_button.click()
+    assert "Give the VM a name" in panel._boot_note.value
+    assert panel.jobs.cards == ()
+    assert panel._boot_flavor.options[0][0].startswith("de.NBI mini · 1 vCPU · 2 GB RAM")
+
+
+def test_a_failing_handler_is_shown_not_swallowed(shared: Shared) -> None:
+    panel = ImagePanel(shared)
+    panel.wait_idle()
+
+    def broken(_image: object) -> None:
+        raise RuntimeError("listener bug")
+
+    panel.on_select(broken)
+    panel._rows.children[0].children[1].click()  # the row's Select button
+    panel.wait_idle()
+    assert "Unexpected RuntimeError: listener bug" in panel._error_box.value
+    assert any("RuntimeError: listener bug" in line for line in panel.log.lines)
+    assert panel.selected_image is not None  # the selection itself went through
+    panel.on_select(broken, remove=True)

@@ -1,0 +1,210 @@
+"""The snapshot browser: paging, filter via the index, sort, selection, confirmations, forms."""
+
+from __future__ import annotations
+
+from denbi_jupyter.cloud.types import SnapshotSort
+from denbi_jupyter.panels import Shared, SnapshotPanel
+from tests.panels._support import shown, texts
+from tests.support.fake_cloud import FakeCloud
+
+
+def page_names(panel: SnapshotPanel) -> list[str]:
+    return [s.name for s in panel.current.items]
+
+
+def many_snapshots(fake: FakeCloud, count: int) -> None:
+    for number in range(count):
+        fake.add_snapshot(f"bulk-{number:03d}")
+
+
+def test_first_page_lists_snapshots_with_project_status_and_index_badge(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    panel = SnapshotPanel(shared)
+    assert panel.wait_idle()
+    assert panel.index_state == "loaded"
+    assert sorted(page_names(panel)) == [
+        "analysis-snap",
+        "assembly-snap",
+        "golden-snap",
+        "theirs-snap",
+    ]
+    table = texts(panel.table)
+    assert "my-project" in table and "other-project" in table and "active" in table
+    assert "index: 4 snapshots" in panel._index_badge.value
+
+
+def test_a_filter_keystroke_is_served_by_the_index_without_a_request(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    before = len(fake.calls)
+    panel._filter.value = "assem"
+    panel.wait_idle()
+    assert page_names(panel) == ["assembly-snap"]
+    panel._filter.value = "other-proj"  # project name
+    panel.wait_idle()
+    assert page_names(panel) == ["theirs-snap"]
+    snapshot_id = next(i for i in fake.images.values() if i.name == "golden-snap").id
+    panel._filter.value = snapshot_id[:8]  # OpenStack id
+    panel.wait_idle()
+    assert page_names(panel) == ["golden-snap"]
+    assert fake.calls[before:] == []
+
+
+def test_no_match_says_so_in_words(shared: Shared) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    panel.text = "foo"
+    panel.wait_idle()
+    assert panel.current.items == ()
+    assert "No snapshots match &#x27;foo&#x27;" in panel._empty.value
+
+
+def test_paging_with_a_page_size_and_sorting_by_name(fake: FakeCloud, shared: Shared) -> None:
+    many_snapshots(fake, 21)
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    panel._per_page.value = 25
+    panel.wait_idle()
+    assert "Page 1 of 1 · 25 snapshots" in panel._page_label.value
+    assert len(panel.table.rows) == 25
+    panel._per_page.value = 10
+    panel._sort.value = SnapshotSort.NAME.value
+    panel.wait_idle()
+    assert page_names(panel)[:2] == ["analysis-snap", "assembly-snap"]
+    assert "Page 1 of 3 · 25 snapshots" in panel._page_label.value
+    assert panel._prev.disabled and not panel._next.disabled
+    panel._next.click()
+    panel.wait_idle()
+    assert panel.page == 2 and page_names(panel)[0] == "bulk-008"
+    panel._next.click()
+    panel.wait_idle()
+    assert len(page_names(panel)) == 5 and panel._next.disabled
+    panel.text = "bulk-01"  # a new filter goes back to page 1
+    panel.wait_idle()
+    assert panel.page == 1 and len(page_names(panel)) == 10
+
+
+def test_select_page_skips_protected_and_foreign_snapshots(shared: Shared) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    panel._select_page.click()
+    chosen = sorted(panel._known[i].name for i in panel.selected)
+    assert chosen == ["analysis-snap", "assembly-snap"]
+    disabled = {
+        panel._known[row.snapshot_id].name for row in panel.table.rows if row.check.disabled
+    }
+    assert disabled == {"golden-snap", "theirs-snap"}
+    assert panel._delete_selected.description == "Delete selected (2)"
+    panel._select_page.click()  # all selected: the same button clears the page
+    assert panel.selected == ()
+
+
+def test_checkbox_clicks_select_and_select_all_matching_spans_pages(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    many_snapshots(fake, 30)
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    panel.per_page = 10
+    panel.text = "bulk"
+    panel.wait_idle()
+    panel.table.rows[0].check.value = True
+    assert len(panel.selected) == 1
+    panel._select_matching.click()
+    panel.wait_idle()
+    assert len(panel.selected) == 30
+    assert "Selected 30 matching snapshots" in panel._selection_label.value
+    panel._clear_selection.click()
+    assert panel.selected == () and panel._delete_selected.disabled
+
+
+def test_delete_asks_first_naming_each_snapshot_and_cancel_keeps_everything(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    panel._select_page.click()
+    panel._delete_selected.click()
+    assert shown(panel._confirm_box)
+    assert "Delete these 2 snapshots from fake?" in panel._confirm_html.value
+    assert "analysis-snap" in panel._confirm_html.value
+    assert "assembly-snap" in panel._confirm_html.value
+    assert panel._confirm_yes.description == "Delete 2"
+    panel._confirm_no.click()
+    assert not shown(panel._confirm_box)
+    assert len(panel.selected) == 2
+    assert not any(method == "delete_image" for method, _ in fake.calls)
+
+
+def test_delete_one_row_asks_about_that_row_only(shared: Shared) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    row = next(r for r in panel.table.rows if panel._known[r.snapshot_id].name == "assembly-snap")
+    row.delete.click()
+    assert "Delete this snapshot from fake?" in panel._confirm_html.value
+    assert "assembly-snap" in panel._confirm_html.value
+    assert "analysis-snap" not in panel._confirm_html.value
+
+
+def test_start_vm_form_preselects_the_recorded_flavor(fake: FakeCloud, shared: Shared) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    row = next(r for r in panel.table.rows if panel._known[r.snapshot_id].name == "analysis-snap")
+    row.launch.click()
+    assert shown(panel._launch_box)
+    small = next(f for f in fake.flavors.values() if f.name == "de.NBI small")
+    assert panel._launch_flavor.value == small.id
+    assert "Flavor recorded with the snapshot: <b>de.NBI small</b>" in panel._launch_head.value
+    assert panel._launch_name.value.startswith("analysis-snap-vm-")
+    panel._launch_cancel.click()
+    assert not shown(panel._launch_box)
+
+
+def test_create_form_shows_preflight_warnings_inline(fake: FakeCloud, shared: Shared) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    vm1 = next(s for s in fake.servers.values() if s.name == "vm1")
+    panel._snap_server.value = vm1.id
+    panel._snap_name.value = "vm1-backup"
+    panel.wait_idle()
+    assert panel.preflight is not None and panel.preflight.ok
+    assert "ACTIVE" in panel._preflight_html.value  # stop-first warning
+    assert not panel._snap_go.disabled
+    panel._snap_name.value = "analysis-snap"  # used already in this project
+    panel.wait_idle()
+    assert not panel.preflight.ok
+    assert "analysis-snap" in panel._preflight_html.value
+    assert panel._snap_go.disabled
+
+
+def test_site_switch_clears_selection_and_reloads(fake: FakeCloud) -> None:
+    other = FakeCloud()
+    other.add_snapshot("far-away-snap")
+    clouds = {"bielefeld": fake, "heidelberg": other}
+    from denbi_jupyter.panels import SiteClients
+
+    shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    panel._select_page.click()
+    panel._site_picker.value = "heidelberg"
+    panel.wait_idle()
+    assert panel.selected == ()
+    assert page_names(panel) == ["far-away-snap"]
+
+
+def test_reload_fetches_snapshots_made_elsewhere(fake: FakeCloud, shared: Shared) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    fake.add_snapshot("made-in-horizon")
+    panel.text = "horizon"
+    panel.wait_idle()
+    assert page_names(panel) == []  # the index answers: it does not know it yet
+    panel._refresh.click()
+    assert panel._refresh.disabled  # while it loads
+    panel.wait_idle()
+    assert page_names(panel) == ["made-in-horizon"]
+    assert "index: 5 snapshots" in panel._index_badge.value

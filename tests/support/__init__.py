@@ -1,0 +1,1 @@
+"""Test helpers shared by the suites: an in-memory cloud and an HTTP request recorder."""
