@@ -42,7 +42,7 @@ test: setup system-deps lint
 	$(BIN)/python -m pytest --nbval-lax notebooks
 
 bench: setup
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # Re-resolve the newest versions and write them to constraints.txt.
 lock:

@@ -19,43 +19,17 @@ import time
 from collections.abc import Callable
 
 import httpx
+from _common import median_ms, password_login
 
 from denbi_jupyter.localcloud import DEFAULT_SITES, LocalCloud, LocalCloudConfig, Timings
-from denbi_jupyter.localcloud.seed import PRIMARY_PROJECT
-from denbi_jupyter.localcloud.server import load_credentials
 
 SITE = "bielefeld"
 COMPUTE = f"/{SITE}/compute/v2.1"
 ROUNDS = 200
 
 
-def median_ms(call: Callable[[], object], rounds: int = ROUNDS) -> float:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
 def token_of(cloud: LocalCloud, client: httpx.Client) -> str:
-    credentials = load_credentials(cloud.state_dir)
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": credentials["username"],
-                        "domain": {"name": "Default"},
-                        "password": credentials["password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": PRIMARY_PROJECT, "domain": {"name": "Default"}}},
-        }
-    }
-    return client.post(f"/{SITE}/identity/v3/auth/tokens", json=body).headers["X-Subject-Token"]
+    return password_login(client, cloud.state_dir, SITE).headers["X-Subject-Token"]
 
 
 def wait(probe: Callable[[], bool]) -> float:
@@ -84,7 +58,7 @@ def main() -> None:
             return client.get(f"{COMPUTE}/servers/detail", headers=headers)
 
         median_ms(detail, rounds=20)  # warm up
-        empty = median_ms(detail)
+        empty = median_ms(detail, ROUNDS)
         ids = []
         boot_times = []
         for index in range(10):
@@ -104,8 +78,8 @@ def main() -> None:
                     )
                 )
             )
-        full = median_ms(detail)
-        show = median_ms(lambda: client.get(f"{COMPUTE}/servers/{ids[0]}", headers=headers))
+        full = median_ms(detail, ROUNDS)
+        show = median_ms(lambda: client.get(f"{COMPUTE}/servers/{ids[0]}", headers=headers), ROUNDS)
 
         networks = client.get(f"/{SITE}/network/v2.0/networks", headers=headers).json()
         own = next(n["id"] for n in networks["networks"] if not n["shared"])

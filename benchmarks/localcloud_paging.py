@@ -12,19 +12,15 @@ median of many requests measured in this run:
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import median_ms, password_login
 
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from denbi_jupyter.localcloud.glance_query import Viewer, list_images, parse_image_query
-from denbi_jupyter.localcloud.seed import PRIMARY_PROJECT
-from denbi_jupyter.localcloud.server import load_credentials
 
 SNAPSHOTS = 10_000
 REQUESTS = 40
@@ -32,34 +28,8 @@ SITE = "bielefeld"
 IMAGES = f"/{SITE}/image/v2/images"
 
 
-def median_ms(action: Callable[[], Any], runs: int = REQUESTS) -> float:
-    action()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
-
-
 def token_for(client: httpx.Client, state_dir: Path) -> tuple[str, str]:
-    credentials = load_credentials(state_dir)
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": credentials["username"],
-                        "domain": {"name": "Default"},
-                        "password": credentials["password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": PRIMARY_PROJECT, "domain": {"name": "Default"}}},
-        }
-    }
-    response = client.post(f"/{SITE}/identity/v3/auth/tokens", json=body)
+    response = password_login(client, state_dir, SITE)
     response.raise_for_status()
     return response.headers["X-Subject-Token"], response.json()["token"]["project"]["id"]
 
@@ -105,7 +75,11 @@ def measure(extra: int) -> dict[str, tuple[float, float, int]]:
                     with site.store.tx() as conn:
                         list_images(conn, query, viewer)
 
-                results[label] = (median_ms(roundtrip), median_ms(sql), count)
+                results[label] = (
+                    median_ms(roundtrip, REQUESTS, warm_up=True),
+                    median_ms(sql, REQUESTS, warm_up=True),
+                    count,
+                )
             return results
 
 

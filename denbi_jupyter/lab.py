@@ -28,6 +28,7 @@ from types import TracebackType
 
 from denbi_jupyter.errors import CloudUnavailableError, UserInputError
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+from denbi_jupyter.prefect_server import PrefectServer
 
 __all__ = [
     "MAIN_NOTEBOOK",
@@ -297,28 +298,41 @@ def launch_lab(
     port: int = 0,
     local_cloud: bool = True,
     cloud_config: LocalCloudConfig | None = None,
+    prefect_home: Path | None = None,
 ) -> int:
     """Run the demo lab in the foreground until Ctrl-C or the lab exits; return its exit code.
+
+    Starts a Prefect server on loopback first (its UI shows every flow run, and kernels need
+    no ephemeral Prefect API of their own), then the local cloud and JupyterLab.
 
     Args:
         notebook_dir: Folder to serve; the repository's ``notebooks/`` by default.
         port: TCP port on 127.0.0.1; 0 picks a free one.
         local_cloud: Start the local cloud for the lab (False: use your own clouds.yaml).
         cloud_config: Local-cloud settings (default :func:`demo_cloud_config`).
+        prefect_home: The Prefect server's home (its run history); a temporary folder if None.
     """
-    session = start_lab(
-        notebook_dir=notebook_dir, port=port, local_cloud=local_cloud, cloud_config=cloud_config
-    )
-    with session:
-        where = f"local cloud on {session.cloud.url}" if session.cloud else "your clouds.yaml"
-        print(f"JupyterLab is running with the {where}.", flush=True)
-        print(f"Open: {session.notebook_url()}", flush=True)
-        print("Press Ctrl-C to stop the lab and everything it started.", flush=True)
-        try:
-            return session.process.wait()
-        except KeyboardInterrupt:
-            print("\nStopping…", flush=True)
-            return 0
+    home = prefect_home or Path(tempfile.mkdtemp(prefix="denbi-prefect-"))
+    print("Starting the Prefect server, the local cloud and JupyterLab…", flush=True)
+    with PrefectServer(port=_free_port("127.0.0.1"), home=home) as prefect:
+        session = start_lab(
+            notebook_dir=notebook_dir,
+            port=port,
+            local_cloud=local_cloud,
+            cloud_config=cloud_config,
+            env={"PREFECT_API_URL": prefect.api_url},
+        )
+        with session:
+            where = f"local cloud on {session.cloud.url}" if session.cloud else "your clouds.yaml"
+            print(f"JupyterLab is running with the {where}.", flush=True)
+            print(f"Prefect UI: {prefect.ui_url}", flush=True)
+            print(f"Open: {session.notebook_url()}", flush=True)
+            print("Press Ctrl-C to stop the lab and everything it started.", flush=True)
+            try:
+                return session.process.wait()
+            except KeyboardInterrupt:
+                print("\nStopping…", flush=True)
+                return 0
 
 
 @dataclass(frozen=True, slots=True)

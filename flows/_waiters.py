@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.types import Image, Server
@@ -55,6 +56,8 @@ _BUILD_PROGRESS: dict[str | None, float] = {
 }
 #: Consecutive failed polls (cloud unreachable, 5xx) a waiter tolerates before giving up.
 MAX_POLL_FAILURES = 5
+
+_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -107,6 +110,20 @@ class _Polls:
         self.failures = 0
         self._intervals = backoff.intervals()
 
+    def fetch(self, call: Callable[[], _T], state: str) -> _T:
+        """Call ``call`` until it answers; a failed poll counts, then waits (last ``state``)."""
+        while True:
+            try:
+                result = call()
+            except OperationFailedError:
+                raise
+            except CloudUnavailableError as exc:
+                self.failed(exc)
+                self.pause_or_timeout(state)
+                continue
+            self.failures = 0
+            return result
+
     def failed(self, error: CloudUnavailableError) -> None:
         self.failures += 1
         if self.failures >= MAX_POLL_FAILURES:
@@ -114,9 +131,6 @@ class _Polls:
                 f"Lost contact with the cloud while waiting for {self.what} "
                 f"({self.failures} failed polls, last: {error}). Check its state later."
             ) from error
-
-    def ok(self) -> None:
-        self.failures = 0
 
     def pause_or_timeout(self, state: str) -> None:
         remaining = self.deadline - self.clock.now()
@@ -126,6 +140,13 @@ class _Polls:
                 f"{state}). It may still finish: check it later, or delete it and try again."
             )
         self.clock.sleep(min(next(self._intervals), remaining))
+
+
+def _read_snapshot(
+    client: CloudClient, image_id: str, server_id: str | None
+) -> tuple[Image | None, Server | None]:
+    image = client.get_image(image_id)
+    return image, client.get_server(server_id) if server_id is not None else None
 
 
 def _snapshot_status(image: Image, task_state: str | None) -> str:
@@ -163,16 +184,8 @@ def wait_for_snapshot(
     state = "not polled yet"
     nova_settled = False
     while True:
-        try:
-            image = client.get_image(image_id)
-            server = None if nova_settled else client.get_server(server_id)
-        except OperationFailedError:
-            raise
-        except CloudUnavailableError as exc:
-            polls.failed(exc)
-            polls.pause_or_timeout(state)
-            continue
-        polls.ok()
+        read = partial(_read_snapshot, client, image_id, None if nova_settled else server_id)
+        image, server = polls.fetch(read, state)
         if image is None:
             raise OperationFailedError(
                 f"Snapshot {image_id} vanished while it was being made (Glance answers 404): "
@@ -222,22 +235,14 @@ def wait_for_server_active(
     done = 0.0
     state = "not polled yet"
     while True:
-        try:
-            server = client.get_server(server_id)
-        except OperationFailedError:
-            raise
-        except CloudUnavailableError as exc:
-            polls.failed(exc)
-            polls.pause_or_timeout(state)
-            continue
-        polls.ok()
+        server = polls.fetch(lambda: client.get_server(server_id), state)
         if server is None:
             raise OperationFailedError(
                 f"Server {server_id} vanished while booting (Nova answers 404): it was "
                 "deleted or never scheduled. Try again."
             )
         if server.status == "ERROR":
-            fault = getattr(server, "fault", None)
+            fault = server.fault
             reason = f": {fault}" if fault else ""
             raise OperationFailedError(
                 f"Server {server.name!r} ({server_id}) failed to boot and is in ERROR{reason}. "
@@ -271,15 +276,7 @@ def wait_until_idle(
     polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to finish its current task")
     state = "not polled yet"
     while True:
-        try:
-            server = client.get_server(server_id)
-        except OperationFailedError:
-            raise
-        except CloudUnavailableError as exc:
-            polls.failed(exc)
-            polls.pause_or_timeout(state)
-            continue
-        polls.ok()
+        server = polls.fetch(lambda: client.get_server(server_id), state)
         if server is None:
             raise OperationFailedError(f"Server {server_id} vanished while we waited for it.")
         if server.task_state is None:

@@ -108,25 +108,20 @@ def service_specs(config: TierConfig) -> list[ServiceSpec]:
     etc, ports, bin_ = config.paths.etc, config.ports, config.paths.venv_bin
     base = _base_env(config)
     nova_conf = _conf(config, "nova", "nova.conf")
+
+    def api(name: str, service: str, module: str, port: int, ready_path: str = "/") -> ServiceSpec:
+        """A uwsgi API app configured from ``etc/<service>``."""
+        return ServiceSpec(
+            name,
+            uwsgi_argv(config, name, module, port),
+            {**base, f"OS_{service.upper()}_CONFIG_DIR": str(etc / service)},
+            config.url(port, ready_path),
+        )
+
     return [
-        ServiceSpec(
-            "keystone",
-            uwsgi_argv(config, "keystone", "keystone.wsgi.api:application", ports.keystone),
-            {**base, "OS_KEYSTONE_CONFIG_DIR": str(etc / "keystone")},
-            config.url(ports.keystone, "/v3"),
-        ),
-        ServiceSpec(
-            "glance",
-            uwsgi_argv(config, "glance", "glance.wsgi.api:application", ports.glance),
-            {**base, "OS_GLANCE_CONFIG_DIR": str(etc / "glance")},
-            config.url(ports.glance, "/"),
-        ),
-        ServiceSpec(
-            "placement",
-            uwsgi_argv(config, "placement", "placement.wsgi.api:application", ports.placement),
-            {**base, "OS_PLACEMENT_CONFIG_DIR": str(etc / "placement")},
-            config.url(ports.placement, "/"),
-        ),
+        api("keystone", "keystone", "keystone.wsgi.api:application", ports.keystone, "/v3"),
+        api("glance", "glance", "glance.wsgi.api:application", ports.glance),
+        api("placement", "placement", "placement.wsgi.api:application", ports.placement),
         ServiceSpec(
             "neutron",
             (
@@ -143,12 +138,7 @@ def service_specs(config: TierConfig) -> list[ServiceSpec]:
             {**os.environ, "PYTHONPATH": str(config.paths.repo)},
             config.url(ports.neutron, "/"),
         ),
-        ServiceSpec(
-            "nova-api",
-            uwsgi_argv(config, "nova-api", "nova.wsgi.osapi_compute:application", ports.nova),
-            {**base, "OS_NOVA_CONFIG_DIR": str(etc / "nova")},
-            config.url(ports.nova, "/"),
-        ),
+        api("nova-api", "nova", "nova.wsgi.osapi_compute:application", ports.nova),
         *(
             ServiceSpec(
                 f"nova-{binary}",

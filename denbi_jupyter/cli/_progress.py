@@ -24,10 +24,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from denbi_jupyter.cli._output import emit_json
 from denbi_jupyter.errors import OperationFailedError
 from flows import FlowEvent, flow_settings, listen, quiet_console
 
-__all__ = ["Display", "run_flow", "start_in_background"]
+__all__ = ["Display", "run_flow", "run_flow_and_report", "start_detached", "start_in_background"]
 
 _CONSOLE_OFF = logging.CRITICAL + 1
 
@@ -138,6 +139,24 @@ def run_flow(
             return flow(**parameters)
 
 
+def run_flow_and_report(
+    flow: Callable[..., dict[str, object]],
+    /,
+    *,
+    title: str,
+    as_json: bool,
+    describe: Callable[[dict[str, Any]], None],
+    **parameters: object,
+) -> int:
+    """:func:`run_flow`, then print its result as JSON or through ``describe``; exit code 0."""
+    result = run_flow(flow, title=title, **parameters)
+    if as_json:
+        emit_json(result)
+    else:
+        describe(result)
+    return 0
+
+
 def _log_file(name: str) -> Path:
     folder = Path(tempfile.gettempdir()) / "denbi-jupyter"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -169,3 +188,20 @@ def start_in_background(command: Sequence[str], *, name: str) -> tuple[int, Path
             start_new_session=True,
         )
     return process.pid, log
+
+
+def start_detached(
+    command: Sequence[str], *, name: str, what: str, hint: str, as_json: bool
+) -> int:
+    """:func:`start_in_background`, then say so: as JSON, or ``what`` plus pid, log and ``hint``.
+
+    Returns:
+        The exit code, 0.
+    """
+    pid, log = start_in_background(command, name=name)
+    if as_json:
+        emit_json({"started": True, "pid": pid, "log": str(log)})
+    else:
+        print(f"{what} in the background (pid {pid}); log: {log}")
+        print(hint)
+    return 0

@@ -349,6 +349,11 @@ class ImagePage:
         self.next_marker = next_marker
 
 
+def _path(collection: str, resource_id: str) -> str:
+    """``/{collection}/{resource_id}`` with the id quoted as one path segment."""
+    return f"/{collection}/{urllib.parse.quote(resource_id, safe='')}"
+
+
 def _marker_of(next_link: object) -> str | None:
     if not isinstance(next_link, str) or not next_link:
         return None
@@ -410,6 +415,29 @@ class Gateway:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+    def _compute(
+        self,
+        method: str,
+        path: str,
+        *,
+        api: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        body: object = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """A Nova request at the microversion pinned for ``api`` in ``COMPUTE_MICROVERSIONS``."""
+        return self._request(
+            "compute",
+            method,
+            path,
+            action=action,
+            params=params,
+            body=body,
+            microversion=COMPUTE_MICROVERSIONS[api],
+            missing_ok=missing_ok,
+        )
 
     def _request(
         self,
@@ -498,7 +526,7 @@ class Gateway:
         data = self._request(
             "image",
             "GET",
-            f"/images/{urllib.parse.quote(image_id, safe='')}",
+            _path("images", image_id),
             action=f"show image {image_id}",
             missing_ok=True,
         )
@@ -509,7 +537,7 @@ class Gateway:
         self._request(
             "image",
             "DELETE",
-            f"/images/{urllib.parse.quote(image_id, safe='')}",
+            _path("images", image_id),
             action=f"delete image {image_id}",
         )
 
@@ -518,7 +546,7 @@ class Gateway:
         self._request(
             "image",
             "PATCH",
-            f"/images/{urllib.parse.quote(image_id, safe='')}",
+            _path("images", image_id),
             action=f"set the tags of image {image_id}",
             body=[{"op": "replace", "path": "/tags", "value": list(tags)}],
             headers={"Content-Type": _JSON_PATCH},
@@ -529,12 +557,11 @@ class Gateway:
         servers: list[Server] = []
         query: dict[str, Any] = dict(params or {})
         while True:
-            data = self._request(
-                "compute",
+            data = self._compute(
                 "GET",
                 "/servers/detail",
                 params=query,
-                microversion=COMPUTE_MICROVERSIONS["servers"],
+                api="servers",
                 action=action,
             )
             page = (data or {}).get("servers", ())
@@ -554,11 +581,10 @@ class Gateway:
 
     def get_server(self, server_id: str) -> Server | None:
         """The server by id, or None on 404."""
-        data = self._request(
-            "compute",
+        data = self._compute(
             "GET",
-            f"/servers/{urllib.parse.quote(server_id, safe='')}",
-            microversion=COMPUTE_MICROVERSIONS["servers"],
+            _path("servers", server_id),
+            api="servers",
             action=f"show server {server_id}",
             missing_ok=True,
         )
@@ -566,34 +592,31 @@ class Gateway:
 
     def create_server(self, body: Mapping[str, Any], *, action: str) -> str:
         """``POST /servers``; returns the new server's id."""
-        data = self._request(
-            "compute",
+        data = self._compute(
             "POST",
             "/servers",
             body={"server": dict(body)},
-            microversion=COMPUTE_MICROVERSIONS["servers"],
+            api="servers",
             action=action,
         )
         return str(data["server"]["id"])
 
     def delete_server(self, server_id: str) -> None:
         """``DELETE /servers/{id}``."""
-        self._request(
-            "compute",
+        self._compute(
             "DELETE",
-            f"/servers/{urllib.parse.quote(server_id, safe='')}",
-            microversion=COMPUTE_MICROVERSIONS["servers"],
+            _path("servers", server_id),
+            api="servers",
             action=f"delete server {server_id}",
         )
 
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage`` at microversion 2.45: the image id comes in the body."""
-        data = self._request(
-            "compute",
+        data = self._compute(
             "POST",
-            f"/servers/{urllib.parse.quote(server_id, safe='')}/action",
+            f"{_path('servers', server_id)}/action",
             body={"createImage": {"name": name, "metadata": dict(metadata)}},
-            microversion=COMPUTE_MICROVERSIONS["create_image"],
+            api="create_image",
             action=f"snapshot server {server_id}",
         )
         image_id = (data or {}).get("image_id")
@@ -606,22 +629,20 @@ class Gateway:
 
     def list_flavors(self) -> list[Flavor]:
         """``GET /flavors/detail``."""
-        data = self._request(
-            "compute",
+        data = self._compute(
             "GET",
             "/flavors/detail",
-            microversion=COMPUTE_MICROVERSIONS["flavors"],
+            api="flavors",
             action="list flavors",
         )
         return [flavor_from_nova(record) for record in (data or {}).get("flavors", ())]
 
     def list_keypairs(self) -> list[KeyPair]:
         """``GET /os-keypairs``."""
-        data = self._request(
-            "compute",
+        data = self._compute(
             "GET",
             "/os-keypairs",
-            microversion=COMPUTE_MICROVERSIONS["keypairs"],
+            api="keypairs",
             action="list key pairs",
         )
         return [
@@ -631,12 +652,11 @@ class Gateway:
 
     def import_keypair(self, name: str, public_key: str) -> KeyPair:
         """``POST /os-keypairs`` with a public key (no key generation at ≥ 2.92)."""
-        data = self._request(
-            "compute",
+        data = self._compute(
             "POST",
             "/os-keypairs",
             body={"keypair": {"name": name, "public_key": public_key, "type": "ssh"}},
-            microversion=COMPUTE_MICROVERSIONS["keypairs"],
+            api="keypairs",
             action=f"import key pair {name!r}",
         )
         return keypair_from_nova(data["keypair"])

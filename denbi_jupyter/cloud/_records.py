@@ -176,7 +176,15 @@ def server_from_nova(record: Mapping[str, Any]) -> Server:
         created_at=parse_time(record.get("created")),
         metadata={str(k): str(v) for k, v in metadata.items()},
         power_state=power if isinstance(power, int) else None,
+        fault=_fault_message(record.get("fault")),
     )
+
+
+def _fault_message(fault: object) -> str | None:
+    """Nova's fault message (``{"code", "message", "created"}`` on a server in ERROR)."""
+    if isinstance(fault, Mapping) and fault.get("message"):
+        return str(fault["message"])
+    return None
 
 
 def flavor_from_nova(record: Mapping[str, Any]) -> Flavor:

@@ -173,7 +173,7 @@ class KeyPair:
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """A Nova server."""
+    """A Nova server (``fault`` is Nova's fault message once it is in ERROR)."""
 
     id: str
     name: str
@@ -188,6 +188,7 @@ class Server:
     created_at: dt.datetime | None
     metadata: Mapping[str, str] = field(default_factory=dict)
     power_state: int | None = None
+    fault: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,12 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+async def _with_body(request: Request, handler: Callable[..., Response], *args: Any) -> Response:
+    """Read the JSON body, then run ``handler(request, body, *args)`` in the threadpool."""
+    body = await _json(request)
+    return await run_in_threadpool(handler, request, body, *args)
+
+
 def _ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -235,8 +241,7 @@ def build_router(site: Site) -> APIRouter:
         return _ok({"keypairs": items})
 
     async def create_keypair_route(request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(create_keypair_sync, request, body)
+        return await _with_body(request, create_keypair_sync)
 
     def create_keypair_sync(request: Request, body: dict[str, Any]) -> Response:
         context = context_of(request)
@@ -269,8 +274,7 @@ def build_router(site: Site) -> APIRouter:
     # --- servers --------------------------------------------------------------------------
 
     async def create_server(request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(create_server_sync, request, body)
+        return await _with_body(request, create_server_sync)
 
     def create_server_sync(request: Request, body: dict[str, Any]) -> Response:
         context = context_of(request)
@@ -342,8 +346,7 @@ def build_router(site: Site) -> APIRouter:
         return _ok({"server": view})
 
     async def update_server_route(server_id: str, request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(update_server_sync, request, body, server_id)
+        return await _with_body(request, update_server_sync, server_id)
 
     def update_server_sync(request: Request, body: dict[str, Any], server_id: str) -> Response:
         context = context_of(request)
@@ -377,8 +380,7 @@ def build_router(site: Site) -> APIRouter:
         return _empty(204)
 
     async def action(server_id: str, request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(action_sync, request, body, server_id)
+        return await _with_body(request, action_sync, server_id)
 
     def action_sync(request: Request, body: dict[str, Any], server_id: str) -> Response:
         context = context_of(request)
@@ -416,12 +418,10 @@ def build_router(site: Site) -> APIRouter:
         return _ok({"metadata": loads(row["metadata"]) or {}})
 
     async def post_metadata(server_id: str, request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(write_metadata, request, body, server_id, False)
+        return await _with_body(request, write_metadata, server_id, False)
 
     async def put_metadata(server_id: str, request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(write_metadata, request, body, server_id, True)
+        return await _with_body(request, write_metadata, server_id, True)
 
     def write_metadata(
         request: Request, body: dict[str, Any], server_id: str, replace: bool
@@ -450,8 +450,7 @@ def build_router(site: Site) -> APIRouter:
         return _ok({"meta": {key: metadata[key]}})
 
     async def put_metadata_item(server_id: str, key: str, request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(put_item_sync, request, body, server_id, key)
+        return await _with_body(request, put_item_sync, server_id, key)
 
     def put_item_sync(request: Request, body: dict[str, Any], server_id: str, key: str) -> Response:
         context = context_of(request)
@@ -531,8 +530,7 @@ def build_router(site: Site) -> APIRouter:
         return _ok({"quota_set": {"id": project_id, **DEFAULT_QUOTAS}})
 
     async def update_quota(project_id: str, request: Request) -> Response:
-        body = await _json(request)
-        return await run_in_threadpool(update_quota_sync, request, body, project_id)
+        return await _with_body(request, update_quota_sync, project_id)
 
     def update_quota_sync(request: Request, body: dict[str, Any], project_id: str) -> Response:
         context = context_of(request)

@@ -233,41 +233,26 @@ def _spawning(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[st
     update_server(conn, row["id"], task_state="spawning")
 
 
-def _active(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
-    set_device_ports_status(conn, row["id"], "ACTIVE")
+def _settle(
+    conn: sqlite3.Connection, row: sqlite3.Row, *, ports: str, vm_state: str, **columns: Any
+) -> None:
+    """End the server's operation in ``vm_state`` with its ports ``ports``."""
+    set_device_ports_status(conn, row["id"], ports)
     update_server(
-        conn,
-        row["id"],
-        vm_state="active",
-        task_state=None,
-        power_state=1,
-        launched_at=db_time(),
-        extra={"operation": None},
+        conn, row["id"], vm_state=vm_state, task_state=None, extra={"operation": None}, **columns
     )
+
+
+def _active(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+    _settle(conn, row, ports="ACTIVE", vm_state="active", power_state=1, launched_at=db_time())
 
 
 def _stopped(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
-    set_device_ports_status(conn, row["id"], "DOWN")
-    update_server(
-        conn,
-        row["id"],
-        vm_state="stopped",
-        task_state=None,
-        power_state=4,
-        extra={"operation": None},
-    )
+    _settle(conn, row, ports="DOWN", vm_state="stopped", power_state=4)
 
 
 def _running(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
-    set_device_ports_status(conn, row["id"], "ACTIVE")
-    update_server(
-        conn,
-        row["id"],
-        vm_state="active",
-        task_state=None,
-        power_state=1,
-        extra={"operation": None},
-    )
+    _settle(conn, row, ports="ACTIVE", vm_state="active", power_state=1)
 
 
 def _deleted(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:

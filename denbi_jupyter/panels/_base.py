@@ -173,6 +173,24 @@ class Panel(w.VBox):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.site = site or self.shared.clients.names[0]
 
+    @staticmethod
+    def _new_site_picker(*, visible: bool) -> w.Dropdown:
+        """A site dropdown, hidden when a parent panel shows its own."""
+        picker = w.Dropdown(description="Site", options=[], layout=w.Layout(width="240px"))
+        picker.style.description_width = "40px"
+        picker.layout.display = "" if visible else "none"
+        return picker
+
+    def _follow_site_picker(self, picker: w.Dropdown) -> None:
+        """Offer the sites in ``picker``, show the current one and switch site on a pick."""
+        picker.options = list(self.clients.names)
+        picker.value = self.site
+        picker.observe(self._guard(self._on_site_picked), names="value")
+
+    def _on_site_picked(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.site = change["new"]
+
     def _layout(self, children: Sequence[w.Widget]) -> None:
         """Set the panel's children, plus the activity log when the panel stands alone."""
         self.children = (*children, self.log) if self._owns_shared else tuple(children)

@@ -130,11 +130,7 @@ class ImagePanel(Panel):
         self._booted_callbacks: list[Callable[[str, str], object]] = []
         self._availability_cache: dict[tuple[str, str], dict[str, bool | None]] = {}
         self._running_boots: set[tuple[str, str]] = set()
-        self._site_picker = w.Dropdown(
-            description="Site", options=[], layout=w.Layout(width="240px")
-        )
-        self._site_picker.style.description_width = "40px"
-        self._site_picker.layout.display = "" if show_site_picker else "none"
+        self._site_picker = self._new_site_picker(visible=show_site_picker)
         self._search = w.Text(
             placeholder="Search images by name…",
             continuous_update=True,
@@ -182,7 +178,6 @@ class ImagePanel(Panel):
             layout=w.Layout(flex="2 1 320px", min_width="300px", padding="0 0 0 12px"),
         )
         super().__init__(source, sites=sites, site=site, runner=runner)
-        self._site_picker.options = list(self.clients.names)
         self.add_class("denbi-image-panel")
         filters = w.HBox(
             [self._site_picker, self._search, self._desktop, self._os, self._clear],
@@ -199,8 +194,7 @@ class ImagePanel(Panel):
             self.jobs,
             self._connections,
         ])  # fmt: skip
-        self._site_picker.value = self.site
-        self._site_picker.observe(self._guard(self._on_site_picked), names="value")
+        self._follow_site_picker(self._site_picker)
         self._search.observe(self._guard(self._on_search_typed), names="value")
         self._desktop.observe(self._guard(self._on_desktop_picked), names="value")
         self._os.observe(self._guard(self._on_os_picked), names="value")
@@ -220,10 +214,6 @@ class ImagePanel(Panel):
         _register(self._booted_callbacks, callback, remove=remove)
 
     # --- inputs -> traits ---------------------------------------------------------------------
-    def _on_site_picked(self, change: dict[str, Any]) -> None:
-        if change["new"]:
-            self.site = change["new"]
-
     def _on_search_typed(self, change: dict[str, Any]) -> None:
         self.search = change["new"]
 

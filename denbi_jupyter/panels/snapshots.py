@@ -123,11 +123,7 @@ class SnapshotPanel(Panel):
     ) -> None:
         self._known: dict[str, Snapshot] = {}
         self._project_id: str | None = None
-        self._site_picker = w.Dropdown(
-            description="Site", options=[], layout=w.Layout(width="240px")
-        )
-        self._site_picker.style.description_width = "40px"
-        self._site_picker.layout.display = "" if show_site_picker else "none"
+        self._site_picker = self._new_site_picker(visible=show_site_picker)
         self._filter = w.Text(
             placeholder="Filter by name, project or OpenStack ID…",
             continuous_update=True,
@@ -218,7 +214,6 @@ class SnapshotPanel(Panel):
         self._create_box.add_class("denbi-snapshot-create")
         self.jobs = JobList(empty_text="Snapshot, delete and start jobs appear here.")
         super().__init__(source, sites=sites, site=site, runner=runner)
-        self._site_picker.options = list(self.clients.names)
         self.add_class("denbi-snapshot-panel")
         self._layout([
             w.HBox(
@@ -249,8 +244,7 @@ class SnapshotPanel(Panel):
             self._create_box,
             self.jobs,
         ])  # fmt: skip
-        self._site_picker.value = self.site
-        self._site_picker.observe(self._guard(self._picked("site")), names="value")
+        self._follow_site_picker(self._site_picker)
         self._filter.observe(self._guard(self._picked("text")), names="value")
         self._sort.observe(self._guard(self._on_sort_picked), names="value")
         self._per_page.observe(self._guard(self._picked("per_page")), names="value")

@@ -173,3 +173,22 @@ def test_multi_site_view(
     assert sites_offering("X2Go_xfce", clients) == ["bielefeld"]
     with pytest.raises(CloudUnavailableError):
         sites_offering("X2Go_xfce", clients, skip_unavailable=False)
+
+
+def test_a_failed_boot_carries_novas_fault_message(
+    bielefeld: OpenStackCloud, faults: AddFault
+) -> None:
+    faults(kind="boot_error", site="bielefeld", count=1)
+    image = bielefeld.find_image("Ubuntu-22.04 de.NBI (2026-05-01)")
+    flavor = bielefeld.find_flavor("de.NBI mini")
+    server = bielefeld.create_server(
+        name=_unique("doomed"), image_id=image.id, flavor_id=flavor.id, key_name=None
+    )
+    try:
+        failed = wait_for(
+            lambda: s if (s := bielefeld.get_server(server.id)) and s.status == "ERROR" else None
+        )
+        assert failed.fault is not None
+        assert "No valid host" in failed.fault
+    finally:
+        bielefeld.delete_server(server.id)

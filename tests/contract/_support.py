@@ -265,6 +265,24 @@ class Janitor:
     image_ids: list[str] = field(default_factory=list)
     keypair_names: list[str] = field(default_factory=list)
 
+    def new_server_name(self, run_id: str, label: str) -> str:
+        """A :func:`unique` server name, remembered so a half-made server is deleted too."""
+        name = unique(run_id, label)
+        self.server_names.append(name)
+        return name
+
+    def new_image_name(self, run_id: str, label: str) -> str:
+        """A :func:`unique` image name, remembered so a half-made image is deleted too."""
+        name = unique(run_id, label)
+        self.image_names.append(name)
+        return name
+
+    def new_keypair_name(self, run_id: str, label: str) -> str:
+        """A :func:`unique` key pair name, remembered for cleanup."""
+        name = unique(run_id, label)
+        self.keypair_names.append(name)
+        return name
+
     def clean(self) -> None:
         """Delete everything recorded; raise one error naming what could not be deleted."""
         failures: list[str] = []

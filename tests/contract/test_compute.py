@@ -17,7 +17,6 @@ from ._support import (
     assert_nova_error,
     boot_server,
     private_ipv4s,
-    unique,
     wait_for,
     wait_server_status,
 )
@@ -36,8 +35,7 @@ def ed25519_public_key() -> str:
 @pytest.fixture(scope="module")
 def keypair(conn: Connection, run_id: str, module_janitor: Janitor) -> Any:
     """A key pair imported for the module's server."""
-    name = unique(run_id, "key")
-    module_janitor.keypair_names.append(name)
+    name = module_janitor.new_keypair_name(run_id, "key")
     return conn.compute.create_keypair(name=name, public_key=ed25519_public_key())
 
 
@@ -51,8 +49,7 @@ def server(
     module_janitor: Janitor,
 ) -> Any:
     """A server booted the way the SDK's cloud layer does it: ``create_server(wait=True)``."""
-    name = unique(run_id, "vm")
-    module_janitor.server_names.append(name)
+    name = module_janitor.new_server_name(run_id, "vm")
     created = conn.create_server(
         name,
         image=boot_image["id"],
@@ -79,9 +76,8 @@ def test_flavors_include_the_denbi_flavors(conn: Connection) -> None:
 
 
 def test_keypair_import_then_delete(conn: Connection, run_id: str, janitor: Janitor) -> None:
-    name = unique(run_id, "key")
+    name = janitor.new_keypair_name(run_id, "key")
     public_key = ed25519_public_key()
-    janitor.keypair_names.append(name)
     created = conn.compute.create_keypair(name=name, public_key=public_key)
     assert created.name == name
     assert created.public_key == public_key
@@ -147,8 +143,7 @@ def test_deleted_server_is_404(
     timeouts: Timeouts,
     janitor: Janitor,
 ) -> None:
-    name = unique(run_id, "vmdel")
-    janitor.server_names.append(name)
+    name = janitor.new_server_name(run_id, "vmdel")
     doomed = boot_server(
         conn, name, image_id=boot_image["id"], flavor_id=tiny_flavor.id, timeouts=timeouts
     )

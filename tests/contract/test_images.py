@@ -191,9 +191,8 @@ def test_limit_above_the_maximum_is_accepted(conn: Connection, catalog: Catalog)
 def test_upload_turns_a_queued_image_active_with_size_and_checksums(
     conn: Connection, run_id: str, project_id: str, timeouts: Timeouts, janitor: Janitor
 ) -> None:
-    name = unique(run_id, "upload")
+    name = janitor.new_image_name(run_id, "upload")
     data = uuid.uuid4().bytes * 256
-    janitor.image_names.append(name)
     created = conn.image.post(
         "/images", json={"name": name, "disk_format": "raw", "container_format": "bare"}
     )

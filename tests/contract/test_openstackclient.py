@@ -24,7 +24,6 @@ from ._support import (
     ContractCloud,
     Janitor,
     Timeouts,
-    unique,
     wait_image_active,
     wait_server_idle,
 )
@@ -90,8 +89,7 @@ def osc_image(
     """``openstack image create --file … --property …`` output."""
     path = tmp_path_factory.mktemp("osc") / "disk.raw"
     path.write_bytes(IMAGE_DATA)
-    name = unique(run_id, "oscimg")
-    module_janitor.image_names.append(name)
+    name = module_janitor.new_image_name(run_id, "oscimg")
     created: dict[str, Any] = openstack.json(
         "image", "create", "--file", str(path), "--disk-format", "raw",
         "--container-format", "bare", "--property", f"denbi_contract={run_id}",
@@ -112,8 +110,7 @@ def osc_server(
 ) -> dict[str, Any]:
     """``openstack server create … --wait`` output."""
     wait_image_active(conn, osc_image["id"], timeouts)
-    name = unique(run_id, "oscvm")
-    module_janitor.server_names.append(name)
+    name = module_janitor.new_server_name(run_id, "oscvm")
     created: dict[str, Any] = openstack.json(
         "server", "create", "--image", osc_image["id"], "--flavor", TINY_FLAVOR,
         "--auto-network", "--wait", name,
@@ -132,8 +129,7 @@ def osc_snapshot(
     module_janitor: Janitor,
 ) -> dict[str, Any]:
     """``openstack server image create --name … --wait`` output."""
-    name = unique(run_id, "oscsnap")
-    module_janitor.image_names.append(name)
+    name = module_janitor.new_image_name(run_id, "oscsnap")
     created: dict[str, Any] = openstack.json(
         "server", "image", "create", "--name", name, "--wait", osc_server["id"]
     )
@@ -199,8 +195,7 @@ def test_image_delete_removes_the_image(
 ) -> None:
     path = tmp_path / "disk.raw"
     path.write_bytes(IMAGE_DATA)
-    name = unique(run_id, "oscdel")
-    janitor.image_names.append(name)
+    name = janitor.new_image_name(run_id, "oscdel")
     created = openstack.json(
         "image", "create", "--file", str(path), "--disk-format", "raw",
         "--container-format", "bare", name,

@@ -37,8 +37,7 @@ def source_server(
     module_janitor: Janitor,
 ) -> Any:
     """An ACTIVE server to take snapshots of."""
-    name = unique(run_id, "snapsrc")
-    module_janitor.server_names.append(name)
+    name = module_janitor.new_server_name(run_id, "snapsrc")
     return boot_server(
         conn, name, image_id=boot_image["id"], flavor_id=tiny_flavor.id, timeouts=timeouts
     )
@@ -53,8 +52,7 @@ def snapshot(
     module_janitor: Janitor,
 ) -> Any:
     """A snapshot made with the cloud layer's ``create_image_snapshot(wait=True)``."""
-    name = unique(run_id, "snap")
-    module_janitor.image_names.append(name)
+    name = module_janitor.new_image_name(run_id, "snap")
     wait_server_idle(conn, source_server.id, timeouts)
     image = conn.create_image_snapshot(name, source_server, wait=True, timeout=timeouts.snapshot)
     module_janitor.image_ids.append(image.id)
@@ -82,8 +80,7 @@ def test_create_image_snapshot_is_active_and_marked_by_nova(
 def test_proxy_create_server_image_reaches_active(
     conn: Connection, run_id: str, source_server: Any, timeouts: Timeouts, janitor: Janitor
 ) -> None:
-    name = unique(run_id, "proxysnap")
-    janitor.image_names.append(name)
+    name = janitor.new_image_name(run_id, "proxysnap")
     wait_server_idle(conn, source_server.id, timeouts)
     image = conn.compute.create_server_image(
         source_server, name, wait=True, timeout=timeouts.snapshot
@@ -127,8 +124,7 @@ def test_boot_from_snapshot_reaches_active(
     timeouts: Timeouts,
     janitor: Janitor,
 ) -> None:
-    name = unique(run_id, "fromsnap")
-    janitor.server_names.append(name)
+    name = janitor.new_server_name(run_id, "fromsnap")
     server = boot_server(
         conn, name, image_id=snapshot.id, flavor_id=tiny_flavor.id, timeouts=timeouts
     )

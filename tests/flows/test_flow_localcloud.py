@@ -212,3 +212,20 @@ def test_bulk_delete_refuses_protected_and_foreign_images_and_deletes_the_rest(
     assert results[foreign] == f"refused: not owned by project {client.project_name}"
     assert client.get_image(protected) is not None and client.get_image(foreign) is not None
     assert all(client.get_image(str(i)) is None for i in mine)
+
+
+def test_a_boot_that_ends_in_error_fails_with_novas_fault(
+    client: CloudClient, faults: Faults
+) -> None:
+    name = _unique("doomed-vm")
+    faults({"kind": "boot_error", "site": SITE, "count": 1})
+    try:
+        with pytest.raises(OperationFailedError, match="in ERROR: No valid host was found"):
+            boot_server(
+                site=SITE, image="Ubuntu-22.04 de.NBI (2026-05-01)", flavor=FLAVOR,
+                key_name=None, name=name,
+            )  # fmt: skip
+    finally:
+        for server in client.list_servers():
+            if server.name == name:
+                client.delete_server(server.id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.connect import ProbeResult
 from denbi_jupyter.errors import CloudUnavailableError, OperationFailedError
 from flows._waiters import (
     Backoff,
+    ProgressCallback,
     wait_for_port,
     wait_for_server_active,
     wait_for_snapshot,
@@ -39,17 +41,34 @@ def _snapshot(cloud: FakeCloud) -> tuple[str, str]:
     return vm.id, cloud.create_snapshot(vm.id, name="snap", metadata={})
 
 
+def _wait_for_snapshot(
+    cloud: FakeCloud,
+    ids: tuple[str, str],
+    *,
+    timeout_s: float = 600,
+    on_progress: ProgressCallback = lambda f, m: None,
+    clock: FakeClock | None = None,
+    backoff: Backoff | None = None,
+) -> Image:
+    """:func:`wait_for_snapshot` on the (server id, image id) that :func:`_snapshot` made."""
+    server_id, image_id = ids
+    return wait_for_snapshot(
+        cloud,
+        server_id=server_id,
+        image_id=image_id,
+        timeout_s=timeout_s,
+        on_progress=on_progress,
+        clock=clock or FakeClock(),
+        backoff=backoff or Backoff(),
+    )
+
+
 def test_snapshot_wait_follows_nova_and_glance_to_active() -> None:
     cloud = FakeCloud()
     server_id, image_id = _snapshot(cloud)
     seen: Progress = []
-    image = wait_for_snapshot(
-        cloud,
-        server_id=server_id,
-        image_id=image_id,
-        timeout_s=60,
-        on_progress=lambda f, m: seen.append((f, m)),
-        clock=FakeClock(),
+    image = _wait_for_snapshot(
+        cloud, (server_id, image_id), timeout_s=60, on_progress=lambda f, m: seen.append((f, m))
     )
     assert image.status == "active"
     messages = [m for _, m in seen]
@@ -65,34 +84,21 @@ def test_snapshot_wait_follows_nova_and_glance_to_active() -> None:
 def test_snapshot_wait_fails_at_once_when_killed_or_vanished(outcome: str, words: str) -> None:
     cloud = FakeCloud()
     cloud.snapshot_outcome = outcome
-    server_id, image_id = _snapshot(cloud)
+    ids = _snapshot(cloud)
     clock = FakeClock()
     with pytest.raises(OperationFailedError, match=words):
-        wait_for_snapshot(
-            cloud,
-            server_id=server_id,
-            image_id=image_id,
-            timeout_s=600,
-            on_progress=lambda f, m: None,
-            clock=clock,
-        )
+        _wait_for_snapshot(cloud, ids, clock=clock)
     assert clock.time < 5
 
 
 def test_snapshot_wait_times_out_on_a_stuck_upload_with_growing_intervals() -> None:
     cloud = FakeCloud()
     cloud.snapshot_outcome = "queued"
-    server_id, image_id = _snapshot(cloud)
+    ids = _snapshot(cloud)
     clock = FakeClock()
     with pytest.raises(OperationFailedError, match="Timed out after 30 s"):
-        wait_for_snapshot(
-            cloud,
-            server_id=server_id,
-            image_id=image_id,
-            timeout_s=30,
-            on_progress=lambda f, m: None,
-            clock=clock,
-            backoff=Backoff(first=0.5, factor=2, cap=8),
+        _wait_for_snapshot(
+            cloud, ids, timeout_s=30, clock=clock, backoff=Backoff(first=0.5, factor=2, cap=8)
         )
     assert clock.time == pytest.approx(30)
     assert clock.sleeps[:4] == [0.5, 1.0, 2.0, 4.0]
@@ -101,32 +107,18 @@ def test_snapshot_wait_times_out_on_a_stuck_upload_with_growing_intervals() -> N
 
 def test_snapshot_wait_rides_out_a_few_failed_polls() -> None:
     cloud = FakeCloud()
-    server_id, image_id = _snapshot(cloud)
+    ids = _snapshot(cloud)
     cloud.fail_next("get_image", CloudUnavailableError("503 from Glance"), times=3)
-    image = wait_for_snapshot(
-        cloud,
-        server_id=server_id,
-        image_id=image_id,
-        timeout_s=60,
-        on_progress=lambda f, m: None,
-        clock=FakeClock(),
-    )
+    image = _wait_for_snapshot(cloud, ids, timeout_s=60)
     assert image.status == "active"
 
 
 def test_snapshot_wait_gives_up_when_the_cloud_stays_unreachable() -> None:
     cloud = FakeCloud()
-    server_id, image_id = _snapshot(cloud)
+    ids = _snapshot(cloud)
     cloud.fail_next("get_image", CloudUnavailableError("503 from Glance"), times=50)
     with pytest.raises(OperationFailedError, match="Lost contact"):
-        wait_for_snapshot(
-            cloud,
-            server_id=server_id,
-            image_id=image_id,
-            timeout_s=600,
-            on_progress=lambda f, m: None,
-            clock=FakeClock(),
-        )
+        _wait_for_snapshot(cloud, ids)
 
 
 def test_server_wait_reports_the_fault_when_the_boot_ends_in_error() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
-from denbi_jupyter.cli._progress import run_flow, start_in_background
+from denbi_jupyter.cli._output import add_json_flag, add_site_option, resolve_site
+from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
 
 __all__ = ["register", "run"]
 
@@ -24,13 +24,13 @@ def _background(args: argparse.Namespace, site: str) -> int:
         command += ["--request-id", args.request_id]
     if args.wait_for_port:
         command.append("--wait-for-port")
-    pid, log = start_in_background(command, name="boot")
-    if args.json:
-        emit_json({"started": True, "pid": pid, "log": str(log)})
-    else:
-        print(f"Booting {args.name!r} in the background (pid {pid}); log: {log}")
-        print("Run the same command without --no-wait to wait for that VM (it boots only once).")
-    return 0
+    return start_detached(
+        command,
+        name="boot",
+        what=f"Booting {args.name!r}",
+        hint="Run the same command without --no-wait to wait for that VM (it boots only once).",
+        as_json=args.json,
+    )
 
 
 def _describe(result: dict[str, Any]) -> None:
@@ -60,9 +60,11 @@ def run(args: argparse.Namespace) -> int:
     load_flows()
     from flows.boot import boot_server
 
-    result = run_flow(
+    return run_flow_and_report(
         boot_server,
         title=f"Boot {args.name}",
+        as_json=args.json,
+        describe=_describe,
         site=site,
         image=args.image,
         flavor=args.flavor,
@@ -71,11 +73,6 @@ def run(args: argparse.Namespace) -> int:
         wait_for_port=args.wait_for_port,
         request_id=args.request_id,
     )
-    if args.json:
-        emit_json(result)
-    else:
-        _describe(result)
-    return 0
 
 
 def register(subparsers: Any) -> None:

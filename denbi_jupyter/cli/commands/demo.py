@@ -1,8 +1,10 @@
-"""``denbi-jupyter demo``: the local cloud and JupyterLab with the main notebook.
+"""``denbi-jupyter demo``: the local cloud, a Prefect server and JupyterLab with the main notebook.
 
 ``make demo`` runs this. JupyterLab listens on loopback with a random token (printed); its
-kernels reach the local cloud through a clouds.yaml, exactly like a real cloud. Ctrl-C stops
-the lab, its kernels and the local cloud. ``--no-lab`` serves only the local cloud.
+kernels reach the local cloud through a clouds.yaml, exactly like a real cloud, and run flows
+on the Prefect server (its UI URL is printed; run history kept next to the cloud's state).
+Ctrl-C stops the lab, its kernels, the Prefect server and the local cloud. ``--no-lab`` serves
+only the local cloud.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     with interrupt_on_signals():
-        return launch_lab(port=args.lab_port, cloud_config=config)
+        prefect_home = config.state_dir.parent / "prefect"
+        return launch_lab(port=args.lab_port, cloud_config=config, prefect_home=prefect_home)
 
 
 def register(subparsers: Any) -> None:

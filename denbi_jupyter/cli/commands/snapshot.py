@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
-from denbi_jupyter.cli._progress import run_flow, start_in_background
+from denbi_jupyter.cli._output import add_json_flag, add_site_option, resolve_site
+from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
 from denbi_jupyter.errors import UserInputError
 
 __all__ = ["register", "run_create"]
@@ -32,13 +32,18 @@ def _background(args: argparse.Namespace, site: str) -> int:
     command += ["--timeout", f"{args.timeout:g}", "--json"]
     if args.request_id:
         command += ["--request-id", args.request_id]
-    pid, log = start_in_background(command, name="snapshot")
-    if args.json:
-        emit_json({"started": True, "pid": pid, "log": str(log)})
-    else:
-        print(f"Snapshot {args.name!r} started in the background (pid {pid}); log: {log}")
-        print("Run the same command without --no-wait to wait for it (it is made only once).")
-    return 0
+    return start_detached(
+        command,
+        name="snapshot",
+        what=f"Snapshot {args.name!r} started",
+        hint="Run the same command without --no-wait to wait for it (it is made only once).",
+        as_json=args.json,
+    )
+
+
+def _describe(result: dict[str, Any]) -> None:
+    verb = "existed already" if result["reused"] else "is active"
+    print(f"Snapshot {result['name']} ({result['image_id']}) {verb}.")
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -53,21 +58,17 @@ def run_create(args: argparse.Namespace) -> int:
     load_flows()
     from flows.snapshot import create_snapshot
 
-    result = run_flow(
+    return run_flow_and_report(
         create_snapshot,
         title=f"Snapshot {args.server} → {args.name.strip()}",
+        as_json=args.json,
+        describe=_describe,
         site=site,
         server=args.server,
         name=args.name,
         request_id=args.request_id,
         timeout_s=args.timeout,
     )
-    if args.json:
-        emit_json(result)
-    else:
-        verb = "existed already" if result["reused"] else "is active"
-        print(f"Snapshot {result['name']} ({result['image_id']}) {verb}.")
-    return 0
 
 
 def register(subparsers: Any) -> None:
