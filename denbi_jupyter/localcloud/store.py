@@ -70,6 +70,7 @@ CREATE INDEX IF NOT EXISTS images_created ON images (created_at, id);
 CREATE INDEX IF NOT EXISTS images_name ON images (name);
 CREATE INDEX IF NOT EXISTS images_owner ON images (owner, created_at);
 CREATE INDEX IF NOT EXISTS images_type ON images (image_type, created_at);
+CREATE INDEX IF NOT EXISTS images_type_name ON images (image_type, COALESCE(name, ''), id);
 CREATE TABLE IF NOT EXISTS image_tags (
     image_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (image_id, tag)
 );
