@@ -21,7 +21,7 @@ from typing import Protocol, TypeVar
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.types import Image, Server
 from denbi_jupyter.connect import ProbeResult, probe_tcp
-from denbi_jupyter.errors import CloudUnavailableError, OperationFailedError
+from denbi_jupyter.errors import CloudUnavailableError, ConflictError, OperationFailedError
 
 __all__ = [
     "SNAPSHOT_TASK_STATES",
@@ -214,6 +214,10 @@ def wait_for_snapshot(
         polls.pause_or_timeout(state)
 
 
+#: Server states that never turn ACTIVE without a user's action.
+_AT_REST = frozenset({"SHUTOFF", "SUSPENDED", "PAUSED", "SHELVED", "SHELVED_OFFLOADED"})
+
+
 def wait_for_server_active(
     client: CloudClient,
     *,
@@ -229,6 +233,7 @@ def wait_for_server_active(
         OperationFailedError: The server went to ERROR (the message carries Nova's fault),
             vanished, the cloud could not be reached for several polls, or ``timeout_s``
             passed.
+        ConflictError: The server is at rest (SHUTOFF, SUSPENDED, …): a re-run found it so.
     """
     polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to become ACTIVE")
     seen: tuple[str, str | None] | None = None
@@ -247,6 +252,11 @@ def wait_for_server_active(
             raise OperationFailedError(
                 f"Server {server.name!r} ({server_id}) failed to boot and is in ERROR{reason}. "
                 "Delete it, then try another flavor or site."
+            )
+        if server.status in _AT_REST and not server.task_state:
+            raise ConflictError(
+                f"Server {server.name!r} ({server_id}) exists but is {server.status}: it will "
+                "not become ACTIVE by itself. Start (or resume) it, then run this again."
             )
         state = f"{server.status}, task {server.task_state or 'none'}"
         if (server.status, server.task_state) != seen:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from prefect import flow
 
-from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
+from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID, made_from_its_source
 from denbi_jupyter.cloud.types import Image, Server
 from denbi_jupyter.errors import OperationFailedError, UserInputError
 from flows import _tasks as tasks
@@ -78,7 +78,8 @@ def plan_retention(
     check_retention(keep_last=keep_last, max_age_days=max_age_days)
     by_server: dict[str, list[Image]] = defaultdict(list)
     for image in images:
-        by_server[image.properties.get(SOURCE_SERVER_ID, "")].append(image)
+        if made_from_its_source(image.properties):  # not inherited by a snapshot of a copy
+            by_server[image.properties.get(SOURCE_SERVER_ID, "")].append(image)
     doomed: list[Image] = []
     for group in by_server.values():
         doomed += [image for image in group if image.status in _FAILED]
@@ -164,7 +165,7 @@ def nightly_snapshots(
         state = create_snapshot(
             site=site,
             server=server.id,
-            name=f"{server.name}-nightly-{day}",
+            name=f"{server.name}-nightly-{day}-{server.id[:8]}",
             request_id=derive_request_id("nightly", site, server.id, day),
             properties={SCHEDULE_KEY: NIGHTLY},
             return_state=True,

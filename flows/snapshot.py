@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from prefect import flow
 
 from denbi_jupyter.cloud.protocol import CloudClient
-from denbi_jupyter.cloud.provenance import provenance_metadata
+from denbi_jupyter.cloud.provenance import made_from_its_source, provenance_metadata
 from denbi_jupyter.cloud.types import Flavor, Image, Server
 from denbi_jupyter.errors import (
     CloudUnavailableError,
@@ -126,12 +126,15 @@ def evaluate(
 
 
 def _flavor_of(client: CloudClient, server: Server) -> Flavor | None:
+    """The server's flavor: as Nova embeds it in the server, else looked up by id or name."""
+    if server.flavor is not None:
+        return server.flavor
     reference = server.flavor_id or server.flavor_name
     if not reference:
         return None
     try:
         return client.find_flavor(reference)
-    except NotFoundError:
+    except (NotFoundError, UserInputError):  # deleted, private, or several with that name
         return None
 
 
@@ -171,7 +174,11 @@ def _name_task(client: CloudClient, name: str) -> bool:
 
 
 def _lookup(client: CloudClient, request_id: str) -> Image | None:
-    found = tasks.find_images_by_property(client, REQUEST_ID_KEY, request_id)
+    found = [
+        image
+        for image in tasks.find_images_by_property(client, REQUEST_ID_KEY, request_id)
+        if made_from_its_source(image.properties)  # not one inheriting the id from its source
+    ]
     if not found:
         return None
     return max(found, key=lambda image: image.created_at)

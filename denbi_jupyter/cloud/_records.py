@@ -177,6 +177,22 @@ def server_from_nova(record: Mapping[str, Any]) -> Server:
         metadata={str(k): str(v) for k, v in metadata.items()},
         power_state=power if isinstance(power, int) else None,
         fault=_fault_message(record.get("fault")),
+        flavor=_embedded_flavor(flavor),
+    )
+
+
+def _embedded_flavor(flavor: object) -> Flavor | None:
+    """The flavor Nova embeds in a server at >= 2.47 (``original_name``, ``ram``, …)."""
+    if not isinstance(flavor, Mapping) or "ram" not in flavor:
+        return None
+    name = str(flavor.get("original_name") or flavor.get("id") or "")
+    return Flavor(
+        id=str(flavor.get("id") or name),
+        name=name,
+        vcpus=_int(flavor.get("vcpus")),
+        ram_mb=_int(flavor.get("ram")),
+        disk_gb=_int(flavor.get("disk")),
+        ephemeral_gb=_int(flavor.get("ephemeral")),
     )
 
 

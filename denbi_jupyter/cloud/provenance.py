@@ -9,6 +9,8 @@ never collide with Nova's or de.NBI portal keys. Flows pass :func:`provenance_me
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "BASE_IMAGE_REF",
     "CREATED_BY",
@@ -19,6 +21,7 @@ __all__ = [
     "SOURCE_IMAGE_ID",
     "SOURCE_SERVER_ID",
     "SOURCE_SERVER_NAME",
+    "made_from_its_source",
     "provenance_metadata",
 ]
 
@@ -56,3 +59,16 @@ def provenance_metadata(
         FLOW_RUN_ID: flow_run_id,
     }
     return {key: value for key, value in values.items() if value}
+
+
+def made_from_its_source(properties: Mapping[str, str]) -> bool:
+    """True when the image's ``denbi_*`` provenance describes this very image.
+
+    Nova copies the source image's properties into every snapshot, so a snapshot of a VM that
+    was booted from one of our snapshots inherits that snapshot's ``denbi_*`` keys (request id,
+    schedule, source server). Nova's own ``instance_uuid`` names the VM the image was really
+    taken of: the provenance is this image's only when both name the same VM (or when Nova set
+    no ``instance_uuid``, e.g. a volume-backed image).
+    """
+    instance = properties.get(INSTANCE_UUID)
+    return instance is None or instance == properties.get(SOURCE_SERVER_ID)

@@ -173,7 +173,11 @@ class KeyPair:
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """A Nova server (``fault`` is Nova's fault message once it is in ERROR)."""
+    """A Nova server.
+
+    ``fault`` is Nova's fault message once it is in ERROR; ``flavor`` the flavor as Nova embeds
+    it in the server (microversion >= 2.47), still there when the flavor itself was deleted.
+    """
 
     id: str
     name: str
@@ -189,6 +193,7 @@ class Server:
     metadata: Mapping[str, str] = field(default_factory=dict)
     power_state: int | None = None
     fault: str | None = None
+    flavor: Flavor | None = None
 
 
 @dataclass(frozen=True, slots=True)

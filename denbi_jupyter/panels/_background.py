@@ -54,7 +54,8 @@ def guarded(log: ActivityLog, handler: Callable[..., object], what: str) -> Call
 class ActivityLog(w.VBox):  # type: ignore[misc]
     """A visible log area: errors of calls and callbacks never vanish silently.
 
-    Writes are thread-safe (``Output.append_stdout`` sends one message per line).
+    Writes are thread-safe: each line goes to the ``Output`` under a lock, and past
+    ``max_lines`` the ``Output`` is rebuilt from the kept lines so it stays bounded.
     """
 
     def __init__(self, *, max_lines: int = 400) -> None:
@@ -90,8 +91,12 @@ class ActivityLog(w.VBox):  # type: ignore[misc]
     def _write(self, text: str) -> None:
         with self._lock:
             self._lines.append(text)
+            if len(self._lines) <= self._max_lines:
+                self._output.append_stdout(text + "\n")
+                return
             del self._lines[: -self._max_lines]
-        self._output.append_stdout(text + "\n")
+            kept = "".join(f"{line}\n" for line in self._lines)
+            self._output.outputs = ({"output_type": "stream", "name": "stdout", "text": kept},)
 
 
 class Background:

@@ -146,7 +146,10 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
             self.connection.reload()
 
     def _on_booted(self, site: str, server_id: str) -> None:
-        self.connection.show_server(server_id, site=site)
+        if site == self.site:
+            self.connection.show_server(server_id, site=site)
+        else:  # the user moved on: leave every tab on the site they picked
+            self.shared.log.info(f"VM {server_id} booted on {site}; pick {site} to connect to it.")
         if site == self.snapshots.site:
             self.snapshots.reload_servers()
 

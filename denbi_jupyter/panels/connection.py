@@ -132,6 +132,8 @@ class ConnectionCard(Panel):
         self.error = ""
         if self.server_id:
             self.reload()
+        else:  # an answer about the previous server must not land on the empty card
+            self._cancel("server", busy="loading")
 
     @t.observe("target")
     def _on_target_loaded(self, change: dict[str, Any]) -> None:
@@ -441,8 +443,9 @@ class ConnectionPanel(Panel):
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
-            self.card.site = self.site
+            self.card.server_id = ""  # first: the old VM is never looked up on the new site
             self.server_id = ""
+            self.card.site = self.site
             self.servers = []
             self.reload()
 

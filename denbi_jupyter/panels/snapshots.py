@@ -49,14 +49,15 @@ _CONFIRM_LIST = 12
 _BTN = w.Layout(width="auto")
 
 
-def delete_outcomes(result: object, names: Mapping[str, str]) -> list[tuple[str, bool, str]]:
-    """Per-item outcomes ``(name, gone, message)`` from ``flows.delete.delete_snapshots``.
+def delete_outcomes(result: object, names: Mapping[str, str]) -> list[tuple[str, str, bool, str]]:
+    """Per-item outcomes ``(id, name, gone, message)`` from ``flows.delete.delete_snapshots``.
 
     The flow returns ``{"results": [{"id", "name", "result"}]}`` where ``result`` is
-    ``deleted``, ``not found`` (already gone), ``refused: …`` or ``failed: …``.
+    ``deleted``, ``not found`` (already gone), ``refused: …`` or ``failed: …``. Snapshots may
+    share a name, so callers match outcomes by id.
     """
     listed = result.get("results") if isinstance(result, Mapping) else None
-    outcomes: list[tuple[str, bool, str]] = []
+    outcomes: list[tuple[str, str, bool, str]] = []
     for entry in listed if isinstance(listed, Sequence) else ():
         if not isinstance(entry, Mapping):
             continue
@@ -64,11 +65,11 @@ def delete_outcomes(result: object, names: Mapping[str, str]) -> list[tuple[str,
         name = names.get(image_id) or str(entry.get("name") or image_id)
         text = str(entry.get("result") or "")
         if text == "deleted":
-            outcomes.append((name, True, "deleted"))
+            outcomes.append((image_id, name, True, "deleted"))
         elif text == "not found":
-            outcomes.append((name, True, "already gone"))
+            outcomes.append((image_id, name, True, "already gone"))
         else:
-            outcomes.append((name, False, text or "not deleted"))
+            outcomes.append((image_id, name, False, text or "not deleted"))
     return outcomes
 
 
@@ -282,7 +283,13 @@ class SnapshotPanel(Panel):
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
+            # Work started for the old site must not land in the new site's selection or index.
+            self._cancel("select-all", busy="selecting")
+            self._cancel("add")
+            self._cancel("forget")
+            self._project_id = None
             self.selected, self.confirm, self.delete_results = (), (), []
+            self.notice_text = ""
             self.launch_id, self.preflight, self.snap_server_id = "", None, ""
             self.current, self.from_index = None, False
             self.reload()
@@ -300,15 +307,21 @@ class SnapshotPanel(Panel):
 
     def _load_index(self, *, fresh: bool = False) -> None:
         self.index_state, self.index_count = "loading", 0
+        site = self.site
 
-        def load(client: CloudClient) -> int:
-            self._project_id = client.project_id
+        def progress(done: int, _total: object) -> None:
+            if self.site == site:  # a slow load of a site left behind reports nothing
+                self._set_index_count(done)
+
+        def load(client: CloudClient) -> tuple[int, str]:
+            project_id = client.project_id
             index = client.snapshot_index()
             if fresh or not index.loaded:
-                index.load(progress=lambda done, _total: self._set_index_count(done))
-            return index.query(SnapshotQuery(per_page=1)).total or 0
+                index.load(progress=progress)
+            return index.query(SnapshotQuery(per_page=1)).total or 0, project_id
 
-        def loaded(count: int) -> None:
+        def loaded(result: tuple[int, str]) -> None:
+            count, self._project_id = result
             self.index_count = count
             self.index_state = "loaded"
             self._refresh_page()
@@ -477,9 +490,8 @@ class SnapshotPanel(Panel):
             self.delete_results = [(n, False, job.error or "failed") for n in names.values()]
             return
         outcomes = delete_outcomes(job.result, names)
-        self.delete_results = outcomes
-        gone_names = {name for name, ok, _ in outcomes if ok}
-        gone = [i for i, name in names.items() if name in gone_names]
+        self.delete_results = [(name, ok, message) for _, name, ok, message in outcomes]
+        gone = [image_id for image_id, _, ok, _ in outcomes if ok and image_id in names]
         self.selected = tuple(i for i in self.selected if i not in set(gone))
         if site != self.site:
             return
@@ -865,5 +877,5 @@ def _started_text(result: object) -> str:
 
 def _deleted_text(result: object, names: Mapping[str, str]) -> str:
     outcomes = delete_outcomes(result, names)
-    done = sum(1 for _, ok, _ in outcomes if ok)
+    done = sum(1 for _, _, ok, _ in outcomes if ok)
     return f"{done} of {len(names)} deleted."

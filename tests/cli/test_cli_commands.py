@@ -196,6 +196,16 @@ def test_snapshot_create_list_and_delete_end_to_end(
             2,
             "Cannot schedule 'every night'",
         ),
+        (
+            ["serve-schedules", "--site", SITE, "--timezone", "Mars/Base", "--check"],
+            2,
+            "Unknown time zone 'Mars/Base'",
+        ),
+        (
+            ["serve-schedules", "--site", SITE, "--cleanup-days", "0", "--check"],
+            2,
+            "max_age_days must be positive",
+        ),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_clear_line(
@@ -245,8 +255,20 @@ def test_convert_key_writes_an_openssh_key_and_prints_no_key_material(
     assert out.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert "PRIVATE KEY" not in result.out + result.err and "s3cret" not in result.out + result.err
+    assert "NOT encrypted" in result.out
     again = cli("convert-key", str(ppk), str(out), "--passphrase-file", str(secret))
     assert again.code == 2 and "already exists" in again.err
+    locked_out = tmp_path / "id_locked"
+    kept = cli(
+        "convert-key", str(ppk), str(locked_out), "--passphrase-file", str(secret),
+        "--keep-passphrase",
+    )  # fmt: skip
+    assert kept.code == 0 and "encrypted with a passphrase" in kept.out
+    from cryptography.hazmat.primitives.serialization import load_ssh_private_key
+
+    with pytest.raises(TypeError):  # encrypted: no passphrase, no key
+        load_ssh_private_key(locked_out.read_bytes(), password=None)
+    assert load_ssh_private_key(locked_out.read_bytes(), password=b"s3cret words") is not None
 
 
 def test_no_wait_starts_the_snapshot_in_the_background(

@@ -39,7 +39,10 @@ def active_server(bielefeld: OpenStackCloud) -> Iterator[Server]:
         metadata={"purpose": "cloud-layer test"},
     )  # fmt: skip
     assert (server.status, server.task_state) == ("BUILD", "scheduling")
-    yield wait_for(lambda: _active(bielefeld, server.id))
+    active = wait_for(lambda: _active(bielefeld, server.id))
+    assert active.flavor is not None  # as Nova embeds it (microversion >= 2.47)
+    assert (active.flavor.name, active.flavor.ram_mb) == ("de.NBI mini", flavor.ram_mb)
+    yield active
     if bielefeld.get_server(server.id) is not None:
         wait_for(lambda: not (bielefeld.get_server(server.id) or server).task_state)
         bielefeld.delete_server(server.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -229,3 +230,42 @@ def test_a_boot_that_ends_in_error_fails_with_novas_fault(
         for server in client.list_servers():
             if server.name == name:
                 client.delete_server(server.id)
+
+
+def test_a_rerun_never_reuses_a_snapshot_that_inherited_the_request_id(
+    client: CloudClient,
+) -> None:
+    image = client.find_image("Ubuntu-22.04 de.NBI (2026-05-01)")
+    first = boot_server(site=SITE, image=image.id, flavor=FLAVOR, key_name=None, name=_unique("s"))
+    source = first["server"]
+    assert isinstance(source, dict)
+    name = _unique("backup")
+    made = create_snapshot(site=SITE, server=source["id"], name=name)
+    copy = boot_server(
+        site=SITE, image=made["image_id"], flavor=FLAVOR, key_name=None, name=_unique("r")
+    )
+    assert isinstance(copy["server"], dict)
+    # A snapshot of the copy made outside the flow: Nova copies the source image's denbi_* keys.
+    outside = client.create_snapshot(copy["server"]["id"], name=_unique("by-hand"), metadata={})
+    inherited = client.get_image(outside)
+    assert inherited is not None
+    assert inherited.properties[REQUEST_ID_KEY] == made["request_id"]
+    client.delete_image(made["image_id"])
+
+    again = create_snapshot(site=SITE, server=source["id"], name=name)
+
+    assert again["image_id"] not in (outside, made["image_id"])
+    assert again["reused"] is False
+    fresh = client.get_image(again["image_id"])
+    assert fresh is not None and fresh.properties["instance_uuid"] == source["id"]
+    for server_id in (source["id"], copy["server"]["id"]):
+        _delete_when_idle(client, server_id)
+
+
+def _delete_when_idle(client: CloudClient, server_id: str, timeout: float = 30) -> None:
+    """Delete a server once no snapshot of it is uploading (Nova would refuse before)."""
+    deadline = time.monotonic() + timeout
+    while (server := client.get_server(server_id)) is not None and server.task_state:
+        assert time.monotonic() < deadline, f"server {server_id} stayed {server.task_state}"
+        time.sleep(0.05)  # polling Nova's task state: nothing to wait on but the API
+    client.delete_server(server_id)

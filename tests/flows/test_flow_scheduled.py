@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
+from denbi_jupyter.cloud.provenance import INSTANCE_UUID, SOURCE_SERVER_ID
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.errors import UserInputError
 from flows import use_clients
@@ -57,6 +57,20 @@ def test_retention_keeps_the_newest_per_vm_and_drops_failed_ones() -> None:
     saving = _images(cloud, "vm-a", [0.1], status="saving")
     doomed = plan_retention([*a, *b, *killed, *saving], keep_last=2, max_age_days=None, now=NOW)
     assert {i.id for i in doomed} == {a[2].id, a[3].id, killed[0].id}
+
+
+def test_retention_ignores_snapshots_that_inherited_a_schedule_from_their_source() -> None:
+    cloud = FakeCloud()
+    nightly = _images(cloud, "vm-a", [1, 2])
+    # A hand-made snapshot of vm-b, booted from vm-a's nightly: Nova copied the denbi_* keys
+    # of the source image, but its instance_uuid names vm-b.
+    inherited = cloud.add_snapshot(
+        "vm-b-by-hand",
+        properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: "vm-a", INSTANCE_UUID: "vm-b"},
+    )
+    images = [*nightly, replace(cloud.images[inherited.id], created_at=NOW)]
+    doomed = plan_retention(images, keep_last=1, max_age_days=None, now=NOW)
+    assert {i.id for i in doomed} == {nightly[1].id}
 
 
 def test_retention_by_age_never_deletes_the_newest_snapshot() -> None:

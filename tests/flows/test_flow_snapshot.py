@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from denbi_jupyter.cloud.provenance import FLOW_RUN_ID, SOURCE_IMAGE_ID, SOURCE_SERVER_ID
+from denbi_jupyter.cloud.types import Flavor
 from denbi_jupyter.errors import ConflictError, OperationFailedError, UserInputError
 from flows import FlowEvent, listen, use_clients
 from flows._ids import REQUEST_ID_KEY
@@ -92,6 +94,15 @@ def test_preflight_errors_stop_the_flow_before_any_snapshot(cloud: FakeCloud) ->
     with pytest.raises(UserInputError, match="more than 256 GB RAM"):
         create_snapshot(site="fake", server="big", name="too-big")
     assert _creates(cloud) == 0
+
+
+def test_preflight_uses_the_flavor_nova_embeds_when_the_flavor_is_gone(cloud: FakeCloud) -> None:
+    retired = Flavor(id="gone", name="de.NBI retired", vcpus=64, ram_mb=480 * 1024, disk_gb=50)
+    vm = cloud.add_server("big", status="SHUTOFF", flavor_name="de.NBI retired")
+    cloud.servers[vm.id] = replace(cloud.servers[vm.id], flavor=retired, flavor_id="gone")
+    verdict = preflight(cloud, vm.id, "too-big")
+    assert not verdict.ok
+    assert any("more than 256 GB RAM" in error for error in verdict.errors)
 
 
 def test_preflight_refuses_a_taken_name_and_warns_about_active_vms(cloud: FakeCloud) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.connect import ProbeResult
-from denbi_jupyter.errors import CloudUnavailableError, OperationFailedError
+from denbi_jupyter.errors import CloudUnavailableError, ConflictError, OperationFailedError
 from flows._waiters import (
     Backoff,
     ProgressCallback,
@@ -129,6 +129,17 @@ def test_server_wait_reports_the_fault_when_the_boot_ends_in_error() -> None:
         wait_for_server_active(
             cloud, server_id=vm.id, timeout_s=60, on_progress=lambda f, m: None, clock=FakeClock()
         )
+
+
+def test_server_wait_stops_at_once_on_a_vm_at_rest_instead_of_timing_out() -> None:
+    cloud = FakeCloud()
+    vm = cloud.add_server("vm1", status="SHUTOFF")
+    clock = FakeClock()
+    with pytest.raises(ConflictError, match="exists but is SHUTOFF"):
+        wait_for_server_active(
+            cloud, server_id=vm.id, timeout_s=900, on_progress=lambda f, m: None, clock=clock
+        )
+    assert clock.time == 0.0
 
 
 def test_server_wait_returns_the_active_server_with_progress() -> None:

@@ -74,3 +74,39 @@ def test_cancel_drops_a_pending_result() -> None:
     release.set()
     assert background.wait_idle()
     assert results == []
+
+
+def shown_text(log: ActivityLog) -> str:
+    return "".join(str(output["text"]) for output in log._output.outputs)
+
+
+def test_the_activity_log_shows_only_its_newest_lines_once_full() -> None:
+    log = ActivityLog(max_lines=50)
+    for number in range(200):
+        log.info(f"line {number}")
+    assert log.lines == tuple(f"line {number}" for number in range(150, 200))
+    assert len(log._output.outputs) <= 2
+    assert shown_text(log) == "".join(f"line {number}\n" for number in range(150, 200))
+    log.info("one more")
+    assert shown_text(log).splitlines()[-1] == "one more"
+    assert len(shown_text(log).splitlines()) == 50
+
+
+def test_concurrent_writers_lose_no_line_of_the_activity_log() -> None:
+    log = ActivityLog(max_lines=10_000)
+    start = threading.Barrier(8)
+
+    def write(writer: int) -> None:
+        start.wait()
+        for number in range(120):
+            log.info(f"w{writer} {number}")
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = {f"w{k} {n}" for k in range(8) for n in range(120)}
+    assert set(log.lines) == expected
+    shown = shown_text(log).splitlines()
+    assert len(shown) == len(expected) and set(shown) == expected

@@ -74,3 +74,18 @@ def test_a_booted_vm_is_selected_in_the_connect_tab_even_before_the_list_knows_i
     assert "ssh -p 30333" in panel.connection.card._ssh_command.value
     assert any(s.id == vm.id for s in panel.snapshots.servers)
     assert not [line for line in shared.log.lines if line.startswith("ERROR")]
+
+
+def test_a_boot_finishing_on_a_site_left_behind_keeps_every_tab_on_the_picked_site() -> None:
+    shared, here, _ = two_sites()
+    panel = CloudPanel(shared=shared, probe=RecordingProbe())
+    panel.wait_idle()
+    vm = here.add_server("booted-late", status="ACTIVE")
+    panel._site_picker.value = "heidelberg"
+    assert panel.wait_idle()
+    panel._on_booted("bielefeld", vm.id)  # the boot started on bielefeld ends now
+    assert panel.wait_idle()
+    tabs = (panel.images, panel.snapshots, panel.connection)
+    assert {tab.site for tab in tabs} == {"heidelberg"}
+    assert panel.connection.server_id != vm.id and panel.connection.servers == []
+    assert any(vm.id in line and "bielefeld" in line for line in shared.log.lines)

@@ -194,3 +194,20 @@ def test_the_same_panel_works_with_a_plain_client(tmp_path: Path) -> None:
     panel = ConnectionPanel(seeded_cloud(), key_dir=tmp_path, probe=RecordingProbe())
     assert panel.wait_idle()
     assert panel.server_id
+
+
+def test_switching_to_a_site_without_vms_never_looks_the_old_vm_up_there(
+    probe: RecordingProbe, tmp_path: Path
+) -> None:
+    here, there = seeded_cloud(), FakeCloud(project_id="p-there")
+    clouds = {"bielefeld": here, "heidelberg": there}
+    shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
+    panel = ConnectionPanel(shared, key_dir=tmp_path, probe=probe)
+    assert panel.wait_idle()
+    assert panel.card.server_id
+    panel.site = "heidelberg"
+    assert panel.wait_idle()
+    assert panel.card.error == "" and "no longer exists" not in texts(panel)
+    assert not [call for call in there.calls if call[0] == "get_server"]
+    assert "no VMs on heidelberg yet" in panel._summary.value
+    shared.background.shutdown()

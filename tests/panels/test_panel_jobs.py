@@ -89,6 +89,27 @@ def test_a_failed_delete_is_reported_per_item(fake: FakeCloud, job_shared: Share
     assert any(s.name == "assembly-snap" for s in panel.current.items)
 
 
+def test_a_failed_delete_keeps_its_same_named_twin_listed_and_selected(
+    fake: FakeCloud, job_shared: Shared
+) -> None:
+    twins = [fake.add_snapshot("nightly"), fake.add_snapshot("nightly")]
+    panel = SnapshotPanel(job_shared)
+    panel.wait_idle()
+    fake.fail_next("delete_image", PermissionDeniedError("Glance refused: image is in use."))
+    panel.selected = tuple(s.id for s in twins)
+    panel._delete_selected.click()
+    panel._confirm_yes.click()
+    wait_until(lambda: panel.delete_results, timeout=120, what="delete results")
+    panel.wait_idle()
+    assert sorted(ok for _, ok, _ in panel.delete_results) == [False, True]
+    left = [s.id for s in twins if s.id in fake.images]
+    assert len(left) == 1  # one delete failed: that snapshot still exists
+    assert panel.selected == tuple(left)
+    listed = {s.id for s in panel.current.items}
+    assert left[0] in listed and not ({s.id for s in twins} - set(left)) & listed
+    assert "index: 5 snapshots" in panel._index_badge.value
+
+
 def test_create_snapshot_job_adds_the_snapshot_to_the_table(
     fake: FakeCloud, job_shared: Shared
 ) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from denbi_jupyter.cloud.types import SnapshotSort
-from denbi_jupyter.panels import Shared, SnapshotPanel
-from tests.panels._support import shown, texts
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from denbi_jupyter.cloud.index import MemorySnapshotIndex
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.types import Page, Snapshot, SnapshotQuery, SnapshotSort
+from denbi_jupyter.panels import Shared, SiteClients, SnapshotPanel
+from tests.panels._support import shown, texts, wait_until
 from tests.support.fake_cloud import FakeCloud
 
 
@@ -208,3 +215,89 @@ def test_reload_fetches_snapshots_made_elsewhere(fake: FakeCloud, shared: Shared
     panel.wait_idle()
     assert page_names(panel) == ["made-in-horizon"]
     assert "index: 5 snapshots" in panel._index_badge.value
+
+
+def site_pair(a: FakeCloud, b: FakeCloud, *, open_a: Callable[[], object] = lambda: None) -> Shared:
+    """Shared state with sites ``A`` and ``B``; opening A's client first calls ``open_a``."""
+
+    def open_site(name: str) -> CloudClient:
+        if name == "A":
+            open_a()
+            return a
+        return b
+
+    return Shared(SiteClients(open_site, ["A", "B"]), debounce_s=0, warm_up=False)
+
+
+def test_select_all_matching_answered_after_a_site_switch_selects_nothing_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
+    for number in range(5):
+        a.add_snapshot(f"a-snap-{number}")
+    b.add_snapshot("b-only")
+    shared = site_pair(a, b)
+    panel = SnapshotPanel(shared, site="A")
+    assert panel.wait_idle()
+    release = threading.Event()
+    index = a.snapshot_index()
+    query = index.query
+
+    def held(wanted: SnapshotQuery) -> Page[Snapshot]:
+        release.wait(30)  # A answers only after the user is on B
+        return query(wanted)
+
+    monkeypatch.setattr(index, "query", held)
+    panel._select_matching.click()
+    panel.site = "B"
+    release.set()
+    assert panel.wait_idle()
+    assert panel.selected == ()
+    assert not panel.selecting and panel.notice_text == ""
+    assert panel._delete_selected.description == "Delete selected"
+    shared.background.shutdown()
+
+
+def test_a_slow_site_answering_after_a_switch_keeps_the_new_sites_project() -> None:
+    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
+    mine = b.add_snapshot("mine-on-B")
+    release = threading.Event()
+    shared = site_pair(a, b, open_a=lambda: release.wait(30))  # Keystone on A is slow
+    panel = SnapshotPanel(shared, site="A")
+    panel.site = "B"
+    wait_until(lambda: panel.index_state == "loaded" and panel.current is not None, what="B")
+    release.set()
+    assert panel.wait_idle()
+    panel._select_page.click()
+    assert panel.selected == (mine.id,)  # B's own snapshot is not "owned by" A's project
+    assert "owned by project" not in texts(panel.table)
+    shared.background.shutdown()
+
+
+def test_a_slow_index_load_left_behind_does_not_write_into_the_new_sites_badge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
+    for number in range(4):
+        a.add_snapshot(f"a-{number}")
+    b.add_snapshot("b-0")
+    release = threading.Event()
+
+    def pages() -> Iterator[list[Snapshot]]:
+        everything = a.list_snapshots(SnapshotQuery(per_page=100)).items
+        yield list(everything[:2])
+        release.wait(30)  # the rest of A arrives after the user is on B
+        yield list(everything[2:])
+
+    slow = MemorySnapshotIndex(pages, project_id=lambda: "p-A", site="A")
+    monkeypatch.setattr(a, "snapshot_index", lambda: slow)
+    shared = site_pair(a, b)
+    panel = SnapshotPanel(shared, site="A")
+    panel.site = "B"
+    wait_until(lambda: panel.index_state == "loaded", what="B's index")
+    release.set()
+    assert panel.wait_idle()
+    assert slow.loaded  # A's load did finish, and reported 4 on the way
+    assert (panel.site, panel.index_count) == ("B", 1)
+    assert "index: 1 snapshots" in panel._index_badge.value
+    shared.background.shutdown()

@@ -52,9 +52,21 @@ def run(args: argparse.Namespace) -> int:
                 "The key is encrypted: give its passphrase with --passphrase-file FILE."
             )
         passphrase = getpass.getpass("Passphrase of the PuTTY key: ")
-    key = convert_ppk(data, passphrase=passphrase)
+    new_passphrase: str | bytes | None = None
+    if args.new_passphrase_file:
+        new_passphrase = _read_passphrase(args.new_passphrase_file)
+    elif args.keep_passphrase:
+        new_passphrase = passphrase
+    if new_passphrase is not None and not new_passphrase:
+        raise UserInputError("The new passphrase is empty: give one, or leave the key unencrypted.")
+    key = convert_ppk(data, passphrase=passphrase, new_passphrase=new_passphrase)
     written = write_openssh_key(args.output, key, overwrite=args.force, write_public=args.public)
-    print(f"Wrote the OpenSSH private key to {written} (mode 0600).")
+    protection = (
+        "encrypted with a passphrase"
+        if new_passphrase
+        else "NOT encrypted: keep it private, or use --keep-passphrase / --new-passphrase-file"
+    )
+    print(f"Wrote the OpenSSH private key to {written} (mode 0600, {protection}).")
     if args.public:
         print(f"Wrote the public key to {written}.pub.")
     return 0
@@ -75,6 +87,18 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="FILE",
         help="file whose first line is the passphrase",
+    )
+    protect = parser.add_mutually_exclusive_group()
+    protect.add_argument(
+        "--keep-passphrase",
+        action="store_true",
+        help="encrypt OUT with the .ppk's own passphrase",
+    )
+    protect.add_argument(
+        "--new-passphrase-file",
+        type=Path,
+        metavar="FILE",
+        help="encrypt OUT with the passphrase in FILE's first line",
     )
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     parser.add_argument("--public", action="store_true", help="also write OUT.pub")

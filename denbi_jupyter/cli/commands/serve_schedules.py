@@ -9,6 +9,7 @@ started by Prefect's runner; they take the site name, never credentials.
 from __future__ import annotations
 
 import argparse
+import zoneinfo
 from typing import Any
 
 from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
@@ -20,6 +21,12 @@ __all__ = ["build_deployments", "register", "run"]
 def _schedule(cron: str, timezone: str) -> Any:
     from prefect.schedules import Cron
 
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UserInputError(
+            f"Unknown time zone {timezone!r}: give an IANA time zone such as 'Europe/Berlin'."
+        ) from None
     try:
         return Cron(cron, timezone=timezone)
     except (ValueError, TypeError) as exc:
@@ -38,6 +45,7 @@ def build_deployments(args: argparse.Namespace, site: str) -> list[Any]:
     from flows.scheduled import check_retention, cleanup_snapshots, nightly_snapshots
 
     check_retention(keep_last=args.keep_last, max_age_days=args.max_age_days)
+    check_retention(keep_last=1, max_age_days=args.cleanup_days)
     nightly = nightly_snapshots.to_deployment(
         name=f"nightly-snapshots-{site}",
         schedules=[_schedule(args.nightly_cron, args.timezone)],
