@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from denbi_jupyter.errors import CloudUnavailableError, UserInputError
+from denbi_jupyter._serving import wait_until_answering
+from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from denbi_jupyter.prefect_server import PrefectServer
 
@@ -268,27 +268,15 @@ def start_lab(
 
 
 def _wait_until_up(session: LabSession) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    status_url = f"{session.url}/api/status"
     request = urllib.request.Request(
-        status_url, headers={"Authorization": f"token {session.token}"}
+        f"{session.url}/api/status", headers={"Authorization": f"token {session.token}"}
     )
-    while time.monotonic() < deadline:
-        if session.process.poll() is not None:
-            raise CloudUnavailableError(
-                f"JupyterLab exited with code {session.process.returncode} while starting; "
-                "see its output above."
-            )
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        session.process.poll()
-        time.sleep(0.2)  # polling a starting server: nothing to wait on but its port
-    raise CloudUnavailableError(
-        f"JupyterLab did not answer on {session.url} within {_START_TIMEOUT_S:.0f} s."
+    wait_until_answering(
+        request,
+        process=session.process,
+        what="JupyterLab",
+        timeout_s=_START_TIMEOUT_S,
+        exited_hint="see its output above.",
     )
 
 

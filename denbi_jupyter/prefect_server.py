@@ -13,13 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from denbi_jupyter.errors import CloudUnavailableError
+from denbi_jupyter._serving import wait_until_answering
 
 __all__ = ["PrefectServer"]
 
@@ -52,7 +49,7 @@ class PrefectServer:
     def start(self) -> PrefectServer:
         """Start the server and return once its API answers (at most two minutes)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        prefect = Path(sys.executable).with_name("prefect")
+        prefect = self._command()
         env = {
             **os.environ,
             "PREFECT_HOME": str(self.home),
@@ -75,25 +72,19 @@ class PrefectServer:
             raise
         return self
 
+    @staticmethod
+    def _command() -> Path:
+        """The ``prefect`` console script next to this interpreter."""
+        return Path(sys.executable).with_name("prefect")
+
     def _wait_until_healthy(self) -> None:
         assert self._process is not None
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise CloudUnavailableError(
-                    f"The Prefect server exited with code {self._process.returncode} while "
-                    f"starting; run '{Path(sys.executable).with_name('prefect')} server start' "
-                    "to see why."
-                )
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.25)  # polling a starting server: nothing to wait on but its port
-        raise CloudUnavailableError(
-            f"The Prefect server did not answer on {self.api_url} within {_START_TIMEOUT_S:.0f} s."
+        wait_until_answering(
+            f"{self.api_url}/health",
+            process=self._process,
+            what="The Prefect server",
+            timeout_s=_START_TIMEOUT_S,
+            exited_hint=f"run '{self._command()} server start' to see why.",
         )
 
     def stop(self) -> None:

@@ -492,7 +492,8 @@ class SnapshotPanel(Panel):
         outcomes = delete_outcomes(job.result, names)
         self.delete_results = [(name, ok, message) for _, name, ok, message in outcomes]
         gone = [image_id for image_id, _, ok, _ in outcomes if ok and image_id in names]
-        self.selected = tuple(i for i in self.selected if i not in set(gone))
+        gone_ids = set(gone)
+        self.selected = tuple(i for i in self.selected if i not in gone_ids)
         if site != self.site:
             return
 
