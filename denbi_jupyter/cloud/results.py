@@ -1,0 +1,137 @@
+"""What the flows return: frozen, typed results that panels, the CLI and tests read.
+
+Flows live in ``flows/`` (the Prefect entry points), but their results are domain types, so
+that panels (which never import ``flows``) can read them without string matching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "BootResult",
+    "DeleteItem",
+    "DeleteOutcome",
+    "DeleteReport",
+    "NightlyItem",
+    "NightlyReport",
+    "RetentionReport",
+    "SnapshotResult",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BootResult:
+    """A VM the boot flow started (or found from an earlier run with the same request id)."""
+
+    site: str
+    server_id: str
+    name: str
+    status: str
+    image_id: str
+    image_name: str
+    flavor: str
+    key_name: str | None
+    private_ipv4: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """An active snapshot the snapshot flow made (or reused on a re-run)."""
+
+    site: str
+    image_id: str
+    name: str
+    status: str
+    size: int | None
+    server_id: str
+    server_name: str
+    source_image_id: str | None
+    request_id: str
+    flow_run_id: str | None
+    reused: bool
+    tags: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class DeleteOutcome(StrEnum):
+    """How the delete of one named image ended."""
+
+    DELETED = "deleted"
+    REFUSED = "refused"
+    NOT_FOUND = "not found"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteItem:
+    """One named image's result; ``reason`` says why it was refused or failed."""
+
+    id: str
+    name: str | None
+    outcome: DeleteOutcome
+    reason: str = ""
+
+    @property
+    def text(self) -> str:
+        """One line for people: ``deleted``, ``refused: protected``, ``failed: …``."""
+        return f"{self.outcome.value}: {self.reason}" if self.reason else self.outcome.value
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteReport:
+    """Every named id with exactly one result, in the order given."""
+
+    items: tuple[DeleteItem, ...]
+
+    def count(self, outcome: DeleteOutcome) -> int:
+        """How many items ended with ``outcome``."""
+        return sum(item.outcome is outcome for item in self.items)
+
+    @property
+    def deleted(self) -> int:
+        """Items deleted (or gone by the time we asked)."""
+        return self.count(DeleteOutcome.DELETED)
+
+    @property
+    def refused(self) -> int:
+        """Items refused without a delete call (protected, not owned, not a snapshot)."""
+        return self.count(DeleteOutcome.REFUSED)
+
+    @property
+    def not_found(self) -> int:
+        """Items that did not exist."""
+        return self.count(DeleteOutcome.NOT_FOUND)
+
+    @property
+    def failed(self) -> int:
+        """Items whose delete the cloud did not do."""
+        return self.count(DeleteOutcome.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    """What a retention pass found and deleted (``deleted`` is None on a dry run or no-op)."""
+
+    found: int
+    to_delete: tuple[str, ...]
+    dry_run: bool
+    deleted: DeleteReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NightlyItem:
+    """One VM of a scheduled run: the snapshot made, or the error."""
+
+    server: str
+    image_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NightlyReport:
+    """A scheduled snapshot run: one item per VM, then retention."""
+
+    snapshots: tuple[NightlyItem, ...]
+    retention: RetentionReport
