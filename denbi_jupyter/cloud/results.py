@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from denbi_jupyter.connect.details import ConnectionDetails
 
 __all__ = [
     "BootResult",
@@ -34,6 +38,12 @@ class BootResult:
     flavor: str
     key_name: str | None
     private_ipv4: str | None
+    request_id: str
+    reused: bool
+    flow_run_id: str | None
+    #: How to connect, or None with ``unreachable_reason`` when no gateway leads there.
+    connection: ConnectionDetails | None = None
+    unreachable_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
