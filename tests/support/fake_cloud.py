@@ -1,12 +1,9 @@
-"""``FakeCloud``: an in-memory, deterministic :class:`~denbi_jupyter.cloud.CloudClient`.
+"""``FakeCloud``: the real :class:`~denbi_jupyter.cloud.OpenStackCloud` over a :class:`FakeGateway`.
 
-For UNIT tests of flows, jobs, panels and the CLI (integration tests use the local cloud). It
-keeps the protocol's promises: the same errors for the same situations (protected and foreign
-images are refused, 409 while a server snapshots, NotFoundError for unknown names), snapshots
-paged/filtered/sorted exactly like the real index, and state that changes as a real cloud's
-does, one step per read.
-
-Knobs (all public, all optional)::
+For UNIT tests of flows, jobs, panels and the CLI (integration tests use the local cloud). Every
+rule (which images may be deleted, name checks, paging, the snapshot index, 409 guards) is the
+real client's; only the services behind the gateway are in memory (see ``fake_gateway.py`` for
+what they do). This module adds the knobs tests use to seed and script them::
 
     cloud = FakeCloud(project_name="my-project", other_projects={"p-other": "other-project"})
     img = cloud.add_image("Ubuntu-22.04", tags=["base_image"], properties={"os_distro": "ubuntu"})
@@ -16,81 +13,73 @@ Knobs (all public, all optional)::
     cloud.script_server(vm.id, [("ACTIVE", "powering-off"), ("SHUTOFF", None)])
     cloud.snapshot_outcome = "killed"           # or "active" (default), "vanish", "queued"
     cloud.fail_next("create_snapshot", ConflictError("busy"), times=2)
-    cloud.conflict_next("delete_server")        # shorthand for a 409-style ConflictError
+    cloud.conflict_next("delete_server")        # a 409 from the service behind that call
     cloud.add_flavor("de.NBI large", vcpus=8, ram_mb=32768, disk_gb=50)
     cloud.limits_value = Limits(...)
-    cloud.calls                                 # [("create_snapshot", (server_id, name)), ...]
+    cloud.calls                                 # [("create_snapshot", (server_id, name, {})), ...]
+    cloud.gateway.calls                         # what reached the services, one per request
 
-Progressions, one step per read:
-
-- ``create_server``: ``get_server`` returns BUILD/scheduling, BUILD/spawning, then ACTIVE.
-- ``create_snapshot``: the server's ``task_state`` goes ``image_snapshot_pending`` →
-  ``image_snapshot`` → ``image_uploading`` → None (one step per ``get_server``), the image
-  ``queued`` → ``saving`` → ``active`` (one step per ``get_image``/``get_snapshot``), or ends
-  as ``snapshot_outcome`` says: ``killed``, ``vanish`` (then reads give None) or ``queued``
-  (stays queued forever). A second ``create_snapshot`` while the server's task_state is set
-  raises ConflictError, as Nova does.
-- ``script_server(id, steps)``: any (status, task_state) sequence; the last step sticks.
-
-Ids are deterministic UUIDs; timestamps start at 2026-01-01 00:00 UTC and advance one minute per
-created object, so ordering tests are stable.
+``images`` and ``servers`` are live views (id → domain object) of the services' records; assign
+``cloud.images[id] = replace(image, created_at=...)`` to change a record. ``calls`` lists the
+CloudClient calls made from outside (a call the client makes of itself is not listed).
+``fail_next`` scripts the service call behind a client method (``create_snapshot`` fails the
+Nova createImage, ``list_images`` the next Glance listing page, ``get_image`` every image read),
+so the real client handles the failure; gateway method names are accepted too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
+import inspect
 import threading
-import uuid
-from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from typing import Any, TypeVar
 
-from denbi_jupyter.cloud._records import snapshot_from_image
-from denbi_jupyter.cloud.classify import classify
-from denbi_jupyter.cloud.index import (
-    MemorySnapshotIndex,
-    matches_text,
-    page_of,
-    sort_snapshots,
-    validate_query,
+from denbi_jupyter.cloud import OpenStackCloud, provenance
+from denbi_jupyter.cloud._records import (
+    GLANCE_BASE_FIELDS,
+    flavor_from_nova,
+    image_from_glance,
+    keypair_from_nova,
+    limits_from_nova,
+    server_from_nova,
+    snapshot_from_image,
 )
 from denbi_jupyter.cloud.types import (
     Flavor,
     Image,
-    ImageQuery,
     KeyPair,
     Limits,
-    Page,
     Server,
     SiteSettings,
     Snapshot,
-    SnapshotQuery,
 )
-from denbi_jupyter.errors import (
-    ConflictError,
-    DenbiError,
-    NotFoundError,
-    PermissionDeniedError,
-    UserInputError,
-)
+from denbi_jupyter.errors import ConflictError, DenbiError
+
+from .fake_gateway import FakeGateway, Record, glance_time
 
 __all__ = ["FakeCloud"]
 
-_NAMESPACE = uuid.UUID("6f1c2a7e-0000-4000-8000-000000000000")
-_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-_SNAPSHOT_TASK_STATES: tuple[str | None, ...] = (
-    "image_snapshot_pending",
-    "image_snapshot",
-    "image_uploading",
-    None,
-)
-_BOOT_STEPS: tuple[tuple[str, str | None], ...] = (
-    ("BUILD", "scheduling"),
-    ("BUILD", "spawning"),
-    ("ACTIVE", None),
-)
-_ALL_IMAGES = ImageQuery()
+T = TypeVar("T")
+
+#: CloudClient methods recorded in ``FakeCloud.calls``.
+_RECORDED = (
+    "project_names", "list_images", "find_image", "get_image", "find_images_by_property",
+    "set_image_tags", "delete_image", "list_snapshots", "get_snapshot", "create_snapshot",
+    "list_flavors", "find_flavor", "list_keypairs", "import_keypair", "list_servers",
+    "find_server", "get_server", "create_server", "delete_server", "limits",
+)  # fmt: skip
+#: The service call that carries a CloudClient method (where it differs in name).
+_GATEWAY_CALL: Mapping[str, str] = {
+    "create_snapshot": "create_image",
+    "list_images": "image_page",
+    "list_snapshots": "image_page",
+    "find_images_by_property": "image_page",
+    "get_snapshot": "get_image",
+    "set_image_tags": "replace_image_tags",
+    "project_names": "auth_projects",
+    "find_flavor": "list_flavors",
+}
 
 
 def _default_site() -> SiteSettings:
@@ -105,14 +94,99 @@ def _default_site() -> SiteSettings:
     )
 
 
-class FakeCloud:
-    """An in-memory site for unit tests; see the module docstring for its knobs.
+# --- domain object → record (the inverse of cloud/_records.py, for test edits) ------------------
+def _glance_record(image: Image, old: Mapping[str, Any]) -> Record:
+    kept = {k: v for k, v in old.items() if k in GLANCE_BASE_FIELDS}
+    return {
+        **kept,
+        "id": image.id,
+        "name": image.name,
+        "status": image.status,
+        "visibility": image.visibility,
+        "owner": image.owner,
+        "protected": image.protected,
+        "size": image.size,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "created_at": glance_time(image.created_at),
+        "updated_at": glance_time(image.updated_at),
+        "tags": list(image.tags),
+        **image.properties,
+    }
+
+
+def _nova_record(server: Server, old: Mapping[str, Any]) -> Record:
+    flavor: Any = old.get("flavor") or {}
+    if server.flavor is not None:
+        flavor = {
+            "original_name": server.flavor.name,
+            "vcpus": server.flavor.vcpus,
+            "ram": server.flavor.ram_mb,
+            "disk": server.flavor.disk_gb,
+            "ephemeral": server.flavor.ephemeral_gb,
+        }
+    elif server.flavor_name:
+        flavor = {**flavor, "original_name": server.flavor_name}
+    ip = server.private_ipv4
+    return {
+        **old,
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "OS-EXT-STS:task_state": server.task_state,
+        "OS-EXT-STS:power_state": server.power_state,
+        "tenant_id": server.project_id,
+        "image": {"id": server.image_id} if server.image_id else "",
+        "flavor": flavor,
+        "key_name": server.key_name,
+        "addresses": {"private": [{"version": 4, "addr": ip}]} if ip else {},
+        "created": glance_time(server.created_at) if server.created_at else None,
+        "metadata": dict(server.metadata),
+        "fault": {"code": 500, "message": server.fault} if server.fault else None,
+    }
+
+
+class _RecordView(MutableMapping[str, T]):
+    """Records by id seen as domain objects; assigning one writes the record back."""
+
+    def __init__(
+        self,
+        records: dict[str, Record],
+        lock: threading.RLock,
+        load: Callable[[Record], T],
+        dump: Callable[[T, Mapping[str, Any]], Record],
+    ) -> None:
+        self._records, self._lock, self._load, self._dump = records, lock, load, dump
+
+    def __getitem__(self, key: str) -> T:
+        with self._lock:
+            return self._load(dict(self._records[key]))
+
+    def __setitem__(self, key: str, value: T) -> None:
+        with self._lock:
+            self._records[key] = self._dump(value, self._records.get(key, {}))
+
+    def __delitem__(self, key: str) -> None:
+        with self._lock:
+            del self._records[key]
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._records))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class FakeCloud(OpenStackCloud):
+    """The real client over an in-memory site; see the module docstring for its knobs.
 
     Args:
         site: The site settings to report (a made-up ``fake`` site by default).
         project_id: The current project's id.
         project_name: The current project's name.
         other_projects: Further projects the user can see (id → name).
+        index_timeout: Seconds a name search waits for the snapshot index.
     """
 
     def __init__(
@@ -122,45 +196,87 @@ class FakeCloud:
         project_id: str = "p-own",
         project_name: str = "my-project",
         other_projects: Mapping[str, str] | None = None,
+        index_timeout: float = 10.0,
     ) -> None:
-        self._site = site or _default_site()
-        self._project_id = project_id
-        self._project_name = project_name
-        self._projects = {project_id: project_name, **(other_projects or {})}
-        self._lock = threading.RLock()
-        self._counter = 0
-        self.images: dict[str, Image] = {}
-        self.servers: dict[str, Server] = {}
-        self.flavors: dict[str, Flavor] = {}
-        self.keypairs: dict[str, KeyPair] = {}
-        self.limits_value = Limits(
-            max_instances=10,
-            used_instances=0,
-            max_cores=32,
-            used_cores=0,
-            max_ram_mb=65536,
-            used_ram_mb=0,
+        settings = site or _default_site()
+        self._fake = FakeGateway(
+            site=settings.name,
+            project_id=project_id,
+            project_name=project_name,
+            other_projects=other_projects,
         )
-        #: How the next snapshots end: "active", "killed", "vanish" or "queued".
-        self.snapshot_outcome = "active"
-        #: Every protocol call as (method, key arguments), in order.
+        super().__init__(settings, self._fake, index_timeout=index_timeout)
+        fake = self._fake
+        #: Every CloudClient call made from outside, as (method, arguments), in order.
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self._server_scripts: dict[str, deque[tuple[str, str | None]]] = {}
-        self._image_scripts: dict[str, deque[str | None]] = {}
-        self._failures: dict[str, deque[DenbiError]] = {}
-        self._index: MemorySnapshotIndex | None = None
+        self._outer = threading.local()
+        self.images: MutableMapping[str, Image] = _RecordView(
+            fake.images, fake._lock, image_from_glance, _glance_record
+        )
+        self.servers: MutableMapping[str, Server] = _RecordView(
+            fake.servers, fake._lock, server_from_nova, _nova_record
+        )
         self.add_flavor("de.NBI mini", vcpus=1, ram_mb=2048, disk_gb=20)
         self.add_flavor("de.NBI small", vcpus=2, ram_mb=4096, disk_gb=20)
 
-    # --- knobs --------------------------------------------------------------------------------
-    def _next(self, kind: str) -> tuple[str, dt.datetime]:
-        with self._lock:
-            self._counter += 1
-            return (
-                str(uuid.uuid5(_NAMESPACE, f"{kind}-{self._counter}")),
-                _START + dt.timedelta(minutes=self._counter),
-            )
+    @property
+    def gateway(self) -> FakeGateway:
+        """The in-memory services (records, ``calls`` per request, scripting)."""
+        return self._fake
 
+    # --- views and knobs ----------------------------------------------------------------------
+    @property
+    def flavors(self) -> Mapping[str, Flavor]:
+        """Flavors by id."""
+        return {key: flavor_from_nova(r) for key, r in self._fake.flavors.items()}
+
+    @property
+    def keypairs(self) -> Mapping[str, KeyPair]:
+        """Key pairs by name."""
+        return {key: keypair_from_nova(r) for key, r in self._fake.keypairs.items()}
+
+    @property
+    def limits_value(self) -> Limits:
+        """What Nova's ``/limits`` answers."""
+        return limits_from_nova(self._fake.absolute_limits)
+
+    @limits_value.setter
+    def limits_value(self, value: Limits) -> None:
+        self._fake.absolute_limits = {
+            "maxTotalInstances": value.max_instances,
+            "totalInstancesUsed": value.used_instances,
+            "maxTotalCores": value.max_cores,
+            "totalCoresUsed": value.used_cores,
+            "maxTotalRAMSize": value.max_ram_mb,
+            "totalRAMUsed": value.used_ram_mb,
+        }
+
+    @property
+    def snapshot_outcome(self) -> str:
+        """How the next snapshots end: "active", "killed", "vanish" or "queued"."""
+        return self._fake.snapshot_outcome
+
+    @snapshot_outcome.setter
+    def snapshot_outcome(self, value: str) -> None:
+        self._fake.snapshot_outcome = value
+
+    def script_server(self, server_id: str, steps: Sequence[tuple[str, str | None]]) -> None:
+        """Make each ``get_server`` take the next (status, task_state); the last one sticks."""
+        self._fake.script_server(server_id, steps)
+
+    def fail_next(self, method: str, error: DenbiError, *, times: int = 1) -> None:
+        """Make the next ``times`` service calls behind ``method`` raise ``error``."""
+        self._fake.fail_next(_GATEWAY_CALL.get(method, method), error, times=times)
+
+    def conflict_next(self, method: str, *, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` fail as an HTTP 409 would."""
+        self.fail_next(
+            method,
+            ConflictError(f"{self.site.name} cannot do {method} right now (injected 409)."),
+            times=times,
+        )
+
+    # --- seeding ------------------------------------------------------------------------------
     def add_image(
         self,
         name: str,
@@ -175,28 +291,28 @@ class FakeCloud:
         min_disk: int = 0,
         image_id: str | None = None,
     ) -> Image:
-        """Add an image (owned by the current project unless ``owner`` says otherwise)."""
-        new_id, now = self._next("image")
-        props = dict(properties or {})
-        image = Image(
-            id=image_id or new_id,
-            name=name,
-            status=status,
-            visibility=visibility,
-            owner=owner or self._project_id,
-            protected=protected,
-            size=size,
-            min_disk=min_disk,
-            min_ram=0,
-            created_at=now,
-            updated_at=now,
-            tags=tuple(sorted(tags)),
-            properties=props,
-            kind=classify(name, tags, props),
+        """Add a Glance image (owned by the current project unless ``owner`` says otherwise)."""
+        new_id, now = self._fake.next_id("image")
+        record = self._fake.put_image(
+            {
+                "id": image_id or new_id,
+                "name": name,
+                "status": status,
+                "visibility": visibility,
+                "owner": owner or self._fake.project_id,
+                "protected": protected,
+                "size": size,
+                "min_disk": min_disk,
+                "min_ram": 0,
+                "container_format": "bare",
+                "disk_format": "qcow2",
+                "created_at": now,
+                "updated_at": now,
+                "tags": sorted(tags),
+                **(properties or {}),
+            }
         )
-        with self._lock:
-            self.images[image.id] = image
-        return image
+        return image_from_glance(record)
 
     def add_snapshot(
         self,
@@ -211,10 +327,11 @@ class FakeCloud:
         size: int | None = 1024**3,
     ) -> Snapshot:
         """Add a snapshot image (``image_type=snapshot``) and return its snapshot view."""
-        owner_id = owner or self._project_id
+        owner_id = owner or self._fake.project_id
+        projects = self._fake.projects
         props = {
             "image_type": "snapshot",
-            "owner_project_name": self._projects.get(owner_id, owner_id),
+            provenance.OWNER_PROJECT_NAME: projects.get(owner_id, owner_id),
             **(properties or {}),
         }
         image = self.add_image(
@@ -227,7 +344,7 @@ class FakeCloud:
             status=status,
             size=size,
         )
-        return snapshot_from_image(image, self._projects)
+        return snapshot_from_image(image, projects)
 
     def add_server(
         self,
@@ -241,377 +358,56 @@ class FakeCloud:
         private_ipv4: str | None = "192.168.1.10",
         metadata: Mapping[str, str] | None = None,
     ) -> Server:
-        """Add a server of the current project."""
-        new_id, now = self._next("server")
-        flavor = next((f for f in self.flavors.values() if f.name == flavor_name), None)
-        server = Server(
-            id=new_id,
+        """Add a server of the current project (booted from ``image_id``, if given)."""
+        record = self._fake.new_server_record(
             name=name,
             status=status,
             task_state=task_state,
-            project_id=self._project_id,
             image_id=image_id,
-            flavor_id=flavor.id if flavor else None,
-            flavor_name=flavor_name,
+            flavor_ref=flavor_name,
             key_name=key_name,
             private_ipv4=private_ipv4,
-            created_at=now,
-            metadata=dict(metadata or {}),
-            power_state=1 if status == "ACTIVE" else 4,
+            metadata=metadata or {},
         )
-        with self._lock:
-            self.servers[server.id] = server
-        return server
+        self._fake.put_server(record, boot_properties=self._fake.boot_properties_of(image_id))
+        return server_from_nova(record)
 
     def add_flavor(
         self, name: str, *, vcpus: int, ram_mb: int, disk_gb: int, ephemeral_gb: int = 0
     ) -> Flavor:
         """Add a flavor."""
-        new_id, _ = self._next("flavor")
-        flavor = Flavor(new_id, name, vcpus, ram_mb, disk_gb, ephemeral_gb)
-        with self._lock:
-            self.flavors[flavor.id] = flavor
-        return flavor
-
-    def script_server(self, server_id: str, steps: Sequence[tuple[str, str | None]]) -> None:
-        """Make each ``get_server`` take the next (status, task_state); the last one sticks."""
-        with self._lock:
-            self._server_scripts[server_id] = deque(steps)
-
-    def fail_next(self, method: str, error: DenbiError, *, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``method`` raise ``error`` (nothing else happens)."""
-        with self._lock:
-            self._failures.setdefault(method, deque()).extend([error] * times)
-
-    def conflict_next(self, method: str, *, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``method`` fail as an HTTP 409 would."""
-        self.fail_next(
-            method,
-            ConflictError(f"{self._site.name} cannot do {method} right now (injected 409)."),
-            times=times,
-        )
-
-    def _enter(self, method: str, *args: Any) -> None:
-        with self._lock:
-            self.calls.append((method, args))
-            pending = self._failures.get(method)
-            if pending:
-                raise pending.popleft()
-
-    # --- identity -----------------------------------------------------------------------------
-    @property
-    def site(self) -> SiteSettings:
-        """The site this client speaks to."""
-        return self._site
-
-    @property
-    def project_id(self) -> str:
-        """The current project's id."""
-        return self._project_id
-
-    @property
-    def project_name(self) -> str:
-        """The current project's name."""
-        return self._project_name
-
-    def project_names(self) -> Mapping[str, str]:
-        """Project id → name."""
-        self._enter("project_names")
-        return dict(self._projects)
-
-    # --- images -------------------------------------------------------------------------------
-    def _advance_image(self, image_id: str) -> Image | None:
-        with self._lock:
-            script = self._image_scripts.get(image_id)
-            image = self.images.get(image_id)
-            if script and image is not None:
-                status = script.popleft() if len(script) > 1 else script[0]
-                if status is None:
-                    del self.images[image_id]
-                    self._image_scripts.pop(image_id, None)
-                    return None
-                image = replace(image, status=status)
-                self.images[image_id] = image
-            return image
-
-    def list_images(self, query: ImageQuery | None = None) -> list[Image]:
-        """Active images matching ``query``, newest first."""
-        query = query or _ALL_IMAGES
-        self._enter("list_images", query)
-        needle = query.text.strip().lower()
-        family = (query.os_family or "").lower()
-        with self._lock:
-            images = sorted(self.images.values(), key=lambda i: i.created_at, reverse=True)
-        found = []
-        for image in images:
-            kind = image.kind
-            if image.status != "active":
-                continue
-            if image.is_snapshot and not query.include_snapshots:
-                continue
-            if query.base_only and not kind.is_base:
-                continue
-            if query.desktop is not None and kind.desktop is not query.desktop:
-                continue
-            if query.research_only and kind.research_environment is None:
-                continue
-            if family and kind.os_family != family:
-                continue
-            haystack = f"{image.name}\0{kind.label}\0{' '.join(image.tags)}".lower()
-            if needle and needle not in haystack:
-                continue
-            found.append(image)
-        return found
-
-    def find_image(self, name_or_id: str) -> Image:
-        """The image with this id or exact name."""
-        self._enter("find_image", name_or_id)
-        with self._lock:
-            if name_or_id in self.images:
-                return self.images[name_or_id]
-            named = [i for i in self.images.values() if i.name == name_or_id]
-        active = [i for i in named if i.status == "active"] or named
-        if not active:
-            raise NotFoundError(f"{self._site.name} has no image named {name_or_id!r}.")
-        if len(active) > 1:
-            raise UserInputError(f"{len(active)} images are named {name_or_id!r}: use the id.")
-        return active[0]
-
-    def get_image(self, image_id: str) -> Image | None:
-        """The image by id (advancing a scripted snapshot one step), or None."""
-        self._enter("get_image", image_id)
-        return self._advance_image(image_id)
-
-    def find_images_by_property(self, key: str, value: str) -> list[Image]:
-        """Images whose property (or base field ``name``/``status``/``owner``) equals ``value``."""
-        self._enter("find_images_by_property", key, value)
-        with self._lock:
-            images = list(self.images.values())
-        base = {"name", "status", "owner", "visibility", "id"}
-        if key in base:
-            return [i for i in images if str(getattr(i, key)) == value]
-        return [i for i in images if i.properties.get(key) == value]
-
-    def set_image_tags(self, image_id: str, tags: Sequence[str]) -> None:
-        """Replace the image's tags."""
-        self._enter("set_image_tags", image_id, tuple(tags))
-        with self._lock:
-            image = self.images.get(image_id)
-            if image is None:
-                raise NotFoundError(f"Image {image_id} does not exist.")
-            clean = tuple(sorted(dict.fromkeys(t.strip() for t in tags if t.strip())))
-            self.images[image_id] = replace(image, tags=clean)
-
-    def delete_image(self, image_id: str) -> None:
-        """Delete an image; protected and other projects' images are refused."""
-        self._enter("delete_image", image_id)
-        with self._lock:
-            image = self.images.get(image_id)
-            if image is None:
-                raise NotFoundError(f"Image {image_id} does not exist (deleted already?).")
-            if image.protected:
-                raise PermissionDeniedError(f"Image {image.name!r} is protected.")
-            if image.owner != self._project_id:
-                raise PermissionDeniedError(
-                    f"Image {image.name!r} belongs to another project: only its owner can "
-                    "delete it."
-                )
-            del self.images[image_id]
-        if self._index is not None:
-            self._index.forget([image_id])
-
-    # --- snapshots ----------------------------------------------------------------------------
-    def _snapshots(self) -> list[Snapshot]:
-        with self._lock:
-            return [
-                snapshot_from_image(image, self._projects)
-                for image in self.images.values()
-                if image.is_snapshot
-            ]
-
-    def list_snapshots(self, query: SnapshotQuery) -> Page[Snapshot]:
-        """Filter, sort and page the snapshots exactly as the real index does."""
-        self._enter("list_snapshots", query)
-        validate_query(query)
-        snapshots = [
-            s
-            for s in self._snapshots()
-            if matches_text(s, query.text)
-            and (not query.own_only or s.project_id == self._project_id)
-        ]
-        return page_of(sort_snapshots(snapshots, query.sort), query)
-
-    def get_snapshot(self, image_id: str) -> Snapshot | None:
-        """The snapshot view of an image (advancing a scripted snapshot one step), or None."""
-        self._enter("get_snapshot", image_id)
-        image = self._advance_image(image_id)
-        return None if image is None else snapshot_from_image(image, self._projects)
-
-    def snapshot_index(self) -> MemorySnapshotIndex:
-        """An index over the fake's snapshots (one per fake)."""
-        with self._lock:
-            if self._index is None:
-                self._index = MemorySnapshotIndex(
-                    lambda: [self._snapshots()],
-                    project_id=lambda: self._project_id,
-                    site=self._site.name,
-                )
-            return self._index
-
-    def create_snapshot(self, server_id: str, *, name: str, metadata: Mapping[str, str]) -> str:
-        """Start a scripted snapshot; ConflictError while the server is busy."""
-        self._enter("create_snapshot", server_id, name)
-        if not name.strip():
-            raise UserInputError("The snapshot name is empty: type a name.")
-        server = self._peek_server(server_id)
-        if server.task_state:
-            raise ConflictError(
-                f"Cannot 'createImage' instance {server_id} while it is in task_state "
-                f"{server.task_state}: wait until it finishes."
-            )
-        properties = {
-            "image_type": "snapshot",
-            "instance_uuid": server_id,
-            "owner_project_name": self._project_name,
-            **({"base_image_ref": server.image_id} if server.image_id else {}),
-            **{str(k): str(v) for k, v in metadata.items()},
+        new_id, _ = self._fake.next_id("flavor")
+        record = {
+            "id": new_id,
+            "name": name,
+            "vcpus": vcpus,
+            "ram": ram_mb,
+            "disk": disk_gb,
+            "OS-FLV-EXT-DATA:ephemeral": ephemeral_gb,
         }
-        image = self.add_image(
-            name.strip(),
-            properties=properties,
-            visibility="private",
-            status="queued",
-            size=None,
-            min_disk=20,
-        )
-        ends: dict[str, tuple[str | None, ...]] = {
-            "active": ("queued", "saving", "active"),
-            "killed": ("queued", "saving", "killed"),
-            "vanish": ("queued", "saving", None),
-            "queued": ("queued",),
-        }
-        with self._lock:
-            self._image_scripts[image.id] = deque(ends[self.snapshot_outcome])
-            self.servers[server_id] = replace(server, task_state=_SNAPSHOT_TASK_STATES[0])
-            self._server_scripts[server_id] = deque(
-                (server.status, state) for state in _SNAPSHOT_TASK_STATES
-            )
-        return image.id
+        self._fake.put_flavor(record)
+        return flavor_from_nova(record)
 
-    # --- compute ------------------------------------------------------------------------------
-    def list_flavors(self) -> list[Flavor]:
-        """Flavors, smallest first."""
-        self._enter("list_flavors")
-        with self._lock:
-            flavors = list(self.flavors.values())
-        return sorted(flavors, key=lambda f: (f.vcpus, f.ram_mb, f.disk_gb, f.name))
 
-    def find_flavor(self, name_or_id: str) -> Flavor:
-        """A flavor by id or name."""
-        self._enter("find_flavor", name_or_id)
-        for flavor in self.flavors.values():
-            if name_or_id in (flavor.id, flavor.name):
-                return flavor
-        raise NotFoundError(f"{self._site.name} has no flavor {name_or_id!r}.")
+def _recorded(name: str) -> Callable[..., Any]:
+    method = getattr(OpenStackCloud, name)
+    signature = inspect.signature(method)
 
-    def list_keypairs(self) -> list[KeyPair]:
-        """Key pairs by name."""
-        self._enter("list_keypairs")
-        return sorted(self.keypairs.values(), key=lambda k: k.name)
+    @functools.wraps(method)
+    def call(self: FakeCloud, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self._outer, "active", False):
+            return method(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        self.calls.append((name, tuple(bound.arguments.values())[1:]))
+        self._outer.active = True
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._outer.active = False
 
-    def import_keypair(self, name: str, public_key: str) -> KeyPair:
-        """Import a public key; ConflictError when the name is taken."""
-        self._enter("import_keypair", name)
-        if "PRIVATE KEY" in public_key or not public_key.strip().startswith(("ssh-", "ecdsa-")):
-            raise UserInputError("That is not an OpenSSH public key.")
-        with self._lock:
-            if name in self.keypairs:
-                raise ConflictError(f"Key pair {name!r} already exists.")
-            pair = KeyPair(name=name, fingerprint=f"fa:ke:{len(self.keypairs):02d}")
-            self.keypairs[name] = pair
-        return pair
+    return call
 
-    def list_servers(self) -> list[Server]:
-        """The servers, newest first (no progression)."""
-        self._enter("list_servers")
-        with self._lock:
-            servers = list(self.servers.values())
-        return sorted(servers, key=lambda s: s.created_at or _START, reverse=True)
 
-    def find_server(self, name_or_id: str) -> Server:
-        """A server by id or exact name."""
-        self._enter("find_server", name_or_id)
-        with self._lock:
-            if name_or_id in self.servers:
-                return self.servers[name_or_id]
-            named = [s for s in self.servers.values() if s.name == name_or_id]
-        if not named:
-            raise NotFoundError(f"{self._site.name} has no server {name_or_id!r}.")
-        if len(named) > 1:
-            raise UserInputError(f"{len(named)} servers are named {name_or_id!r}: use the id.")
-        return named[0]
-
-    def _peek_server(self, server_id: str) -> Server:
-        with self._lock:
-            server = self.servers.get(server_id)
-        if server is None:
-            raise NotFoundError(f"Server {server_id} does not exist.")
-        return server
-
-    def get_server(self, server_id: str) -> Server | None:
-        """The server (advancing its script one step), or None."""
-        self._enter("get_server", server_id)
-        with self._lock:
-            server = self.servers.get(server_id)
-            script = self._server_scripts.get(server_id)
-            if server is None or not script:
-                return server
-            status, task_state = script.popleft() if len(script) > 1 else script[0]
-            server = replace(server, status=status, task_state=task_state)
-            self.servers[server_id] = server
-            return server
-
-    def create_server(
-        self,
-        *,
-        name: str,
-        image_id: str,
-        flavor_id: str,
-        key_name: str | None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> Server:
-        """Boot a scripted server: BUILD, BUILD, then ACTIVE over three reads."""
-        self._enter("create_server", name, image_id, flavor_id)
-        if not name.strip():
-            raise UserInputError("The server name is empty: type a name.")
-        flavor = self.flavors.get(flavor_id)
-        if flavor is None:
-            raise NotFoundError(f"Flavor {flavor_id} does not exist.")
-        server = self.add_server(
-            name.strip(),
-            status="BUILD",
-            task_state="scheduling",
-            image_id=image_id,
-            flavor_name=flavor.name,
-            key_name=key_name,
-            metadata=metadata,
-        )
-        self.script_server(server.id, _BOOT_STEPS)
-        return server
-
-    def delete_server(self, server_id: str) -> None:
-        """Delete a server; ConflictError while a snapshot of it is being taken."""
-        self._enter("delete_server", server_id)
-        server = self._peek_server(server_id)
-        if server.task_state and server.task_state.startswith("image_"):
-            raise ConflictError(
-                f"Server {server.name!r} is taking a snapshot ({server.task_state}): wait."
-            )
-        with self._lock:
-            del self.servers[server_id]
-            self._server_scripts.pop(server_id, None)
-
-    def limits(self) -> Limits:
-        """``limits_value``."""
-        self._enter("limits")
-        return self.limits_value
+for _name in _RECORDED:
+    setattr(FakeCloud, _name, _recorded(_name))
+del _name

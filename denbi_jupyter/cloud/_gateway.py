@@ -1,0 +1,89 @@
+"""``CloudGateway``: the I/O edge :class:`~denbi_jupyter.cloud.client.OpenStackCloud` talks to.
+
+:class:`~denbi_jupyter.cloud._openstack.Gateway` implements it over openstacksdk and HTTP; unit
+tests swap in an in-memory fake (``tests/support/fake_gateway.py``), the way httpx tests swap
+the transport, so the client's rules run unchanged over both. Every method returns domain types
+(``ImagePage`` included) and raises only :mod:`denbi_jupyter.errors` types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from denbi_jupyter.cloud._openstack import ImagePage
+    from denbi_jupyter.cloud.types import Flavor, Image, KeyPair, Limits, Server
+
+__all__ = ["CloudGateway"]
+
+
+class CloudGateway(Protocol):
+    """One site's Keystone, Glance and Nova calls, one request (or one paged listing) each."""
+
+    # --- identity ---------------------------------------------------------------------------
+    def token_project(self) -> tuple[str, str]:
+        """(id, name) of the project the token is scoped to."""
+        ...
+
+    def auth_projects(self) -> dict[str, str]:
+        """Project id → name for every project the user may scope to."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+    # --- Glance -----------------------------------------------------------------------------
+    def image_page(self, params: Mapping[str, Any], *, classified: bool = True) -> ImagePage:
+        """One ``GET /v2/images`` page with exactly these query parameters."""
+        ...
+
+    def get_image(self, image_id: str) -> Image | None:
+        """The image by id, or None when Glance answers 404."""
+        ...
+
+    def delete_image(self, image_id: str) -> None:
+        """``DELETE /v2/images/{id}``."""
+        ...
+
+    def replace_image_tags(self, image_id: str, tags: Sequence[str]) -> None:
+        """Replace the image's whole tag list."""
+        ...
+
+    # --- Nova -------------------------------------------------------------------------------
+    def list_servers(self, *, name: str | None = None) -> list[Server]:
+        """The project's servers (``name`` is Nova's regex filter)."""
+        ...
+
+    def get_server(self, server_id: str) -> Server | None:
+        """The server by id, or None on 404."""
+        ...
+
+    def create_server(self, body: Mapping[str, Any], *, action: str) -> str:
+        """``POST /servers`` with this ``server`` body; the new server's id."""
+        ...
+
+    def delete_server(self, server_id: str) -> None:
+        """``DELETE /servers/{id}``."""
+        ...
+
+    def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
+        """Nova ``createImage``; the new image's id."""
+        ...
+
+    def list_flavors(self) -> list[Flavor]:
+        """``GET /flavors/detail``."""
+        ...
+
+    def list_keypairs(self) -> list[KeyPair]:
+        """``GET /os-keypairs``."""
+        ...
+
+    def import_keypair(self, name: str, public_key: str) -> KeyPair:
+        """``POST /os-keypairs`` with a public key."""
+        ...
+
+    def limits(self) -> Limits:
+        """``GET /limits`` (absolute limits and usage)."""
+        ...
