@@ -64,3 +64,15 @@ def authenticate(site: Site, request: Request) -> TokenContext:
         project_name=row["project_name"],
         roles=roles,
     )
+
+
+def scoped(site: Site, request: Request, *, refusal: str) -> TokenContext:
+    """Like :func:`authenticate`, for a call that needs a project-scoped token.
+
+    Raises:
+        ApiError: 401 without a valid token, 403 with ``refusal`` for an unscoped one.
+    """
+    context = authenticate(site, request)
+    if context.project_id is None:
+        raise ApiError(403, refusal)
+    return context

@@ -39,7 +39,7 @@ import logging
 import random
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -200,9 +200,17 @@ def injector_of(request: Request) -> FaultInjector | None:
 
 
 class FaultInjector:
-    """The fault rules of a local cloud and the seeded random generator behind them."""
+    """The fault rules of a local cloud and the seeded random generator behind them.
 
-    def __init__(self, *, seed: int = 0) -> None:
+    Args:
+        seed: Seeds the generator that ``probability`` draws from.
+        sleep: Waits out a ``latency`` rule (tests pass one that records instead of waiting).
+    """
+
+    def __init__(
+        self, *, seed: int = 0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        self._sleep = sleep
         self._random = random.Random(seed)
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
@@ -310,7 +318,7 @@ class FaultInjector:
         firing = self._firing(site=site, service=service, method=method, path=path)
         for rule in firing:
             if rule.kind == "latency":
-                await asyncio.sleep(rule.seconds)
+                await self._sleep(rule.seconds)
                 continue
             _LOG.warning("fault injection: %s for %s %s", rule.kind, method, path)
             if rule.kind == "drop":
@@ -344,7 +352,7 @@ def _error_response(rule: FaultRule, scope: Scope, service: str | None) -> Respo
         status, message = 409, "There was a conflict when trying to complete your request."
     else:
         status, message, kind = _QUOTA_ERRORS.get(service or "", (413, "Quota exceeded.", None))
-    error = ApiError(status, message, nova_kind=kind)
+    error = ApiError(status, message, kind=kind)
     headers: dict[str, str] = {}
     if service == "compute" and "/v2.1" in scope["path"]:
         try:

@@ -10,20 +10,19 @@ project owns, and shared images of which its project is a member. Changing or de
 image that is visible but not owned answers 403; an invisible image answers 404.
 """
 
-# No ``from __future__ import annotations``: FastAPI must resolve the route-local
-# ``Annotated`` dependency aliases when the routes are defined.
+from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from denbi_jupyter.localcloud.auth import TokenContext, authenticate
+from denbi_jupyter.localcloud.auth import TokenContext, scoped
 from denbi_jupyter.localcloud.glance_changes import (
     ImageChanges,
     apply_changes,
@@ -51,8 +50,16 @@ from denbi_jupyter.localcloud.glance_records import (
 )
 from denbi_jupyter.localcloud.glance_schema import image_schema, images_schema
 from denbi_jupyter.localcloud.glance_upload import ReceivedData, receive_data, store_data
+from denbi_jupyter.localcloud.http import (
+    SiteHandlers,
+    mount,
+    parse_json,
+    route,
+    routes_of,
+    service_route,
+)
 from denbi_jupyter.localcloud.keystone_catalog import base_url
-from denbi_jupyter.localcloud.responses import ApiError
+from denbi_jupyter.localcloud.responses import ApiError, glance_patch_media_error
 from denbi_jupyter.localcloud.site import Site
 
 __all__ = [
@@ -82,19 +89,12 @@ def _no_content() -> Response:
     return Response(status_code=204, headers=_EMPTY_HTML)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Malformed JSON in request body.") from None
-
-
 async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-JsonBody = Annotated[Any, Depends(_json_body)]
+#: The raw request body (parsed with :func:`~denbi_jupyter.localcloud.http.parse_json` once
+#: the handler knows who asks, so a bad token answers 401 before a bad body answers 400).
 RawBody = Annotated[bytes, Depends(_raw_body)]
 
 
@@ -193,93 +193,96 @@ def _create(
     )
 
 
-def build_router(site: Site) -> APIRouter:
-    """The routes of ``site``'s Glance, mounted under ``/{site}/image``."""
-    router = APIRouter()
+def _upload_checked(
+    conn: sqlite3.Connection, image_id: str, viewer: Viewer, content_type: str
+) -> None:
+    """Refuse an upload with another media type (415), or to an image not ``queued`` (409)."""
+    if content_type.split(";")[0].strip() != "application/octet-stream":
+        raise ApiError(
+            415, f"The request media type {content_type} is not supported by this server."
+        )
+    row = _require_owned(conn, image_id, viewer, "upload data to")
+    if row["status"] != "queued":
+        raise ApiError(
+            409, f"Image status transition from {row['status']} to saving is not allowed"
+        )
 
-    def viewer(request: Request) -> Viewer:
-        context = authenticate(site, request)
-        if context.project_id is None:
-            raise ApiError(403, "Glance needs a project-scoped token.")
-        return _viewer(context)
 
-    Who = Annotated[Viewer, Depends(viewer)]
+class GlanceApi(SiteHandlers):
+    """The handlers of ``site``'s Glance; each first checks who asks (:meth:`viewer`)."""
 
-    async def upload_body(request: Request) -> ReceivedData:
-        return await receive_data(request, site)
+    def viewer(self, request: Request) -> Viewer:
+        """Who asks (a project-scoped token).
 
-    @router.get("")
-    @router.get("/")
-    def versions(request: Request) -> Response:
-        href = f"{base_url(request)}/{site.name}/image/v2/"
+        Raises:
+            ApiError: 401 without a valid token, 403 for an unscoped one.
+        """
+        return _viewer(scoped(self.site, request, refusal="Glance needs a project-scoped token."))
+
+    @route("GET", "")
+    @route("GET", "/")
+    def versions(self, request: Request) -> Response:
+        href = f"{base_url(request)}/{self.site.name}/image/v2/"
         values = [
             {"id": vid, "status": status, "links": [{"rel": "self", "href": href}]}
             for vid, status in VERSIONS
         ]
         return JSONResponse({"versions": values}, status_code=300)
 
-    @router.get("/v2/schemas/image")
-    def schema_image(_: Who) -> Response:
+    @route("GET", "/v2/schemas/image")
+    def schema_image(self, request: Request) -> Response:
+        self.viewer(request)
         return JSONResponse(image_schema())
 
-    @router.get("/v2/schemas/images")
-    def schema_images(_: Who) -> Response:
+    @route("GET", "/v2/schemas/images")
+    def schema_images(self, request: Request) -> Response:
+        self.viewer(request)
         return JSONResponse(images_schema())
 
-    @router.get("/v2/images")
-    def list_route(request: Request, who: Who) -> Response:
+    @route("GET", "/v2/images")
+    def list_images(self, request: Request) -> Response:
+        who = self.viewer(request)
         query = parse_image_query(list(request.query_params.multi_items()), who)
-        with site.store.tx() as conn:
+        with self.site.store.tx() as conn:
             rows = list_images(conn, query, who)
             tags = _tags_of(conn, [row["id"] for row in rows])
         body: dict[str, Any] = {"images": [image_view(row, tags[row["id"]]) for row in rows]}
         body.update(_page_links(request, rows, query.limit))
         return JSONResponse(body)
 
-    @router.post("/v2/images")
-    def create_route(request: Request, who: Who, payload: JsonBody) -> Response:
-        requested_id, changes = changes_from_create(payload, who)
-        with site.store.tx() as conn:
+    @route("POST", "/v2/images")
+    def create(self, request: Request, raw: RawBody) -> Response:
+        who = self.viewer(request)
+        requested_id, changes = changes_from_create(parse_json(raw, "image"), who)
+        with self.site.store.tx() as conn:
             image_id = _create(conn, who, requested_id, changes)
             body = _show(conn, image_id)
-        location = f"{base_url(request)}/{site.name}/image/v2/images/{image_id}"
+        location = f"{base_url(request)}/{self.site.name}/image/v2/images/{image_id}"
         return JSONResponse(body, status_code=201, headers={"Location": location})
 
-    @router.get("/v2/images/{image_id}")
-    def show_route(image_id: str, who: Who) -> Response:
-        with site.store.tx() as conn:
+    @route("GET", "/v2/images/{image_id}")
+    def show(self, image_id: str, request: Request) -> Response:
+        who = self.viewer(request)
+        with self.site.store.tx() as conn:
             _require_visible(conn, image_id, who)
             return JSONResponse(_show(conn, image_id))
 
-    @router.patch("/v2/images/{image_id}")
-    def patch_route(
-        image_id: str,
-        request: Request,
-        who: Who,
-        raw: RawBody,
-    ) -> Response:
+    @route("PATCH", "/v2/images/{image_id}")
+    def patch(self, image_id: str, request: Request, raw: RawBody) -> Response:
+        who = self.viewer(request)
         content_type = request.headers.get("Content-Type", "")
         if not patch_media_type_ok(content_type):
-            return JSONResponse(
-                {
-                    "message": patch_media_type_message(content_type),
-                    "code": "415 Unsupported Media Type",
-                    "title": "Unsupported Media Type",
-                },
-                status_code=415,
-            )
-        try:
-            operations = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "Malformed JSON in request body.") from None
-        with site.store.tx() as conn:
+            return glance_patch_media_error(patch_media_type_message(content_type))
+        operations = parse_json(raw, "image")
+        with self.site.store.tx() as conn:
             row = _require_owned(conn, image_id, who, "modify")
             apply_changes(conn, image_id, changes_from_patch(operations, row, who))
             return JSONResponse(_show(conn, image_id))
 
-    @router.delete("/v2/images/{image_id}")
-    def delete_route(image_id: str, who: Who) -> Response:
-        with site.store.tx() as conn:
+    @route("DELETE", "/v2/images/{image_id}")
+    def delete(self, image_id: str, request: Request) -> Response:
+        who = self.viewer(request)
+        with self.site.store.tx() as conn:
             row = _visible_row(conn, image_id, who)
             if row is None:
                 raise ApiError(404, f"Failed to find image {image_id} to delete")
@@ -287,43 +290,35 @@ def build_router(site: Site) -> APIRouter:
                 raise ApiError(403, "You are not permitted to delete this image.")
             if row["protected"]:
                 raise ApiError(403, f"Image {image_id} is protected and cannot be deleted.")
-            delete_image_record(conn, site, image_id)
+            delete_image_record(conn, self.site, image_id)
         return _no_content()
 
-    @router.put("/v2/images/{image_id}/file")
-    def upload_route(
-        image_id: str,
-        request: Request,
-        who: Who,
-        received: Annotated[ReceivedData, Depends(upload_body)],
-    ) -> Response:
+    @route("PUT", "/v2/images/{image_id}/file")
+    async def upload(self, image_id: str, request: Request) -> Response:
+        who = await run_in_threadpool(self.viewer, request)
+        received = await receive_data(request, self.site)
+        content_type = request.headers.get("Content-Type", "application/octet-stream")
         try:
-            content_type = request.headers.get("Content-Type", "application/octet-stream")
-            if content_type.split(";")[0].strip() != "application/octet-stream":
-                raise ApiError(
-                    415, f"The request media type {content_type} is not supported by this server."
-                )
-            with site.store.tx() as conn:
-                row = _require_owned(conn, image_id, who, "upload data to")
-                if row["status"] != "queued":
-                    raise ApiError(
-                        409,
-                        f"Image status transition from {row['status']} to saving is not allowed",
-                    )
-                store_data(conn, site, image_id, received)
+            await run_in_threadpool(self._store, image_id, who, content_type, received)
         finally:
             received.discard()
         return _no_content()
 
-    @router.get("/v2/images/{image_id}/file")
-    def download_route(image_id: str, who: Who) -> Response:
-        with site.store.tx() as conn:
+    def _store(self, image_id: str, who: Viewer, content_type: str, received: ReceivedData) -> None:
+        with self.site.store.tx() as conn:
+            _upload_checked(conn, image_id, who, content_type)
+            store_data(conn, self.site, image_id, received)
+
+    @route("GET", "/v2/images/{image_id}/file")
+    def download(self, image_id: str, request: Request) -> Response:
+        who = self.viewer(request)
+        with self.site.store.tx() as conn:
             row = _require_visible(conn, image_id, who)
         if row["status"] != "active":
             return _no_content()
         try:
             # Opened here, the data stays readable even if the image is deleted meanwhile.
-            handle = data_path(site, image_id).open("rb")
+            handle = data_path(self.site, image_id).open("rb")
         except FileNotFoundError:
             return _no_content()
         return StreamingResponse(
@@ -332,11 +327,12 @@ def build_router(site: Site) -> APIRouter:
             headers={"Content-MD5": row["checksum"] or "", "Content-Length": str(row["size"])},
         )
 
-    @router.put("/v2/images/{image_id}/tags/{tag}")
-    def add_tag_route(image_id: str, tag: str, who: Who) -> Response:
+    @route("PUT", "/v2/images/{image_id}/tags/{tag}")
+    def add_tag(self, image_id: str, tag: str, request: Request) -> Response:
+        who = self.viewer(request)
         if len(tag) > 255:
             raise ApiError(400, "Tag is longer than 255 characters.")
-        with site.store.tx() as conn:
+        with self.site.store.tx() as conn:
             _require_owned(conn, image_id, who, "modify")
             conn.execute(
                 "INSERT OR IGNORE INTO image_tags (image_id, tag) VALUES (?, ?)", (image_id, tag)
@@ -344,9 +340,10 @@ def build_router(site: Site) -> APIRouter:
             apply_changes(conn, image_id, ImageChanges())
         return _no_content()
 
-    @router.delete("/v2/images/{image_id}/tags/{tag}")
-    def delete_tag_route(image_id: str, tag: str, who: Who) -> Response:
-        with site.store.tx() as conn:
+    @route("DELETE", "/v2/images/{image_id}/tags/{tag}")
+    def delete_tag(self, image_id: str, tag: str, request: Request) -> Response:
+        who = self.viewer(request)
+        with self.site.store.tx() as conn:
             _require_owned(conn, image_id, who, "modify")
             removed = conn.execute(
                 "DELETE FROM image_tags WHERE image_id = ? AND tag = ?", (image_id, tag)
@@ -356,6 +353,11 @@ def build_router(site: Site) -> APIRouter:
             apply_changes(conn, image_id, ImageChanges())
         return _no_content()
 
+
+def build_router(site: Site) -> APIRouter:
+    """The routes of ``site``'s Glance, mounted under ``/{site}/image``."""
+    router = APIRouter(route_class=service_route("image"))
+    mount(router, routes_of(GlanceApi(site)))
     return router
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,30 +63,52 @@ def _schema_error(detail: str) -> ApiError:
     return ApiError(400, f"Provided object does not match schema 'image': {detail}")
 
 
+def _check_name(value: Any) -> Any:
+    if value is not None and (not isinstance(value, str) or len(value) > 255):
+        raise _schema_error(f"{value!r} is not a string of at most 255 characters")
+    return value
+
+
+def _check_flag(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise _schema_error(f"{value!r} is not of type 'boolean'")
+    return int(value)
+
+
+def _check_minimum(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _schema_error(f"{value!r} is not a non-negative integer")
+    return value
+
+
+def _one_of(allowed: tuple[str | None, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise _schema_error(f"{value!r} is not one of {[v for v in allowed if v]}")
+        return value
+
+    return check
+
+
+#: The check of each base attribute anyone may set: value -> the value to store.
+_VALUE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": _check_name,
+    "protected": _check_flag,
+    "os_hidden": _check_flag,
+    "min_disk": _check_minimum,
+    "min_ram": _check_minimum,
+    "container_format": _one_of(_CONTAINER_FORMATS),
+    "disk_format": _one_of(_DISK_FORMATS),
+}
+
+
 def _check_base(name: str, value: Any, viewer: Viewer) -> Any:
     """Validate one base attribute; return the value to store."""
-    if name == "name":
-        if value is not None and (not isinstance(value, str) or len(value) > 255):
-            raise _schema_error(f"{value!r} is not a string of at most 255 characters")
-        return value
     if name == "visibility":
         if value not in _VISIBILITIES:
             raise ApiError(400, f"Invalid visibility value: {value}")
         if value == "public" and not viewer.is_admin:
             raise ApiError(403, "You are not authorized to complete publicize_image action.")
-        return value
-    if name in ("protected", "os_hidden"):
-        if not isinstance(value, bool):
-            raise _schema_error(f"{value!r} is not of type 'boolean'")
-        return int(value)
-    if name in ("min_disk", "min_ram"):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _schema_error(f"{value!r} is not a non-negative integer")
-        return value
-    if name in ("container_format", "disk_format"):
-        allowed = _CONTAINER_FORMATS if name == "container_format" else _DISK_FORMATS
-        if value not in allowed:
-            raise _schema_error(f"{value!r} is not one of {[v for v in allowed if v]}")
         return value
     if name == "owner":
         if not viewer.is_admin:
@@ -93,7 +116,7 @@ def _check_base(name: str, value: Any, viewer: Viewer) -> Any:
         if not isinstance(value, str):
             raise _schema_error(f"{value!r} is not of type 'string'")
         return value
-    raise AssertionError(name)  # pragma: no cover
+    return _VALUE_CHECKS[name](value)
 
 
 def _check_tags(value: Any) -> list[str]:
@@ -157,6 +180,52 @@ def _pointer(path: Any) -> str:
     return segment.replace("~1", "/").replace("~0", "~")
 
 
+def _operation(operation: Any) -> tuple[str, str, Any]:
+    """``(op, attribute, value)`` of one JSON-patch operation.
+
+    Raises:
+        ApiError: 400 for a malformed operation, 403 for a read-only attribute.
+    """
+    if not isinstance(operation, dict):
+        raise ApiError(400, "Each JSON-patch operation must be an object.")
+    op = operation.get("op")
+    if op not in ("add", "replace", "remove"):
+        raise ApiError(
+            400, f'Invalid operation: "{op}". It must be one of "add", "remove" or "replace".'
+        )
+    name = _pointer(operation.get("path"))
+    if op != "remove" and "value" not in operation:
+        raise ApiError(400, f'Operation "{op}" requires a member named "value".')
+    if name in READ_ONLY or name == "id":
+        raise ApiError(403, f"Attribute '{name}' is read-only.")
+    return str(op), name, operation.get("value")
+
+
+def _patch_property(
+    changes: ImageChanges, properties: dict[str, Any], op: str, name: str, value: Any
+) -> None:
+    """Apply one operation on a custom property to ``changes`` (and the ``properties`` so far).
+
+    Raises:
+        ApiError: 409 removing or replacing a missing property, adding a present one.
+    """
+    if op == "remove":
+        if name not in properties:
+            raise ApiError(409, f"Property {name} does not exist.")
+        properties.pop(name)
+        changes.set_properties.pop(name, None)
+        changes.removed_properties.append(name)
+        return
+    if op == "add" and name in properties:
+        raise ApiError(409, f"Property {name} already present.")
+    if op == "replace" and name not in properties:
+        raise ApiError(409, f"Property {name} does not exist.")
+    properties[name] = _check_property(name, value)
+    changes.set_properties[name] = properties[name]
+    if name in changes.removed_properties:
+        changes.removed_properties.remove(name)
+
+
 def changes_from_patch(operations: Any, row: sqlite3.Row, viewer: Viewer) -> ImageChanges:
     """Validate a JSON-patch document against the image in ``row``.
 
@@ -168,42 +237,15 @@ def changes_from_patch(operations: Any, row: sqlite3.Row, viewer: Viewer) -> Ima
     properties: dict[str, Any] = dict(loads(row["properties"]) or {})
     changes = ImageChanges()
     for operation in operations:
-        if not isinstance(operation, dict):
-            raise ApiError(400, "Each JSON-patch operation must be an object.")
-        op = operation.get("op")
-        if op not in ("add", "replace", "remove"):
-            raise ApiError(
-                400, f'Invalid operation: "{op}". It must be one of "add", "remove" or "replace".'
-            )
-        name = _pointer(operation.get("path"))
-        if op != "remove" and "value" not in operation:
-            raise ApiError(400, f'Operation "{op}" requires a member named "value".')
-        value = operation.get("value")
-        if name in READ_ONLY or name == "id":
-            raise ApiError(403, f"Attribute '{name}' is read-only.")
-        if name == "tags":
-            if op == "remove":
-                raise ApiError(403, "Attribute 'tags' cannot be removed.")
-            changes.tags = _check_tags(value)
-        elif name in _COLUMNS:
-            if op == "remove":
-                raise ApiError(403, f"Attribute '{name}' cannot be removed.")
-            changes.columns[name] = _check_base(name, value, viewer)
+        op, name, value = _operation(operation)
+        if name not in _COLUMNS and name != "tags":
+            _patch_property(changes, properties, op, name, value)
         elif op == "remove":
-            if name not in properties:
-                raise ApiError(409, f"Property {name} does not exist.")
-            properties.pop(name)
-            changes.set_properties.pop(name, None)
-            changes.removed_properties.append(name)
+            raise ApiError(403, f"Attribute '{name}' cannot be removed.")
+        elif name == "tags":
+            changes.tags = _check_tags(value)
         else:
-            if op == "add" and name in properties:
-                raise ApiError(409, f"Property {name} already present.")
-            if op == "replace" and name not in properties:
-                raise ApiError(409, f"Property {name} does not exist.")
-            properties[name] = _check_property(name, value)
-            changes.set_properties[name] = properties[name]
-            if name in changes.removed_properties:
-                changes.removed_properties.remove(name)
+            changes.columns[name] = _check_base(name, value, viewer)
     return changes
 
 

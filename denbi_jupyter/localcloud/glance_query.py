@@ -191,10 +191,8 @@ def _visibility_filter(
         query.params.append(visibility)
 
 
-def _parse_sort(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    sort_values = [value for key, value in items if key == "sort"]
-    keys = [value for key, value in items if key == "sort_key"]
-    dirs = [value for key, value in items if key == "sort_dir"]
+def _sort_pairs(sort_values: list[str], keys: list[str], dirs: list[str]) -> list[tuple[str, str]]:
+    """The ``(key, direction)`` pairs asked for, in ``sort=`` or ``sort_key``/``sort_dir`` form."""
     if sort_values and (keys or dirs):
         raise _bad("The 'sort' parameter cannot be combined with 'sort_key' or 'sort_dir'.")
     pairs: list[tuple[str, str]] = []
@@ -202,14 +200,18 @@ def _parse_sort(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
         for part in sort_values[-1].split(","):
             key, _, direction = part.strip().partition(":")
             pairs.append((key.strip(), direction.strip() or "desc"))
-    else:
-        if dirs and len(dirs) not in (1, len(keys) or 1):
-            raise _bad("The number of sort_dir values must be one or match sort_key.")
-        for index, key in enumerate(keys):
-            direction = dirs[index] if len(dirs) == len(keys) else (dirs[0] if dirs else "desc")
-            pairs.append((key, direction))
-        if not keys and dirs:
-            pairs.append(("created_at", dirs[0]))
+        return pairs
+    if dirs and len(dirs) not in (1, len(keys) or 1):
+        raise _bad("The number of sort_dir values must be one or match sort_key.")
+    for index, key in enumerate(keys):
+        direction = dirs[index] if len(dirs) == len(keys) else (dirs[0] if dirs else "desc")
+        pairs.append((key, direction))
+    if not keys and dirs:
+        pairs.append(("created_at", dirs[0]))
+    return pairs
+
+
+def _check_sort(pairs: list[tuple[str, str]]) -> None:
     for key, direction in pairs:
         if key not in SORT_KEYS:
             raise _bad(
@@ -220,10 +222,20 @@ def _parse_sort(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     seen = [key for key, _ in pairs]
     if len(set(seen)) != len(seen):
         raise _bad("Sort keys must not repeat.")
+
+
+def _parse_sort(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The sort of a listing, ending in ``created_at`` and ``id`` (stable keyset paging)."""
+    pairs = _sort_pairs(
+        [value for key, value in items if key == "sort"],
+        [value for key, value in items if key == "sort_key"],
+        [value for key, value in items if key == "sort_dir"],
+    )
+    _check_sort(pairs)
     if not pairs:
         pairs.append(("created_at", "desc"))
     for extra in ("created_at", "id"):
-        if extra not in seen and not any(key == extra for key, _ in pairs):
+        if not any(key == extra for key, _ in pairs):
             pairs.append((extra, "desc"))
     return pairs
 

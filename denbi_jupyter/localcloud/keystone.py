@@ -4,10 +4,9 @@ Every response carries ``Vary: X-Auth-Token`` as Keystone's do; errors come out 
 shape through :class:`~denbi_jupyter.localcloud.responses.ApiError`.
 """
 
-# No ``from __future__ import annotations``: FastAPI must resolve the route-local
-# ``Annotated`` dependency aliases when the routes are defined.
+from __future__ import annotations
 
-import json
+import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -15,6 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from denbi_jupyter.localcloud.auth import TokenContext, authenticate
+from denbi_jupyter.localcloud.http import (
+    SiteHandlers,
+    json_body,
+    mount,
+    route,
+    routes_of,
+    service_route,
+)
 from denbi_jupyter.localcloud.keystone_catalog import base_url, build_catalog
 from denbi_jupyter.localcloud.keystone_tokens import (
     issue_token,
@@ -40,13 +47,8 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return JSONResponse(body, status_code=status, headers={**_VARY, **(headers or {})})
 
 
-async def _json_payload(request: Request) -> Any:
-    """The request body parsed as JSON, or a Keystone 400."""
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Expecting to find valid JSON in request body.") from None
+#: A Keystone request body: JSON, else 400 "Expecting to find valid JSON in request body."
+KeystoneBody = Annotated[Any, Depends(json_body("identity"))]
 
 
 def _forbidden(action: str) -> ApiError:
@@ -65,153 +67,154 @@ def _version(site: Site, request: Request) -> dict[str, Any]:
     }
 
 
-def build_router(site: Site) -> APIRouter:
-    """The routes of ``site``'s Keystone, mounted under ``/{site}/identity``."""
-    router = APIRouter()
+def _project_list(request: Request, site: Site, rows: list[sqlite3.Row]) -> Response:
+    root = base_url(request)
+    return _json(
+        {
+            "projects": [project_view(row, root, site) for row in rows],
+            "links": {"next": None, "self": str(request.url), "previous": None},
+        }
+    )
 
-    def auth_context(request: Request) -> TokenContext:
-        return authenticate(site, request)
 
-    Ctx = Annotated[TokenContext, Depends(auth_context)]
+def _subject_token(request: Request) -> str:
+    subject = request.headers.get("X-Subject-Token")
+    if not subject:
+        raise ApiError(400, "Expecting to find X-Subject-Token in request headers.")
+    return subject
 
-    @router.get("")
-    @router.get("/")
-    def versions(request: Request) -> Response:
-        version = _version(site, request)
+
+def _user_view(row: sqlite3.Row, href: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "domain_id": row["domain_id"],
+        "email": row["email"],
+        "enabled": True,
+        "password_expires_at": None,
+        "options": {},
+        "links": {"self": href},
+    }
+
+
+class KeystoneApi(SiteHandlers):
+    """The handlers of ``site``'s Keystone; all but discovery and token creation need a token."""
+
+    def _context(self, request: Request) -> TokenContext:
+        return authenticate(self.site, request)
+
+    @route("GET", "")
+    @route("GET", "/")
+    def versions(self, request: Request) -> Response:
+        version = _version(self.site, request)
         return _json(
             {"versions": {"values": [version]}},
             status=300,
             headers={"Location": version["links"][0]["href"]},
         )
 
-    @router.get("/v3")
-    @router.get("/v3/")
-    def version_v3(request: Request) -> Response:
-        return _json({"version": _version(site, request)})
+    @route("GET", "/v3")
+    @route("GET", "/v3/")
+    def version_v3(self, request: Request) -> Response:
+        return _json({"version": _version(self.site, request)})
 
-    @router.post("/v3/auth/tokens")
-    def create_token(request: Request, payload: Annotated[Any, Depends(_json_payload)]) -> Response:
+    @route("POST", "/v3/auth/tokens")
+    def create_token(self, request: Request, payload: KeystoneBody) -> Response:
         nocatalog = "nocatalog" in request.query_params
-        with site.store.tx() as conn:
+        with self.site.store.tx() as conn:
             grant = resolve_grant(conn, payload)
             token_id = issue_token(conn, grant)
             token = load_token(conn, token_id)
             assert token is not None
-            body = token_body(conn, site, base_url(request), token, catalog=not nocatalog)
+            body = token_body(conn, self.site, base_url(request), token, catalog=not nocatalog)
         return _json(body, status=201, headers={"X-Subject-Token": token_id})
 
-    def subject_token(request: Request) -> str:
-        subject = request.headers.get("X-Subject-Token")
-        if not subject:
-            raise ApiError(400, "Expecting to find X-Subject-Token in request headers.")
-        return subject
-
-    @router.get("/v3/auth/tokens")
-    def validate_token(request: Request, _: Ctx) -> Response:
-        subject = subject_token(request)
+    @route("GET", "/v3/auth/tokens")
+    def validate_token(self, request: Request) -> Response:
+        self._context(request)
+        subject = _subject_token(request)
         nocatalog = "nocatalog" in request.query_params
-        with site.store.tx() as conn:
+        with self.site.store.tx() as conn:
             token = load_token(conn, subject)
             if token is None:
                 raise ApiError(404, "Could not find token.")
-            body = token_body(conn, site, base_url(request), token, catalog=not nocatalog)
+            body = token_body(conn, self.site, base_url(request), token, catalog=not nocatalog)
         return _json(body, headers={"X-Subject-Token": subject})
 
-    @router.head("/v3/auth/tokens")
-    def check_token(request: Request, _: Ctx) -> Response:
-        subject = subject_token(request)
-        with site.store.tx() as conn:
+    @route("HEAD", "/v3/auth/tokens")
+    def check_token(self, request: Request) -> Response:
+        self._context(request)
+        subject = _subject_token(request)
+        with self.site.store.tx() as conn:
             if load_token(conn, subject) is None:
                 raise ApiError(404, "Could not find token.")
         return Response(status_code=200, headers={**_VARY, "X-Subject-Token": subject})
 
-    @router.delete("/v3/auth/tokens")
-    def delete_token(request: Request, _: Ctx) -> Response:
-        subject = subject_token(request)
-        with site.store.tx() as conn:
+    @route("DELETE", "/v3/auth/tokens")
+    def delete_token(self, request: Request) -> Response:
+        self._context(request)
+        subject = _subject_token(request)
+        with self.site.store.tx() as conn:
             if not revoke_token(conn, subject):
                 raise ApiError(404, "Could not find token.")
         return Response(status_code=204, headers=_VARY)
 
-    @router.get("/v3/auth/catalog")
-    def catalog(request: Request, context: Ctx) -> Response:
-        if context.project_id is None:
+    @route("GET", "/v3/auth/catalog")
+    def catalog(self, request: Request) -> Response:
+        if self._context(request).project_id is None:
             raise _forbidden("identity:get_auth_catalog")
         root = base_url(request)
         return _json(
             {
-                "catalog": build_catalog(site, root),
-                "links": {"self": f"{root}/{site.name}/identity/v3/auth/catalog"},
+                "catalog": build_catalog(self.site, root),
+                "links": {"self": f"{root}/{self.site.name}/identity/v3/auth/catalog"},
             }
         )
 
-    def project_list(request: Request, user_id: str) -> Response:
-        root = base_url(request)
-        with site.store.tx() as conn:
+    def _projects_of(self, request: Request, user_id: str) -> Response:
+        with self.site.store.tx() as conn:
             rows = user_projects(conn, user_id)
-        return _json(
-            {
-                "projects": [project_view(row, root, site) for row in rows],
-                "links": {"next": None, "self": str(request.url), "previous": None},
-            }
-        )
+        return _project_list(request, self.site, rows)
 
-    @router.get("/v3/auth/projects")
-    def auth_projects(request: Request, context: Ctx) -> Response:
-        return project_list(request, context.user_id)
+    @route("GET", "/v3/auth/projects")
+    def auth_projects(self, request: Request) -> Response:
+        return self._projects_of(request, self._context(request).user_id)
 
-    @router.get("/v3/users/{user_id}/projects")
-    def projects_of_user(user_id: str, request: Request, context: Ctx) -> Response:
+    @route("GET", "/v3/users/{user_id}/projects")
+    def projects_of_user(self, user_id: str, request: Request) -> Response:
+        context = self._context(request)
         if user_id != context.user_id and not context.is_admin:
             raise _forbidden("identity:list_user_projects")
-        return project_list(request, user_id)
+        return self._projects_of(request, user_id)
 
-    @router.get("/v3/users/{user_id}")
-    def show_user(user_id: str, request: Request, context: Ctx) -> Response:
+    @route("GET", "/v3/users/{user_id}")
+    def show_user(self, user_id: str, request: Request) -> Response:
+        context = self._context(request)
         if user_id != context.user_id and not context.is_admin:
             raise _forbidden("identity:get_user")
-        with site.store.tx() as conn:
+        with self.site.store.tx() as conn:
             row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         if row is None:
             raise ApiError(404, f"Could not find user: {user_id}.")
-        return _json(
-            {
-                "user": {
-                    "id": row["id"],
-                    "name": row["name"],
-                    "domain_id": row["domain_id"],
-                    "email": row["email"],
-                    "enabled": True,
-                    "password_expires_at": None,
-                    "options": {},
-                    "links": {
-                        "self": f"{base_url(request)}/{site.name}/identity/v3/users/{user_id}"
-                    },
-                }
-            }
-        )
+        href = f"{base_url(request)}/{self.site.name}/identity/v3/users/{user_id}"
+        return _json({"user": _user_view(row, href)})
 
-    @router.get("/v3/projects")
-    def all_projects(request: Request, context: Ctx) -> Response:
-        if not context.is_admin:
+    @route("GET", "/v3/projects")
+    def all_projects(self, request: Request) -> Response:
+        if not self._context(request).is_admin:
             raise _forbidden("identity:list_projects")
-        root = base_url(request)
         name = request.query_params.get("name")
-        with site.store.tx() as conn:
+        with self.site.store.tx() as conn:
             if name is None:
                 rows = conn.execute("SELECT * FROM projects ORDER BY name").fetchall()
             else:
                 rows = conn.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchall()
-        return _json(
-            {
-                "projects": [project_view(row, root, site) for row in rows],
-                "links": {"next": None, "self": str(request.url), "previous": None},
-            }
-        )
+        return _project_list(request, self.site, rows)
 
-    @router.get("/v3/projects/{project_id}")
-    def show_project(project_id: str, request: Request, context: Ctx) -> Response:
-        with site.store.tx() as conn:
+    @route("GET", "/v3/projects/{project_id}")
+    def show_project(self, project_id: str, request: Request) -> Response:
+        context = self._context(request)
+        with self.site.store.tx() as conn:
             row = conn.execute("SELECT * FROM projects WHERE id = ?", (project_id,)).fetchone()
             member = conn.execute(
                 "SELECT 1 FROM role_assignments WHERE user_id = ? AND project_id = ?",
@@ -221,6 +224,11 @@ def build_router(site: Site) -> APIRouter:
             raise _forbidden("identity:get_project")
         if row is None:
             raise ApiError(404, f"Could not find project: {project_id}.")
-        return _json({"project": project_view(row, base_url(request), site)})
+        return _json({"project": project_view(row, base_url(request), self.site)})
 
+
+def build_router(site: Site) -> APIRouter:
+    """The routes of ``site``'s Keystone, mounted under ``/{site}/identity``."""
+    router = APIRouter(route_class=service_route("identity"))
+    mount(router, routes_of(KeystoneApi(site)))
     return router

@@ -15,13 +15,24 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.requests import Request
+from starlette.responses import Response
 
-from denbi_jupyter.localcloud.nova_microversion import Microversion
+from denbi_jupyter.localcloud.http import route
+from denbi_jupyter.localcloud.nova_api import NovaApi, NovaBody, empty, ok
+from denbi_jupyter.localcloud.nova_microversion import Microversion, microversion_of
 from denbi_jupyter.localcloud.nova_quotas import quota_limits
 from denbi_jupyter.localcloud.nova_views import db_time, usage_time
 from denbi_jupyter.localcloud.responses import ApiError
 
-__all__ = ["create_keypair", "delete_keypair", "fingerprint", "keypair_row", "keypair_view"]
+__all__ = [
+    "KeypairApi",
+    "create_keypair",
+    "delete_keypair",
+    "fingerprint",
+    "keypair_row",
+    "keypair_view",
+]
 
 _NAME_OLD = re.compile(r"^[a-zA-Z0-9 _-]+$")
 _NAME_292 = re.compile(r"^[a-zA-Z0-9 @._-]+$")
@@ -128,7 +139,7 @@ def create_keypair(
     allowed = quota_limits(conn, project_id)["key_pairs"]
     count = conn.execute("SELECT COUNT(*) FROM keypairs WHERE user_id = ?", (user_id,)).fetchone()
     if 0 <= allowed <= int(count[0]):
-        raise ApiError(403, "Quota exceeded, too many key pairs.", nova_kind="forbidden")
+        raise ApiError(403, "Quota exceeded, too many key pairs.", kind="forbidden")
     conn.execute(
         "INSERT INTO keypairs (name, user_id, public_key, fingerprint, type, created_at) "
         "VALUES (?, ?, ?, ?, 'ssh', ?)",
@@ -158,3 +169,50 @@ def delete_keypair(conn: sqlite3.Connection, user_id: str, name: str) -> None:
     """
     keypair_row(conn, user_id, name)
     conn.execute("DELETE FROM keypairs WHERE user_id = ? AND name = ?", (user_id, name))
+
+
+class KeypairApi(NovaApi):
+    """``/os-keypairs`` of the user who asks: list, create (import), show, delete."""
+
+    @route("GET", "/os-keypairs")
+    def list_keypairs(self, request: Request) -> Response:
+        context = self.context_of(request)
+        version = microversion_of(request)
+        with self.site.store.tx() as conn:
+            rows = conn.execute(
+                "SELECT rowid, * FROM keypairs WHERE user_id = ? ORDER BY name",
+                (context.user_id,),
+            ).fetchall()
+        items = [{"keypair": keypair_view(r, version=version, detail=False)} for r in rows]
+        return ok({"keypairs": items})
+
+    @route("POST", "/os-keypairs")
+    def create(self, request: Request, body: NovaBody) -> Response:
+        context = self.context_of(request)
+        version = microversion_of(request)
+        with self.site.store.tx() as conn:
+            row, private_key = create_keypair(
+                conn,
+                user_id=context.user_id,
+                project_id=str(context.project_id),
+                body=body,
+                version=version,
+            )
+        view = keypair_view(row, version=version, detail=False, created=version >= (2, 10))
+        if private_key is not None:
+            view["private_key"] = private_key
+        return ok({"keypair": view}, 201 if version >= (2, 2) else 200)
+
+    @route("GET", "/os-keypairs/{name}")
+    def show(self, name: str, request: Request) -> Response:
+        context = self.context_of(request)
+        with self.site.store.tx() as conn:
+            row = keypair_row(conn, context.user_id, name)
+        return ok({"keypair": keypair_view(row, version=microversion_of(request), detail=True)})
+
+    @route("DELETE", "/os-keypairs/{name}")
+    def delete(self, name: str, request: Request) -> Response:
+        context = self.context_of(request)
+        with self.site.store.tx() as conn:
+            delete_keypair(conn, context.user_id, name)
+        return empty(204 if microversion_of(request) >= (2, 2) else 202)

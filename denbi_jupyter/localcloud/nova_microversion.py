@@ -11,14 +11,12 @@ handlers read the negotiated version with :func:`microversion_of`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
-from typing import Any
 
-from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from denbi_jupyter.localcloud.responses import ApiError, keystone_error, nova_error
+from denbi_jupyter.localcloud.http import Endpoint, ServiceRoute
+from denbi_jupyter.localcloud.responses import ApiError
 
 __all__ = [
     "MAX_VERSION",
@@ -90,7 +88,7 @@ def negotiate(request: Request) -> Microversion:
             406,
             f"Version {asked} is not supported by the API. Minimum is {_text(MIN_VERSION)} "
             f"and maximum is {_text(MAX_VERSION)}.",
-            nova_kind="computeFault",
+            kind="computeFault",
             headers=version_headers(asked),
         )
     return version
@@ -102,29 +100,19 @@ def microversion_of(request: Request) -> Microversion:
     return version
 
 
-class NovaRoute(APIRoute):
+class NovaRoute(ServiceRoute):
     """A route that negotiates the microversion and echoes it on every answer."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    service = "compute"
 
-        async def versioned(request: Request) -> Response:
-            try:
-                version = negotiate(request)
-            except ApiError as error:
-                response = nova_error(error.status, error.message, kind=error.nova_kind)
-                response.headers.update(error.headers)
-                return response
-            request.state.microversion = version
-            headers = version_headers(_text(version))
-            try:
-                response = await handler(request)
-            except ApiError as error:
-                if error.status == 401:  # keystonemiddleware answers before Nova sees it
-                    return keystone_error(401, error.message)
-                error.headers = {**headers, **error.headers}
-                raise
-            response.headers.update(headers)
-            return response
-
-        return versioned
+    async def answer(self, request: Request, handler: Endpoint) -> Response:
+        version = negotiate(request)  # its errors carry the echo headers already
+        request.state.microversion = version
+        headers = version_headers(_text(version))
+        try:
+            response = await handler(request)
+        except ApiError as error:
+            error.headers = {**headers, **error.headers}
+            raise
+        response.headers.update(headers)
+        return response

@@ -12,12 +12,19 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from denbi_jupyter.localcloud.nova_microversion import Microversion
+from starlette.requests import Request
+from starlette.responses import Response
+
+from denbi_jupyter.localcloud.auth import TokenContext
+from denbi_jupyter.localcloud.http import route
+from denbi_jupyter.localcloud.nova_api import NovaApi, NovaBody, ok
+from denbi_jupyter.localcloud.nova_microversion import Microversion, microversion_of
 from denbi_jupyter.localcloud.responses import ApiError
 from denbi_jupyter.localcloud.store import loads
 
 __all__ = [
     "DEFAULT_QUOTAS",
+    "QuotaApi",
     "check_server_quota",
     "limits_view",
     "quota_limits",
@@ -110,7 +117,7 @@ def check_server_quota(
             403,
             f"Quota exceeded for {names}: Requested {requested}, but already used {in_use} "
             f"of {allowed} {names}",
-            nova_kind="forbidden",
+            kind="forbidden",
         )
 
 
@@ -176,3 +183,85 @@ def limits_view(
         }
     )
     return {"rate": [], "absolute": absolute}
+
+
+def _forbidden(action: str) -> ApiError:
+    return ApiError(
+        403, f"Policy doesn't allow os_compute_api:os-quota-sets:{action} to be performed."
+    )
+
+
+def _quota_changes(body: dict[str, Any]) -> dict[str, int]:
+    """The limits a ``PUT /os-quota-sets`` body sets (``force`` ignored).
+
+    Raises:
+        ApiError: 400 for a missing ``quota_set`` or an unknown or non-integer limit.
+    """
+    values = body.get("quota_set")
+    if not isinstance(values, dict):
+        raise ApiError(400, "Invalid input for field/attribute quota_set.")
+    changes = {k: v for k, v in values.items() if k != "force"}
+    bad = [k for k, v in changes.items() if k not in DEFAULT_QUOTAS or not isinstance(v, int)]
+    if bad:
+        raise ApiError(
+            400,
+            f"Invalid input for field/attribute quota_set. Additional "
+            f"properties are not allowed or not integers: {', '.join(bad)}",
+        )
+    return changes
+
+
+class QuotaApi(NovaApi):
+    """``/limits`` and ``/os-quota-sets``: show, detail, defaults, update (admin)."""
+
+    @route("GET", "/limits")
+    def limits(self, request: Request) -> Response:
+        context = self.context_of(request)
+        with self.site.store.tx() as conn:
+            body = limits_view(conn, str(context.project_id), version=microversion_of(request))
+        return ok({"limits": body})
+
+    def _asker(self, request: Request, project_id: str, action: str) -> TokenContext:
+        """Who asks about ``project_id``'s quota: its member or an admin (else 403)."""
+        context = self.context_of(request)
+        if project_id != context.project_id and not context.is_admin:
+            raise _forbidden(action)
+        return context
+
+    @route("GET", "/os-quota-sets/{project_id}")
+    def show(self, project_id: str, request: Request) -> Response:
+        self._asker(request, project_id, "show")
+        with self.site.store.tx() as conn:
+            body = quota_set_view(conn, project_id, version=microversion_of(request))
+        return ok({"quota_set": body})
+
+    @route("GET", "/os-quota-sets/{project_id}/detail")
+    def detail(self, project_id: str, request: Request) -> Response:
+        context = self._asker(request, project_id, "detail")
+        with self.site.store.tx() as conn:
+            keypairs = conn.execute(
+                "SELECT COUNT(*) FROM keypairs WHERE user_id = ?", (context.user_id,)
+            ).fetchone()
+            body = quota_set_view(
+                conn,
+                project_id,
+                version=microversion_of(request),
+                detail=True,
+                keypairs_used=int(keypairs[0]),
+            )
+        return ok({"quota_set": body})
+
+    @route("GET", "/os-quota-sets/{project_id}/defaults")
+    def defaults(self, project_id: str, request: Request) -> Response:
+        self.context_of(request)
+        return ok({"quota_set": {"id": project_id, **DEFAULT_QUOTAS}})
+
+    @route("PUT", "/os-quota-sets/{project_id}")
+    def update(self, project_id: str, request: Request, body: NovaBody) -> Response:
+        if not self.context_of(request).is_admin:
+            raise _forbidden("update")
+        changes = _quota_changes(body)
+        with self.site.store.tx() as conn:
+            set_quota(conn, project_id, changes)
+            view = quota_set_view(conn, project_id, version=microversion_of(request), with_id=False)
+        return ok({"quota_set": view})

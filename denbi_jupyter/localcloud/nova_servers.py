@@ -14,19 +14,16 @@ import sqlite3
 import string
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import QueryParams
 
 from denbi_jupyter.localcloud import glance_records
 from denbi_jupyter.localcloud.auth import TokenContext
-from denbi_jupyter.localcloud.neutron_ports import (
-    NetworkNotFoundError,
-    network_row,
-    release_ports,
-    visible_networks,
-)
+from denbi_jupyter.localcloud.neutron_ports import release_ports
 from denbi_jupyter.localcloud.nova_microversion import Microversion
+from denbi_jupyter.localcloud.nova_networks import requested_networks
 from denbi_jupyter.localcloud.nova_quotas import check_server_quota, quota_limits
 from denbi_jupyter.localcloud.nova_state import (
     check_unlocked,
@@ -114,72 +111,6 @@ def _flavor(conn: sqlite3.Connection, flavor_ref: Any) -> sqlite3.Row:
     return row
 
 
-def _auto_candidates(conn: sqlite3.Connection, project_id: str) -> list[sqlite3.Row]:
-    """The networks ``networks: auto`` may pick: the project's own, else the shared ones.
-
-    Real Nova considers own and shared networks together and answers 409 "Multiple possible
-    networks found" when there are several. The seeded sites give every project its own
-    network *and* a shared one (a de.NBI project only ever sees its own), so the project's
-    own network wins here when it has exactly one; several own networks still answer 409.
-    """
-    visible = [row for row in visible_networks(conn, project_id=project_id)]
-    own = [row for row in visible if row["project_id"] == project_id and not row["shared"]]
-    shared = [row for row in visible if row["shared"] and not row["external"]]
-    return own or shared
-
-
-def _networks(
-    conn: sqlite3.Connection, networks: Any, *, version: Microversion, project_id: str
-) -> list[dict[str, str]]:
-    """Resolve the request's ``networks`` to ``[{network_id[, fixed_ip]} | {port_id}]``."""
-    if isinstance(networks, str) and version < (2, 37):
-        raise _invalid("networks", networks, f"'{networks}' is not of type 'array'")
-    if networks is None:
-        if version >= (2, 37):
-            raise _invalid("server", "{...}", "'networks' is a required property")
-        networks = "auto"
-    if isinstance(networks, str):
-        if networks == "none":
-            return []
-        if networks != "auto":
-            raise _invalid("networks", networks, f"'{networks}' is not one of ['none', 'auto']")
-        candidates = _auto_candidates(conn, project_id)
-        if len(candidates) > 1:
-            raise ApiError(
-                409, "Multiple possible networks found, use a Network ID to be more specific."
-            )
-        if not candidates:
-            raise _bad(f"Unable to automatically allocate a network for project {project_id}")
-        return [{"network_id": str(candidates[0]["id"])}]
-    if not isinstance(networks, list):
-        raise _invalid("networks", networks, f"{networks!r} is not of type 'array'")
-    resolved: list[dict[str, str]] = []
-    for item in networks:
-        if not isinstance(item, dict):
-            raise _invalid("networks", networks, f"{item!r} is not of type 'object'")
-        if item.get("port"):
-            port_id = str(item["port"])
-            port = conn.execute(
-                "SELECT * FROM ports WHERE id = ? AND project_id = ?", (port_id, project_id)
-            ).fetchone()
-            if port is None:
-                raise _bad(f"Port id {port_id} could not be found.")
-            if port["device_id"]:
-                raise ApiError(409, f"Port {port_id} is still in use.")
-            resolved.append({"port_id": port_id})
-            continue
-        network_id = str(item.get("uuid") or "")
-        try:
-            network_row(conn, network_id, project_id=project_id)
-        except NetworkNotFoundError as exc:
-            raise _bad(f"Network {network_id} could not be found.") from exc
-        entry = {"network_id": network_id}
-        if item.get("fixed_ip"):
-            entry["fixed_ip"] = str(item["fixed_ip"])
-        resolved.append(entry)
-    return resolved
-
-
 def _hostname(name: str) -> str:
     host = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.")
     return host[:63] or "server"
@@ -193,6 +124,128 @@ class CreatedServer:
     def __init__(self, server_id: str, admin_pass: str) -> None:
         self.server_id = server_id
         self.admin_pass = admin_pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Boot:
+    """A checked ``POST /servers`` request: what each of its servers is made of."""
+
+    server: Mapping[str, Any]
+    name: str
+    image: sqlite3.Row
+    flavor: sqlite3.Row
+    key_name: str | None
+    networks: Any
+    metadata: dict[str, str]
+    count: int
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not 1 <= len(name) <= 255 or name != name.strip():
+        raise _invalid(
+            "name",
+            name,
+            "The server name must be 1 to 255 characters without leading or trailing whitespace.",
+        )
+    return name
+
+
+def _check_fit(image: sqlite3.Row, flavor: sqlite3.Row) -> None:
+    """Refuse a flavor too small for the image's ``min_disk`` or ``min_ram``."""
+    if int(image["min_disk"] or 0) > int(flavor["disk"]):
+        raise _bad(
+            "Flavor's disk is too small for requested image. Flavor disk is "
+            f"{int(flavor['disk']) * 1024**3} bytes, minimum requested disk is "
+            f"{int(image['min_disk']) * 1024**3} bytes."
+        )
+    if int(image["min_ram"] or 0) > int(flavor["ram"]):
+        raise _bad("Flavor's memory is too small for requested image.")
+
+
+def _check_placement(
+    conn: sqlite3.Connection, context: TokenContext, server: Mapping[str, Any]
+) -> None:
+    """Refuse an unknown key pair or availability zone."""
+    key_name = server.get("key_name")
+    if (
+        key_name is not None
+        and conn.execute(
+            "SELECT 1 FROM keypairs WHERE user_id = ? AND name = ?", (context.user_id, key_name)
+        ).fetchone()
+        is None
+    ):
+        raise _bad("Invalid key_name provided.")
+    zone = server.get("availability_zone")
+    if zone not in (None, "", "nova"):
+        raise _bad(f"The requested availability zone is not available: {zone}")
+
+
+def _check_boot(
+    conn: sqlite3.Connection,
+    context: TokenContext,
+    body: Mapping[str, Any],
+    version: Microversion,
+) -> _Boot:
+    """Every check Nova's API makes on a ``POST /servers`` body, in its order."""
+    server = body.get("server")
+    if not isinstance(server, dict):
+        raise _invalid("server", server, "'server' is a required property")
+    name = _check_name(server.get("name"))
+    project_id = str(context.project_id)
+    image = _image(conn, server.get("imageRef"), context)
+    flavor = _flavor(conn, server.get("flavorRef"))
+    _check_fit(image, flavor)
+    _check_placement(conn, context, server)
+    networks = requested_networks(
+        conn, server.get("networks"), version=version, project_id=project_id
+    )
+    metadata = check_metadata(conn, project_id, server.get("metadata", {}))
+    count = _count(body, server)
+    check_server_quota(
+        conn, project_id, count=count, vcpus=int(flavor["vcpus"]), ram=int(flavor["ram"])
+    )
+    return _Boot(server, name, image, flavor, server.get("key_name"), networks, metadata, count)
+
+
+def _flavor_copy(flavor: sqlite3.Row) -> dict[str, Any]:
+    """The flavor as the server keeps it (later flavor changes do not touch the server)."""
+    copy: dict[str, Any] = {"id": flavor["id"], "name": flavor["name"]}
+    for column in ("vcpus", "ram", "disk", "ephemeral", "swap"):
+        copy[column] = int(flavor[column])
+    copy["extra_specs"] = loads(flavor["extra_specs"]) or {}
+    return copy
+
+
+def _insert_server(
+    conn: sqlite3.Connection,
+    context: TokenContext,
+    boot: _Boot,
+    name: str,
+    extra: dict[str, Any],
+) -> str:
+    """Insert one server in BUILD/scheduling; return its new id."""
+    server_id = str(uuid.uuid4())
+    now = db_time()
+    conn.execute(
+        "INSERT INTO servers (id, name, project_id, user_id, image_id, flavor_id, key_name, "
+        "status, vm_state, task_state, power_state, created_at, updated_at, metadata, "
+        "extra) VALUES (?, ?, ?, ?, ?, ?, ?, 'BUILD', 'building', 'scheduling', 0, ?, ?, "
+        "?, ?)",
+        (
+            server_id,
+            name,
+            str(context.project_id),
+            context.user_id,
+            boot.image["id"],
+            boot.flavor["id"],
+            boot.key_name,
+            now,
+            now,
+            dumps(boot.metadata),
+            dumps({k: v for k, v in extra.items() if v is not None}),
+        ),
+    )
+    return server_id
 
 
 def create_servers(
@@ -218,68 +271,20 @@ def create_servers(
     Raises:
         ApiError: 400 for invalid input, 403 over quota, 409 for ambiguous networks.
     """
-    server = body.get("server")
-    if not isinstance(server, dict):
-        raise _invalid("server", server, "'server' is a required property")
-    name = server.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 255 or name != name.strip():
-        raise _invalid(
-            "name",
-            name,
-            "The server name must be 1 to 255 characters without leading or trailing whitespace.",
-        )
-    project_id = str(context.project_id)
-    image = _image(conn, server.get("imageRef"), context)
-    flavor = _flavor(conn, server.get("flavorRef"))
-    if int(image["min_disk"] or 0) > int(flavor["disk"]):
-        raise _bad(
-            "Flavor's disk is too small for requested image. Flavor disk is "
-            f"{int(flavor['disk']) * 1024**3} bytes, minimum requested disk is "
-            f"{int(image['min_disk']) * 1024**3} bytes."
-        )
-    if int(image["min_ram"] or 0) > int(flavor["ram"]):
-        raise _bad("Flavor's memory is too small for requested image.")
-    key_name = server.get("key_name")
-    if (
-        key_name is not None
-        and conn.execute(
-            "SELECT 1 FROM keypairs WHERE user_id = ? AND name = ?", (context.user_id, key_name)
-        ).fetchone()
-        is None
-    ):
-        raise _bad("Invalid key_name provided.")
-    zone = server.get("availability_zone")
-    if zone not in (None, "", "nova"):
-        raise _bad(f"The requested availability zone is not available: {zone}")
-    networks = _networks(conn, server.get("networks"), version=version, project_id=project_id)
-    metadata = check_metadata(conn, project_id, server.get("metadata", {}))
-    count = _count(body, server)
-    check_server_quota(
-        conn, project_id, count=count, vcpus=int(flavor["vcpus"]), ram=int(flavor["ram"])
-    )
-    flavor_copy = {
-        "id": flavor["id"],
-        "name": flavor["name"],
-        "vcpus": int(flavor["vcpus"]),
-        "ram": int(flavor["ram"]),
-        "disk": int(flavor["disk"]),
-        "ephemeral": int(flavor["ephemeral"]),
-        "swap": int(flavor["swap"]),
-        "extra_specs": loads(flavor["extra_specs"]) or {},
-    }
+    boot = _check_boot(conn, context, body, version)
+    server = boot.server
     reservation = "r-" + "".join(
         secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
     )
+    flavor = _flavor_copy(boot.flavor)
+    properties = {k: str(v) for k, v in (loads(boot.image["properties"]) or {}).items()}
     first = ""
-    for index in range(count):
-        server_name = f"{name}-{index + 1}" if count > 1 else name
-        server_id = str(uuid.uuid4())
-        first = first or server_id
-        now = db_time()
+    for index in range(boot.count):
+        server_name = f"{boot.name}-{index + 1}" if boot.count > 1 else boot.name
         extra = {
-            "flavor": flavor_copy,
-            "image_properties": {k: str(v) for k, v in (loads(image["properties"]) or {}).items()},
-            "requested_networks": networks,
+            "flavor": flavor,
+            "image_properties": properties,
+            "requested_networks": boot.networks,
             "reservation_id": reservation,
             "hostname": _hostname(server_name),
             "description": server.get("description"),
@@ -287,32 +292,10 @@ def create_servers(
             "tags": [str(t) for t in server.get("tags", [])],
             "boot_outcome": boot_outcome() if boot_outcome is not None else None,
         }
-        conn.execute(
-            "INSERT INTO servers (id, name, project_id, user_id, image_id, flavor_id, key_name, "
-            "status, vm_state, task_state, power_state, created_at, updated_at, metadata, "
-            "extra) VALUES (?, ?, ?, ?, ?, ?, ?, 'BUILD', 'building', 'scheduling', 0, ?, ?, "
-            "?, ?)",
-            (
-                server_id,
-                server_name,
-                project_id,
-                context.user_id,
-                image["id"],
-                flavor["id"],
-                key_name,
-                now,
-                now,
-                dumps(metadata),
-                dumps({k: v for k, v in extra.items() if v is not None}),
-            ),
-        )
-        boot = site.timings.boot
-        start_operation(
-            conn,
-            server_id,
-            [(boot * share, step) for share, step in _BUILD_STEPS],
-            task_state="scheduling",
-        )
+        server_id = _insert_server(conn, context, boot, server_name, extra)
+        first = first or server_id
+        steps = [(site.timings.boot * share, step) for share, step in _BUILD_STEPS]
+        start_operation(conn, server_id, steps, task_state="scheduling")
     admin_pass = "".join(secrets.choice(_PASSWORD_CHARS) for _ in range(12))
     return CreatedServer(first, admin_pass)
 

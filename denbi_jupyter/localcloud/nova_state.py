@@ -181,7 +181,9 @@ def _fail_build(conn: sqlite3.Connection, row: sqlite3.Row, message: str, detail
     )
 
 
-def _scheduled(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _scheduled(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     extra = server_extra(row)
     if extra.get("boot_outcome") == "error":
         _fail_build(
@@ -200,7 +202,9 @@ def _scheduled(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[s
     )
 
 
-def _networking(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _networking(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     extra = server_extra(row)
     try:
         for request in extra.get("requested_networks", []):
@@ -229,7 +233,9 @@ def _networking(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[
     update_server(conn, row["id"], task_state="block_device_mapping")
 
 
-def _spawning(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _spawning(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     update_server(conn, row["id"], task_state="spawning")
 
 
@@ -243,19 +249,27 @@ def _settle(
     )
 
 
-def _active(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _active(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     _settle(conn, row, ports="ACTIVE", vm_state="active", power_state=1, launched_at=db_time())
 
 
-def _stopped(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _stopped(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     _settle(conn, row, ports="DOWN", vm_state="stopped", power_state=4)
 
 
-def _running(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _running(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     _settle(conn, row, ports="ACTIVE", vm_state="active", power_state=1)
 
 
-def _deleted(conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]) -> None:
+def _deleted(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
     update_server(
         conn,
         row["id"],
@@ -277,19 +291,28 @@ def _end_snapshot(conn: sqlite3.Connection, row: sqlite3.Row) -> None:
 
 
 def _snapshot_started(
-    conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
     update_server(conn, row["id"], task_state="image_snapshot")
 
 
-def _snapshot_uploading(
-    conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]
-) -> None:
+def _snapshot_image_in(conn: sqlite3.Connection, row: sqlite3.Row, status: str) -> bool:
+    """Whether the snapshot's image is still ``status``; if not (the user deleted it, say),
+    the snapshot ends: the upload fails and Nova gives up."""
     image_id, _ = _snapshot_image(row)
     image = glance_records.get_image_row(conn, image_id)
-    if image is None or image["status"] != "queued":
-        _end_snapshot(conn, row)  # the user deleted the image: the upload fails, Nova gives up
+    if image is None or image["status"] != status:
+        _end_snapshot(conn, row)
+        return False
+    return True
+
+
+def _snapshot_uploading(
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
+) -> None:
+    if not _snapshot_image_in(conn, row, "queued"):
         return
+    image_id, _ = _snapshot_image(row)
     glance_records.set_image_status(conn, image_id, "saving")
     update_server(conn, row["id"], task_state="image_uploading")
 
@@ -306,13 +329,11 @@ def source_data(site: Site, row: sqlite3.Row) -> bytes:
 
 
 def _snapshot_image_done(
-    conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]
+    conn: sqlite3.Connection, site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
-    image_id, outcome = _snapshot_image(row)
-    image = glance_records.get_image_row(conn, image_id)
-    if image is None or image["status"] != "saving":
-        _end_snapshot(conn, row)
+    if not _snapshot_image_in(conn, row, "saving"):
         return
+    image_id, outcome = _snapshot_image(row)
     if outcome == "killed":
         glance_records.set_image_status(conn, image_id, "killed")
     elif outcome == "vanish":
@@ -322,7 +343,7 @@ def _snapshot_image_done(
 
 
 def _snapshot_done(
-    conn: sqlite3.Connection, site: Site, row: sqlite3.Row, p: dict[str, Any]
+    conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
     _, outcome = _snapshot_image(row)
     if outcome != "stuck":
@@ -347,7 +368,7 @@ _STEPS: dict[str, Step] = {
 def register_events(site: Site) -> None:
     """Register the handler that carries out every delayed server step of ``site``."""
 
-    def run_step(conn: sqlite3.Connection, timeline: Timeline, payload: dict[str, Any]) -> None:
+    def run_step(conn: sqlite3.Connection, _timeline: Timeline, payload: dict[str, Any]) -> None:
         row = conn.execute(
             "SELECT * FROM servers WHERE id = ? AND deleted = 0", (payload["server_id"],)
         ).fetchone()

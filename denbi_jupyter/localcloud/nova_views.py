@@ -250,7 +250,7 @@ def server_view(
         view["fault"] = {
             key: value for key, value in fault.items() if key != "details" or context.is_admin
         }
-    view.update(_versioned_attributes(row, extra, version, context, in_list=in_list))
+    view.update(_versioned_attributes(extra, version, context, in_list=in_list))
     if security_groups and in_list:
         view["security_groups"] = security_groups
     return view
@@ -281,7 +281,6 @@ def _admin_attributes(
 
 
 def _versioned_attributes(
-    row: sqlite3.Row,
     extra: dict[str, Any],
     version: Microversion,
     context: TokenContext,

@@ -4,9 +4,12 @@
 * Glance: ``{"message": "...<br /><br />\\n\\n\\n", "code": "400 Bad Request",
   "title": "Bad Request"}`` for ``Accept: application/json``; an HTML page otherwise
 * Nova: ``{"conflictingRequest": {"code": 409, "message": "..."}}`` (the key names the kind)
+* Neutron: ``{"NeutronError": {"type": "PortNotFound", "message": "...", "detail": ""}}``
 
-Handlers raise :class:`ApiError`; the app's exception handler renders it for the service the
-request went to. Nothing here ever echoes a credential.
+Handlers raise :class:`ApiError`; :func:`render_error` renders it for the service the request
+went to (:mod:`~denbi_jupyter.localcloud.http` does so around every route). A 401 in front of
+Nova or Neutron comes from keystonemiddleware, so it has Keystone's shape there. Nothing here
+ever echoes a credential.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = [
     "Service",
     "glance_error",
     "keystone_error",
+    "neutron_error",
     "nova_error",
     "render_error",
 ]
@@ -41,23 +45,36 @@ NOVA_ERROR_KINDS: dict[int, str] = {
     500: "computeFault",
     503: "serviceUnavailable",
 }
+NEUTRON_ERROR_TYPES: dict[int, str] = {
+    400: "HTTPBadRequest",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+}
 
 
 class ApiError(Exception):
-    """An error answer: the app renders it in the shape of the service that raised it."""
+    """An error answer: rendered in the shape of the service that raised it.
+
+    Args:
+        status: The HTTP status.
+        message: What the body says.
+        kind: The error's name in the service's vocabulary where it has one: Nova's wrapper
+            key (``forbidden``), Neutron's ``type`` (``PortNotFound``); by status otherwise.
+        headers: Extra response headers.
+    """
 
     def __init__(
         self,
         status: int,
         message: str,
         *,
-        nova_kind: str | None = None,
+        kind: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.nova_kind = nova_kind
+        self.kind = kind
         self.headers = headers or {}
 
 
@@ -95,6 +112,16 @@ def glance_error(status: int, message: str, *, accept: str = "application/json")
     return Response(page, status_code=status, media_type="text/html; charset=UTF-8")
 
 
+def glance_patch_media_error(message: str) -> Response:
+    """Glance's 415 for a PATCH with the wrong media type: JSON, message without line breaks."""
+    body = {
+        "message": message,
+        "code": "415 Unsupported Media Type",
+        "title": "Unsupported Media Type",
+    }
+    return JSONResponse(body, status_code=415)
+
+
 def nova_error(status: int, message: str, *, kind: str | None = None) -> Response:
     """Nova's error body, wrapped by kind, with ``application/json; charset=UTF-8``."""
     key = kind or NOVA_ERROR_KINDS.get(status, "computeFault")
@@ -104,25 +131,33 @@ def nova_error(status: int, message: str, *, kind: str | None = None) -> Respons
     return response
 
 
-def neutron_error(status: int, message: str, *, kind: str = "NeutronError") -> JSONResponse:
-    """Neutron's error body."""
-    body = {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+def neutron_error(status: int, message: str, *, kind: str | None = None) -> JSONResponse:
+    """Neutron's error body; ``kind`` is its ``type`` (by status when left out)."""
+    name = kind or NEUTRON_ERROR_TYPES.get(status, "NeutronError")
+    body = {"NeutronError": {"type": name, "message": message, "detail": ""}}
     return JSONResponse(body, status_code=status)
+
+
+#: Services behind keystonemiddleware: their 401 is Keystone's, without extra headers.
+_KEYSTONE_401: frozenset[Service] = frozenset({"compute", "network"})
+
+
+def _render(service: Service, error: ApiError, accept: str) -> Response:
+    if service == "identity":
+        return keystone_error(error.status, error.message)
+    if service == "image":
+        return glance_error(error.status, error.message, accept=accept)
+    if service == "compute":
+        return nova_error(error.status, error.message, kind=error.kind)
+    return neutron_error(error.status, error.message, kind=error.kind)
 
 
 def render_error(
     service: Service, error: ApiError, *, accept: str = "application/json"
 ) -> Response:
     """Render an :class:`ApiError` for the service it came from and the client's ``Accept``."""
-    response: Response
-    if service == "identity":
-        response = keystone_error(error.status, error.message)
-    elif service == "image":
-        response = glance_error(error.status, error.message, accept=accept)
-    elif service == "compute":
-        response = nova_error(error.status, error.message, kind=error.nova_kind)
-    else:
-        response = neutron_error(error.status, error.message)
-    for name, value in error.headers.items():
-        response.headers[name] = value
+    if error.status == 401 and service in _KEYSTONE_401:
+        return keystone_error(401, error.message)
+    response = _render(service, error, accept)
+    response.headers.update(error.headers)
     return response

@@ -280,9 +280,7 @@ def _seed_images(
             snap.name, snap.tags, {}, snap.created_at, visibility="private",
             owner=snap.project, protected=snap.protected,
         )  # fmt: skip
-        properties = _snapshot_properties(
-            snap.project, projects, snap.user, users, by_name[snap.source]
-        )
+        properties = _snapshot_properties(snap.project, snap.user, users, by_name[snap.source])
         blob = _write_blob(data_path(site, image_id), _data_for(snap.name, kib=2))
         rows.append(_image_row(image_id, spec, projects[snap.project], blob, properties))
         tags += [(image_id, tag) for tag in snap.tags]
@@ -298,7 +296,6 @@ def _seed_images(
 
 def _snapshot_properties(
     project: str,
-    projects: dict[str, str],
     user: str,
     users: dict[str, str],
     source: tuple[str, ImageSpec],
@@ -345,7 +342,7 @@ def _extra_snapshot_rows(
         created = db_time(_EXTRA_START - dt.timedelta(minutes=53 * index, seconds=index % 60))
         prefix = _EXTRA_PREFIXES[index % len(_EXTRA_PREFIXES)]
         properties = _snapshot_properties(
-            PRIMARY_PROJECT, projects, USER_NAME, users, sources[index % len(sources)]
+            PRIMARY_PROJECT, USER_NAME, users, sources[index % len(sources)]
         )
         rows.append(
             (

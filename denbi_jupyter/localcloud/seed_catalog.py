@@ -106,6 +106,22 @@ def _desktop(name: str, tags: tuple[str, ...], title: str, minute: int, **extra:
     return ImageSpec(name, tags, props, f"2026-05-01T07:{minute:02d}:00")
 
 
+#: Images uploaded by projects, one per visibility and membership state the panels must show:
+#: (name, title, description, day in June 2026, visibility, owner, members).
+_PROJECT_IMAGES: tuple[tuple[str, str, str, int, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("demo-private-image", "Custom image", "Uploaded by the demo project.", 2,
+     "private", PRIMARY_PROJECT, ()),
+    ("genomics-pipeline-image", "Genomics pipeline", "Shared with denbi-demo by genomics-lab.", 3,
+     "shared", "genomics-lab", ((PRIMARY_PROJECT, "accepted"),)),
+    ("proteomics-offer-image", "Proteomics tools", "Offered to denbi-demo, not yet accepted.", 4,
+     "shared", "proteomics-lab", ((PRIMARY_PROJECT, "pending"),)),
+    ("community-cellprofiler", "CellProfiler", "A community image by proteomics-lab.", 5,
+     "community", "proteomics-lab", ()),
+    ("genomics-internal-image", "Internal", "Private to genomics-lab.", 6,
+     "private", "genomics-lab", ()),
+)  # fmt: skip
+
+
 IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec(
         "Ubuntu-22.04 de.NBI (2026-05-01)",
@@ -162,47 +178,17 @@ IMAGES: tuple[ImageSpec, ...] = (
     _desktop("TheiaIDE-ubuntu22.04 de.NBI (2026-05-01)", ("theiaide",), "Theia IDE", 21),
     _desktop("JupyterLab-ubuntu22.04 de.NBI (2026-05-01)", ("jupyterlab",), "JupyterLab", 22),
     _desktop("VSCode-ubuntu22.04 de.NBI (2026-05-01)", ("vscode",), "VS Code Server", 23),
-    ImageSpec(
-        "demo-private-image",
-        ("custom",),
-        _os(*_UBUNTU22, "Custom image", "Uploaded by the demo project."),
-        "2026-06-02T10:00:00",
-        visibility="private",
-        owner=PRIMARY_PROJECT,
-    ),
-    ImageSpec(
-        "genomics-pipeline-image",
-        ("custom",),
-        _os(*_UBUNTU22, "Genomics pipeline", "Shared with denbi-demo by genomics-lab."),
-        "2026-06-03T10:00:00",
-        visibility="shared",
-        owner="genomics-lab",
-        members=((PRIMARY_PROJECT, "accepted"),),
-    ),
-    ImageSpec(
-        "proteomics-offer-image",
-        ("custom",),
-        _os(*_UBUNTU22, "Proteomics tools", "Offered to denbi-demo, not yet accepted."),
-        "2026-06-04T10:00:00",
-        visibility="shared",
-        owner="proteomics-lab",
-        members=((PRIMARY_PROJECT, "pending"),),
-    ),
-    ImageSpec(
-        "community-cellprofiler",
-        ("custom",),
-        _os(*_UBUNTU22, "CellProfiler", "A community image by proteomics-lab."),
-        "2026-06-05T10:00:00",
-        visibility="community",
-        owner="proteomics-lab",
-    ),
-    ImageSpec(
-        "genomics-internal-image",
-        ("custom",),
-        _os(*_UBUNTU22, "Internal", "Private to genomics-lab."),
-        "2026-06-06T10:00:00",
-        visibility="private",
-        owner="genomics-lab",
+    *(
+        ImageSpec(
+            name,
+            ("custom",),
+            _os(*_UBUNTU22, title, description),
+            f"2026-06-{day:02d}T10:00:00",
+            visibility=visibility,
+            owner=owner,
+            members=members,
+        )
+        for name, title, description, day, visibility, owner, members in _PROJECT_IMAGES
     ),
 )
 
