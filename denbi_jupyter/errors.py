@@ -8,14 +8,23 @@ DenbiError                      root: catch this to catch everything of ours
 ├── QuotaExceededError          your project is out of quota: free resources or ask for more
 ├── AuthenticationError         the cloud refused your credentials: check clouds.yaml
 ├── PermissionDeniedError       you may not do this to that resource (protected, not yours)
-└── CloudUnavailableError       the cloud failed or could not be reached: try again later
-    └── OperationFailedError    a long operation ended badly (snapshot killed, boot ERROR, timeout)
+├── CloudUnavailableError       the cloud failed or could not be reached: try again later
+└── OperationFailedError        a long operation ended badly (snapshot killed, boot ERROR, timeout)
 ```
 
-Every message says what happened and what to do next. No message carries a credential.
+``OperationFailedError`` is not a kind of ``CloudUnavailableError``: the cloud answered, the
+operation itself failed, so ``except CloudUnavailableError`` (retry later) does not catch it.
+
+Every error carries its context as keyword-only attributes: ``site`` (the ``clouds.yaml``
+entry), ``action`` (the verb phrase of what was attempted, ``"delete image 1234"``) and, where
+the cloud answered, ``status`` (the HTTP status). Each is None when unknown. ``str(error)`` is
+the message alone. Every message says what happened and what to do next. No message carries a
+credential.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -31,7 +40,46 @@ __all__ = [
 
 
 class DenbiError(Exception):
-    """Root of every error denbi-jupyter raises on purpose."""
+    """Root of every error denbi-jupyter raises on purpose.
+
+    Args:
+        *args: The message (one string, as for any exception).
+        site: The ``clouds.yaml`` entry the error happened on, if any.
+        action: What was attempted, as a verb phrase (``"delete image 1234"``).
+        status: The HTTP status the cloud answered with, if it answered.
+    """
+
+    site: str | None
+    action: str | None
+    status: int | None
+
+    def __init__(
+        self,
+        *args: object,
+        site: str | None = None,
+        action: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(*args)
+        self.site = site
+        self.action = action
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Prefect pickles exceptions (task results, retries): rebuild with the message as args
+        # and the context as keywords, whatever a subclass's own attributes are.
+        return (_rebuild, (type(self), self.args, self.site, self.action, self.status))
+
+
+def _rebuild(
+    cls: type[DenbiError],
+    args: tuple[object, ...],
+    site: str | None,
+    action: str | None,
+    status: int | None,
+) -> DenbiError:
+    """Unpickle a :class:`DenbiError` (module level so pickle can name it)."""
+    return cls(*args, site=site, action=action, status=status)
 
 
 class UserInputError(DenbiError, ValueError):
@@ -62,5 +110,5 @@ class CloudUnavailableError(DenbiError):
     """The cloud could not be reached or answered with a server error."""
 
 
-class OperationFailedError(CloudUnavailableError):
+class OperationFailedError(DenbiError):
     """A long operation (boot, snapshot) ended in a failure state or timed out."""

@@ -54,7 +54,7 @@ def site_from_entry(name: str, entry: Mapping[str, Any]) -> SiteSettings:
 
 
 def _read(config_file: Path | None) -> tuple[list[tuple[str, dict[str, Any]]], str]:
-    from denbi_jupyter.cloud._openstack import read_clouds
+    from denbi_jupyter.cloud._openstack_config import read_clouds
 
     return read_clouds(config_file)
 
@@ -81,5 +81,7 @@ def get_site(name: str | None = None, *, config_file: Path | None = None) -> Sit
     known = ", ".join(entry_name for entry_name, _ in entries)
     raise NotFoundError(
         f"There is no clouds.yaml entry named {wanted!r} (entries: {known}). Pick one of those "
-        "or add the site's entry to clouds.yaml."
+        "or add the site's entry to clouds.yaml.",
+        site=wanted,
+        action="read its clouds.yaml entry",
     )

@@ -145,6 +145,81 @@ def _qt_value(value: str | int | bool) -> str:
     return _qt_escape(value)
 
 
+def _check_options(
+    speed: LinkSpeed, quality: int, clipboard: str, pack: str, width: int, height: int
+) -> LinkSpeed:
+    """The link speed, once every option of a session file is known to be in range."""
+    try:
+        link = LinkSpeed(speed)
+    except ValueError:
+        raise UserInputError(
+            f"X2Go speed {speed!r} is unknown; use 0 (modem) to 4 (LAN)."
+        ) from None
+    if not 0 <= quality <= 9:
+        raise UserInputError(f"X2Go quality {quality!r} is out of range; use 0 to 9.")
+    if clipboard not in _CLIPBOARD_MODES:
+        raise UserInputError(
+            f"X2Go clipboard mode {clipboard!r} is unknown; use one of "
+            f"{', '.join(sorted(_CLIPBOARD_MODES))}."
+        )
+    if not _PACK.match(pack):
+        raise UserInputError(f"X2Go pack method {pack!r} is not valid, e.g. use '16m-jpeg'.")
+    if not (100 <= width <= 16384 and 100 <= height <= 16384):
+        raise UserInputError(f"Window size {width}x{height} is out of range (100..16384).")
+    return link
+
+
+def _session_settings(
+    info: ConnectionInfo,
+    title: str,
+    chosen: dict[str, str | int | bool],
+) -> list[tuple[str, str | int | bool]]:
+    """Every key of one X2Go session, in the order X2Go Client writes them."""
+    return [
+        ("name", title.replace("/", "-")),  # X2Go reads "/" as a folder path
+        ("host", info.host),
+        ("user", info.user),
+        ("key", info.key_path or ""),
+        ("sshport", info.port),
+        ("autologin", info.key_path is None),
+        ("krblogin", False),
+        ("krbdelegation", False),
+        ("forwardsshagent", False),
+        ("usesshproxy", False),
+        ("command", chosen["command"]),
+        ("rootless", False),
+        ("published", False),
+        ("speed", chosen["speed"]),
+        ("pack", chosen["pack"]),
+        ("quality", chosen["quality"]),
+        ("fullscreen", chosen["fullscreen"]),
+        ("width", chosen["width"]),
+        ("height", chosen["height"]),
+        ("multidisp", False),
+        ("display", 1),
+        ("setdpi", False),
+        ("dpi", 96),
+        ("xinerama", False),
+        ("clipboard", chosen["clipboard"]),
+        ("usekbd", True),
+        ("type", "auto"),
+        ("sound", chosen["sound"]),
+        ("soundsystem", "pulse"),
+        ("startsoundsystem", False),
+        ("soundtunnel", True),
+        ("defsndport", True),
+        ("sndport", 4713),
+        ("print", False),
+        ("useexports", False),
+        ("fstunnel", True),
+        ("setsessiontitle", bool(title)),
+        ("sessiontitle", title),
+        ("useiconv", False),
+        ("iconvto", "UTF-8"),
+        ("iconvfrom", "UTF-8"),
+    ]
+
+
 def x2go_session_file(
     info: ConnectionInfo,
     *,
@@ -186,68 +261,22 @@ def x2go_session_file(
             f"{section!r} is not a usable X2Go session id; use 1-64 letters, digits, '.', '_'"
             " or '-'."
         )
-    try:
-        link = LinkSpeed(speed)
-    except ValueError:
-        raise UserInputError(
-            f"X2Go speed {speed!r} is unknown; use 0 (modem) to 4 (LAN)."
-        ) from None
-    if not 0 <= quality <= 9:
-        raise UserInputError(f"X2Go quality {quality!r} is out of range; use 0 to 9.")
-    if clipboard not in _CLIPBOARD_MODES:
-        raise UserInputError(
-            f"X2Go clipboard mode {clipboard!r} is unknown; use one of "
-            f"{', '.join(sorted(_CLIPBOARD_MODES))}."
-        )
-    if not _PACK.match(pack):
-        raise UserInputError(f"X2Go pack method {pack!r} is not valid, e.g. use '16m-jpeg'.")
-    if not (100 <= width <= 16384 and 100 <= height <= 16384):
-        raise UserInputError(f"Window size {width}x{height} is out of range (100..16384).")
+    link = _check_options(speed, quality, clipboard, pack, width, height)
     title = name if name is not None else (info.server_name or f"{info.host}:{info.port}")
     title = _CONTROL.sub(" ", title).strip()  # a session name is one line of text
-    settings: list[tuple[str, str | int | bool]] = [
-        ("name", title.replace("/", "-")),  # X2Go reads "/" as a folder path
-        ("host", info.host),
-        ("user", info.user),
-        ("key", info.key_path or ""),
-        ("sshport", info.port),
-        ("autologin", info.key_path is None),
-        ("krblogin", False),
-        ("krbdelegation", False),
-        ("forwardsshagent", False),
-        ("usesshproxy", False),
-        ("command", desktop.value),
-        ("rootless", False),
-        ("published", False),
-        ("speed", int(link)),
-        ("pack", pack),
-        ("quality", quality),
-        ("fullscreen", fullscreen),
-        ("width", width),
-        ("height", height),
-        ("multidisp", False),
-        ("display", 1),
-        ("setdpi", False),
-        ("dpi", 96),
-        ("xinerama", False),
-        ("clipboard", clipboard),
-        ("usekbd", True),
-        ("type", "auto"),
-        ("sound", sound),
-        ("soundsystem", "pulse"),
-        ("startsoundsystem", False),
-        ("soundtunnel", True),
-        ("defsndport", True),
-        ("sndport", 4713),
-        ("print", False),
-        ("useexports", False),
-        ("fstunnel", True),
-        ("setsessiontitle", bool(title)),
-        ("sessiontitle", title),
-        ("useiconv", False),
-        ("iconvto", "UTF-8"),
-        ("iconvfrom", "UTF-8"),
-    ]
+    view: dict[str, str | int | bool] = {
+        "command": desktop.value,
+        "speed": int(link),
+        "pack": pack,
+        "quality": quality,
+    }
+    window: dict[str, str | int | bool] = {
+        "fullscreen": fullscreen,
+        "width": width,
+        "height": height,
+    }
+    extras: dict[str, str | int | bool] = {"clipboard": clipboard, "sound": sound}
+    settings = _session_settings(info, title, {**view, **window, **extras})
     lines = [f"[{section}]"] + [f"{key}={_qt_value(value)}" for key, value in settings]
     return "\n".join(lines) + "\n"
 

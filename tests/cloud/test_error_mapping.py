@@ -230,3 +230,33 @@ def test_messages_drop_html_query_strings_and_token_like_strings() -> None:
 def test_our_own_errors_pass_through_unchanged() -> None:
     error = errors.ConflictError("busy")
     assert map_error(error, site="s", action="a") is error
+
+
+def test_http_errors_carry_site_action_and_status() -> None:
+    mapped = map_error(
+        _sdk_http(os_exc.ConflictException, 409), site="bielefeld", action="delete image 1"
+    )
+    assert (mapped.site, mapped.action, mapped.status) == ("bielefeld", "delete image 1", 409)
+    ks_mapped = map_error(ks_exc.Unauthorized(message="no"), site="s", action="authenticate")
+    assert (ks_mapped.site, ks_mapped.action, ks_mapped.status) == ("s", "authenticate", 401)
+
+
+def test_errors_without_an_answer_carry_site_and_action_but_no_status() -> None:
+    mapped = map_error(requests.ConnectionError("refused"), site="heidelberg", action="list images")
+    assert (mapped.site, mapped.action, mapped.status) == ("heidelberg", "list images", None)
+
+
+def test_every_table_entry_is_one_of_our_types_and_formats() -> None:
+    from denbi_jupyter.cloud._openstack_errors import ERRORS, make_error
+
+    for key, (kind, _) in ERRORS.items():
+        error = make_error(key, site="s", action="do it", detail="why", status=499)
+        assert type(error) is kind, key
+        assert "{" not in str(error), key
+        assert error.site == "s"
+
+
+def test_operation_failed_is_not_caught_as_cloud_unavailable() -> None:
+    mapped = map_error(_bare(os_exc.ResourceTimeout), site="s", action="wait for image 1")
+    assert isinstance(mapped, errors.OperationFailedError)
+    assert not isinstance(mapped, errors.CloudUnavailableError)

@@ -49,17 +49,17 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_key_is_written_with_mode_0600_even_with_umask_0(
-    tmp_path: Path, key: OpenSSHKey, permissive_umask: None
-) -> None:
+@pytest.mark.usefixtures("permissive_umask")
+def test_key_is_written_with_mode_0600_even_with_umask_0(tmp_path: Path, key: OpenSSHKey) -> None:
     written = write_openssh_key(tmp_path / "id_denbi", key)
     assert written == tmp_path / "id_denbi"
     assert written.read_bytes() == key.private_pem
     assert _mode(written) == 0o600
 
 
+@pytest.mark.usefixtures("permissive_umask")
 def test_key_is_never_readable_by_others_while_being_written(
-    tmp_path: Path, key: OpenSSHKey, permissive_umask: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, key: OpenSSHKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     modes_seen: list[int] = []
     real_write = os.write
@@ -118,8 +118,9 @@ def test_concurrent_creation_between_check_and_link_is_not_clobbered(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["id_denbi"]
 
 
+@pytest.mark.usefixtures("permissive_umask")
 def test_file_systems_without_hard_links_still_get_a_0600_file(
-    tmp_path: Path, key: OpenSSHKey, monkeypatch: pytest.MonkeyPatch, permissive_umask: None
+    tmp_path: Path, key: OpenSSHKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_links(*_: object) -> None:
         raise PermissionError(1, "Operation not permitted")

@@ -95,7 +95,7 @@ def test_files_cover_every_service(config: TierConfig) -> None:
     assert all(isinstance(path, Path) and path.is_absolute() for path in config.files())
 
 
-def test_written_configs_are_private(config: TierConfig, tmp_path: Path) -> None:
+def test_written_configs_are_private(config: TierConfig) -> None:
     from openstack_tier import services
 
     venv_etc = config.paths.venv / "etc"

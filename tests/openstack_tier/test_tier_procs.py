@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
+from openstack_tier import procs
 from openstack_tier.procs import ProcessRecord, ProcessTable, descendants, is_alive, rss_kib
 
 
@@ -41,7 +43,7 @@ def test_a_reused_pid_does_not_count_as_our_daemon(table: ProcessTable, tmp_path
 
 
 def test_stop_kills_what_ignores_sigterm_after_the_timeout(
-    table: ProcessTable, tmp_path: Path
+    table: ProcessTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     argv = ["sh", "-c", "trap '' TERM; echo up; sleep 30 & wait; sleep 30"]
     record = table.start("stubborn", argv, log=tmp_path / "stubborn.log")
@@ -50,10 +52,22 @@ def test_stop_kills_what_ignores_sigterm_after_the_timeout(
         time.sleep(0.02)
     children = descendants(record.pid)
     assert children, "the shell did not start its child"
-    start = time.monotonic()
+    sent: list[tuple[int, signal.Signals]] = []
+    real_signal = procs._signal
+
+    def recording_signal(pid: int, sig: signal.Signals) -> None:
+        sent.append((pid, sig))
+        real_signal(pid, sig)
+
+    monkeypatch.setattr(procs, "_signal", recording_signal)
     assert table.stop("stubborn", timeout=0.5)
-    assert time.monotonic() - start < 5
     assert not any(is_alive(pid) for pid in [record.pid, *children])
+    # TERM to the leader first, then KILL to every process of the tree that ignored it.
+    assert sent[0] == (record.pid, signal.SIGTERM)
+    killed = {pid for pid, sig in sent[1:] if sig is signal.SIGKILL}
+    assert {record.pid, *children} <= killed
+    assert all(sig is signal.SIGKILL for _, sig in sent[1:])
+    # Measured on the stopper's own clock: KILL came only after the grace period.
     assert table.stop_seconds["stubborn"] >= 0.5
 
 

@@ -21,18 +21,18 @@ class FakeGlance:
     updates: list[tuple[str, dict[str, Any], bytes, bool]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
 
-    def get(self, context: Any, id_or_uri: str) -> Mapping[str, Any]:
+    def get(self, _context: Any, id_or_uri: str) -> Mapping[str, Any]:
         if id_or_uri not in self.images:
             raise ImageNotFound(id_or_uri)
         return self.images[id_or_uri][0]
 
-    def download(self, context: Any, id_or_uri: str) -> Iterable[bytes] | None:
+    def download(self, _context: Any, id_or_uri: str) -> Iterable[bytes] | None:
         data = self.images[id_or_uri][1]
         return iter([data[:3], data[3:]])
 
     def update(
         self,
-        context: Any,
+        _context: Any,
         id_or_uri: str,
         image_info: Mapping[str, Any],
         data: Any = None,

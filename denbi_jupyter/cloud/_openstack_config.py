@@ -1,0 +1,109 @@
+"""Reading ``clouds.yaml`` through openstacksdk's own loader.
+
+Part of the gateway (:mod:`denbi_jupyter.cloud._openstack`): one of the three private modules
+allowed to import ``openstack``. Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from openstack import exceptions as os_exc
+from openstack.config import OpenStackConfig
+from openstack.config.cloud_region import CloudRegion
+
+from denbi_jupyter.cloud._openstack_errors import map_error, translated
+from denbi_jupyter.errors import NotFoundError, UserInputError
+
+__all__ = ["DEFAULT_API_TIMEOUT", "DEFAULT_IMAGE_RETRIES", "cloud_region", "read_clouds"]
+
+#: Seconds before an API call gives up, unless clouds.yaml sets ``api_timeout``.
+DEFAULT_API_TIMEOUT = 60.0
+
+#: Retries of a Glance 5xx unless clouds.yaml sets ``image_status_code_retries``: the SDK's
+#: default (5, backing off 1+2+4+8 s) keeps a panel waiting 15 s for an outage.
+DEFAULT_IMAGE_RETRIES = 1
+
+_APP_NAME = "denbi-jupyter"
+_READ = "read clouds.yaml"
+
+
+def _load_config(config_file: Path | None) -> OpenStackConfig:
+    """openstacksdk's loader: the explicit file alone, else its usual search with env vars."""
+    try:
+        if config_file is None:
+            return OpenStackConfig(app_name=_APP_NAME)
+        if not config_file.is_file():
+            raise UserInputError(
+                f"The clouds.yaml file {config_file} does not exist: pass an existing file or "
+                "leave it out to use OS_CLIENT_CONFIG_FILE / ~/.config/openstack/clouds.yaml.",
+                action=_READ,
+            )
+        return OpenStackConfig(
+            config_files=[str(config_file)], load_envvars=False, app_name=_APP_NAME
+        )
+    except os_exc.SDKException as exc:
+        raise map_error(exc, site="clouds.yaml", action=_READ) from exc
+
+
+def read_clouds(config_file: Path | None = None) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """Every ``clouds.yaml`` entry as (name, merged config) and the default entry's name.
+
+    The default is ``OS_CLOUD``, else the only entry, else the first. Raises NotFoundError when
+    there is no entry at all.
+    """
+    config = _load_config(config_file)
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for name in config.get_cloud_names():
+        raw = config.cloud_config["clouds"].get(name, {})
+        if name == "defaults" and not raw.get("auth"):
+            continue
+        entries.append((name, _entry_config(config, name)))
+    if not entries:
+        where = config_file or config.config_filename or "OS_CLIENT_CONFIG_FILE"
+        raise NotFoundError(
+            f"No cloud is configured ({where}): download clouds.yaml from your site's dashboard "
+            "and put it in ~/.config/openstack/ or point OS_CLIENT_CONFIG_FILE at it.",
+            action=_READ,
+        )
+    names = [name for name, _ in entries]
+    wanted = os.environ.get("OS_CLOUD") if config_file is not None else config.default_cloud
+    default = wanted if wanted in names else names[0]
+    return entries, str(default)
+
+
+def _entry_config(config: OpenStackConfig, name: str) -> dict[str, Any]:
+    try:
+        region = config.get_one(cloud=name)
+    except os_exc.SDKException as exc:
+        raise map_error(exc, site=name, action="read its clouds.yaml entry") from exc
+    merged = dict(region.config)
+    merged["region_name"] = region.region_name or None
+    return merged
+
+
+def cloud_region(site: str, config_file: Path | None) -> CloudRegion:
+    """The site's entry as openstacksdk's region config, with our timeout and retry defaults.
+
+    Raises:
+        NotFoundError: ``clouds.yaml`` has no entry named ``site``.
+    """
+    config = _load_config(config_file)
+    if site not in config.get_cloud_names():
+        known = ", ".join(sorted(config.get_cloud_names())) or "none"
+        raise NotFoundError(
+            f"There is no clouds.yaml entry named {site!r} (entries: {known}). Pick one of those "
+            "or add the site's clouds.yaml entry.",
+            site=site,
+            action="open a connection",
+        )
+    entry = config.cloud_config["clouds"].get(site, {})
+    with translated(site, "open a connection"):
+        region = config.get_one(cloud=site)
+        if region.config.get("api_timeout") is None:
+            region.config["api_timeout"] = DEFAULT_API_TIMEOUT
+        if "image_status_code_retries" not in entry:
+            region.config["image_status_code_retries"] = DEFAULT_IMAGE_RETRIES
+        return region

@@ -1,0 +1,252 @@
+"""SDK, keystoneauth and requests exceptions as :mod:`denbi_jupyter.errors` types.
+
+Part of the gateway (:mod:`denbi_jupyter.cloud._openstack`): one of the three private modules
+allowed to import ``openstack`` and ``keystoneauth1``. :func:`map_error` is the only place that
+knows both trees; every error it makes comes from one table, :data:`ERRORS`, and carries
+``site``, ``action`` and, where the cloud answered, ``status``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import keystoneauth1.exceptions as ks_exc
+import requests
+from openstack import exceptions as os_exc
+
+from denbi_jupyter.errors import (
+    AuthenticationError,
+    CloudUnavailableError,
+    ConflictError,
+    DenbiError,
+    NotFoundError,
+    OperationFailedError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    UserInputError,
+)
+
+__all__ = ["ERRORS", "TRANSLATED", "make_error", "map_error", "translated"]
+
+_QUOTA_WORDS = re.compile(r"quota|exceed|limit (?:is|was) reached|too many", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]+>")
+_URL = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-=+/]{60,}")
+
+_NOT_FOUND = (
+    NotFoundError,
+    "Could not {action} on {site}: it was not found{said}. It may have been deleted; refresh "
+    "the list and check the name or id.",
+)
+_CONFLICT = (
+    ConflictError,
+    "{site} cannot {action} right now{said}. Wait until the resource's current operation "
+    "finishes, then try again.",
+)
+_QUOTA = (
+    QuotaExceededError,
+    "{site} refused to {action} because your project is out of quota{said}. Delete servers or "
+    "snapshots you no longer need, or ask the site's support for more quota.",
+)
+
+#: Every error made from a foreign exception: key → (our type, message template).
+#:
+#: A key is an HTTP status, ``"4xx"`` / ``"5xx"`` for the other statuses, ``"quota"`` (a 403
+#: that talks about quota) or the kind of a failure without a status (see :data:`_NON_HTTP`).
+#: Templates use ``{site}``, ``{action}``, ``{detail}`` (the server's cleaned explanation),
+#: ``{said}`` (``": " + detail``, or nothing when there is none) and ``{status}``.
+ERRORS: Mapping[int | str, tuple[type[DenbiError], str]] = {
+    400: (
+        UserInputError,
+        "{site} rejected the request to {action}{said}. Check the values you gave.",
+    ),
+    401: (
+        AuthenticationError,
+        "{site} refused the credentials of clouds.yaml entry {site!r} when asked to "
+        "{action}{said}. Check username, password, project and domains in that entry (or renew "
+        "the application credential).",
+    ),
+    403: (
+        PermissionDeniedError,
+        "{site} does not allow you to {action}{said}. It may be protected or belong to another "
+        "project; ask its owner or the project manager.",
+    ),
+    404: _NOT_FOUND,
+    406: (
+        CloudUnavailableError,
+        "{site} does not support the API version needed to {action}{said}. The site may run an "
+        "older OpenStack; report this to the site's support.",
+    ),
+    409: _CONFLICT,
+    410: _NOT_FOUND,
+    412: _CONFLICT,
+    413: _QUOTA,
+    429: (
+        CloudUnavailableError,
+        "{site} is limiting the request rate and refused to {action}{said}. Wait a minute, then "
+        "try again.",
+    ),
+    "quota": _QUOTA,
+    "4xx": (
+        UserInputError,
+        "{site} rejected the request to {action} (HTTP {status}){said}. Check the values you gave.",
+    ),
+    "5xx": (
+        CloudUnavailableError,
+        "{site} failed to {action} (HTTP {status}){said}. Try again later; if it persists, "
+        "contact the site's support.",
+    ),
+    "unreachable": (
+        CloudUnavailableError,
+        "{site} could not be reached to {action}{said}. Check your network (VPN) and the "
+        "auth_url in clouds.yaml, then try again.",
+    ),
+    "auth_setup": (
+        AuthenticationError,
+        "The credentials of clouds.yaml entry {site!r} are incomplete or unusable ({detail}) so "
+        "denbi-jupyter could not {action}. Fix the entry's auth section.",
+    ),
+    "bad_config": (
+        UserInputError,
+        "clouds.yaml entry {site!r} is not usable to {action}{said}. Fix the entry.",
+    ),
+    "no_service": (
+        CloudUnavailableError,
+        "{site} offered no working endpoint to {action}{said}. The service may be down (try "
+        "again later), or region_name/interface in clouds.yaml may not match the site.",
+    ),
+    "timeout": (
+        OperationFailedError,
+        "{site} did not finish in time to {action}{said}. Check its state and try again.",
+    ),
+    "bad_request": (
+        UserInputError,
+        "Could not {action} on {site}{said}. Check the values you gave.",
+    ),
+    "ambiguous": (
+        UserInputError,
+        "Could not {action} on {site}{said}. Several resources match; use the id.",
+    ),
+    "failed": (
+        CloudUnavailableError,
+        "{site} failed to {action}{said}. Try again later; if it persists, contact the site's "
+        "support.",
+    ),
+}
+
+#: Exceptions without an HTTP status, most specific first: (types, key in :data:`ERRORS`).
+_NON_HTTP: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+    ((ks_exc.ConnectTimeout, requests.Timeout), "unreachable"),
+    ((ks_exc.ConnectionError, ks_exc.RetriableConnectionFailure), "unreachable"),
+    ((requests.ConnectionError,), "unreachable"),
+    ((os_exc.ResourceTimeout,), "timeout"),
+    ((os_exc.ResourceFailure,), "failed"),
+    ((os_exc.DuplicateResource,), "ambiguous"),
+    (
+        (
+            os_exc.ConfigException,
+            os_exc.ValidationException,
+            os_exc.InvalidResourceQuery,
+            os_exc.InvalidRequest,
+        ),
+        "bad_config",
+    ),
+    (
+        (os_exc.EndpointNotFound, os_exc.ServiceDiscoveryException, os_exc.NotSupported),
+        "no_service",
+    ),
+    ((ks_exc.EndpointNotFound, ks_exc.CatalogException, ks_exc.DiscoveryFailure), "no_service"),
+    ((ks_exc.ImpliedVersionMismatch, ks_exc.ServiceProviderNotFound), "no_service"),
+    (
+        (ks_exc.AuthPluginException, ks_exc.AuthorizationFailure, ks_exc.MissingAuthMethods),
+        "auth_setup",
+    ),
+    ((os_exc.MethodNotSupported,), "bad_request"),
+    ((os_exc.InvalidResponse, ks_exc.InvalidResponse), "failed"),
+    ((os_exc.SDKException, ks_exc.ClientException, requests.RequestException), "failed"),
+)
+
+#: What :func:`map_error` translates (everything else is a bug and propagates).
+TRANSLATED: tuple[type[BaseException], ...] = (
+    os_exc.SDKException,
+    ks_exc.ClientException,
+    ks_exc.RetriableConnectionFailure,
+    ks_exc.ImpliedVersionMismatch,
+    requests.RequestException,
+)
+
+
+def _clean(detail: object) -> str:
+    """A server message fit for users: no HTML, no query strings, nothing token-like."""
+    text = html.unescape(_TAGS.sub(" ", str(detail or "")))
+    text = _URL.sub(r"\1", text)
+    text = _TOKENISH.sub("<redacted>", text)
+    text = " ".join(text.split()).strip(" .:")
+    return text[:300]
+
+
+def _status_of(exc: BaseException) -> int | None:
+    if isinstance(exc, os_exc.HttpException):
+        status = exc.status_code
+        if status is None and exc.response is not None:
+            status = exc.response.status_code
+        return status
+    if isinstance(exc, ks_exc.HttpError):
+        return exc.http_status or None
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return int(exc.response.status_code)
+    return None
+
+
+def _detail_of(exc: BaseException) -> str:
+    if isinstance(exc, os_exc.HttpException | ks_exc.HttpError):
+        return _clean(exc.details or exc.message)
+    return _clean(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+
+
+def _key_of(exc: BaseException, status: int | None, detail: str) -> int | str:
+    """The :data:`ERRORS` key for an exception, its HTTP status and the server's detail."""
+    if status is not None and status >= 400:
+        if status == 403 and _QUOTA_WORDS.search(detail):
+            return "quota"
+        if status in ERRORS:
+            return status
+        return "4xx" if status < 500 else "5xx"
+    return next((key for types, key in _NON_HTTP if isinstance(exc, types)), "failed")
+
+
+def make_error(
+    key: int | str, *, site: str, action: str, detail: str = "", status: int | None = None
+) -> DenbiError:
+    """The error :data:`ERRORS` names under ``key``, with its context attached."""
+    kind, template = ERRORS[key]
+    said = f": {detail}" if detail else ""
+    message = template.format(site=site, action=action, detail=detail, said=said, status=status)
+    return kind(message, site=site, action=action, status=status)
+
+
+def map_error(exc: BaseException, *, site: str, action: str) -> DenbiError:
+    """Our error for an SDK / keystoneauth / requests exception; the caller raises it ``from``.
+
+    ``action`` is a verb phrase (``"delete image 1234"``) used in the message. Messages carry
+    the server's explanation without HTML, query strings or token-like strings. Our own errors
+    pass through unchanged.
+    """
+    if isinstance(exc, DenbiError):
+        return exc
+    status = _status_of(exc)
+    detail = _detail_of(exc)
+    key = _key_of(exc, status, detail)
+    return make_error(key, site=site, action=action, detail=detail, status=status)
+
+
+@contextmanager
+def translated(site: str, action: str) -> Iterator[None]:
+    """Re-raise every SDK / keystoneauth / requests exception of the block as ours."""
+    try:
+        yield
+    except TRANSLATED as exc:
+        raise map_error(exc, site=site, action=action) from exc
