@@ -21,7 +21,7 @@ def median_ms(call: Callable[[], object], rounds: int, *, warm_up: bool = False)
     """The median wall time of ``rounds`` calls in ms (after one untimed call with ``warm_up``)."""
     if warm_up:
         call()
-    samples = []
+    samples: list[float] = []
     for _ in range(rounds):
         started = time.perf_counter()
         call()

@@ -29,7 +29,7 @@ ROUNDS = 200
 
 
 def token_of(cloud: LocalCloud, client: httpx.Client) -> str:
-    return password_login(client, cloud.state_dir, SITE).headers["X-Subject-Token"]
+    return str(password_login(client, cloud.state_dir, SITE).headers["X-Subject-Token"])
 
 
 def wait(probe: Callable[[], bool]) -> float:
@@ -68,16 +68,12 @@ def main() -> None:
                 "server"
             ]["id"]
             ids.append(server_id)
-            boot_times.append(
-                wait(
-                    lambda sid=server_id: (
-                        client.get(f"{COMPUTE}/servers/{sid}", headers=headers).json()["server"][
-                            "status"
-                        ]
-                        == "ACTIVE"
-                    )
-                )
-            )
+
+            def active(sid: str = server_id) -> bool:
+                server = client.get(f"{COMPUTE}/servers/{sid}", headers=headers).json()["server"]
+                return bool(server["status"] == "ACTIVE")
+
+            boot_times.append(wait(active))
         full = median_ms(detail, ROUNDS)
         show = median_ms(lambda: client.get(f"{COMPUTE}/servers/{ids[0]}", headers=headers), ROUNDS)
 

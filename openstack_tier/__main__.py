@@ -20,7 +20,7 @@ __all__ = ["main"]
 SETUP_FAILED = 3
 
 
-def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
@@ -33,7 +33,9 @@ def _run(tier: Tier, extra: list[str]) -> int:
     def body() -> int:
         try:
             clouds = tier.up()
-        except Exception as error:  # report, stop everything, fail the target
+        # Any setup failure (install, config, a service not coming up) is reported, everything
+        # is stopped and the target fails with its own exit code instead of a traceback.
+        except Exception as error:  # noqa: BLE001
             say(f"setup failed: {error}")
             return SETUP_FAILED
         say(f"ready; clouds.yaml: {clouds} (entry openstack-real)")

@@ -9,12 +9,13 @@ quotas for a few VMs, and one public, tagged qcow2 base image.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from denbi_jupyter.localcloud import seed_catalog
+from denbi_jupyter.localcloud.seed_catalog import QUOTAS, USER_NAME, FlavorSpec
 from openstack_tier.configs import TierConfig
 from openstack_tier.qcow2 import qcow2_image
 from openstack_tier.settings import REGION
@@ -39,11 +40,14 @@ __all__ = [
 ]
 
 CLOUD_NAME = "openstack-real"
-USER_NAME = "denbi-user"
-# Named like the local cloud's projects, so the same scenarios read the same on both.
-PROJECTS: tuple[str, ...] = ("denbi-demo", "denbi-course")
+# The user, projects, quotas and flavors are the local cloud's (USER_NAME and QUOTAS come from
+# its seed catalog too), so the same scenarios read the same on both.
+PROJECTS: tuple[str, ...] = (seed_catalog.PRIMARY_PROJECT, seed_catalog.SECOND_PROJECT)
+#: The local cloud's flavors that the contract scenarios boot with.
+FLAVORS: tuple[FlavorSpec, ...] = tuple(
+    spec for spec in seed_catalog.FLAVORS if spec.name in ("de.NBI tiny", "de.NBI small")
+)
 SERVICE_USERS: tuple[str, ...] = ("glance", "nova", "placement", "neutron")
-QUOTAS: dict[str, int] = {"instances": 10, "cores": 32, "ram": 65536}
 BASE_IMAGE = "Ubuntu-24.04 de.NBI (openstack-tier)"
 DENBI_SETTINGS: dict[str, str] = {
     "gateway_host": "127.0.0.1",
@@ -51,22 +55,6 @@ DENBI_SETTINGS: dict[str, str] = {
     "guacamole_base_url": "http://127.0.0.1:8080/guacamole",
     "ssh_user": "ubuntu",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FlavorSpec:
-    """A Nova flavor (RAM in MB, disk in GB)."""
-
-    name: str
-    vcpus: int
-    ram: int
-    disk: int
-
-
-FLAVORS: tuple[FlavorSpec, ...] = (
-    FlavorSpec("de.NBI tiny", 1, 2048, 20),
-    FlavorSpec("de.NBI small", 4, 8192, 20),
-)
 
 
 def admin_connection(config: TierConfig) -> Connection:

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 __all__ = [
@@ -62,6 +62,18 @@ def constraints_digest(constraints: Path) -> str:
     return hashlib.sha256(constraints.read_bytes()).hexdigest()[:12]
 
 
+class _InRun:
+    """A fixed path inside the run folder, read like a property: ``etc = _InRun("etc")``."""
+
+    def __init__(self, *parts: str) -> None:
+        self._parts = parts
+
+    def __get__(self, paths: TierPaths | None, owner: type[TierPaths] | None = None) -> Path:
+        if paths is None:
+            raise AttributeError("a run-folder path needs a TierPaths instance")
+        return paths.run.joinpath(*self._parts)
+
+
 @dataclass(frozen=True, slots=True)
 class TierPaths:
     """Every file and folder the tier reads or writes.
@@ -75,6 +87,19 @@ class TierPaths:
     repo: Path
     run: Path
     cache: Path
+
+    # Fixed places inside the run folder.
+    etc = _InRun("etc")
+    logs = _InRun("logs")
+    pids = _InRun("pids")
+    markers = _InRun("markers")
+    mysql_data = _InRun("mysql", "data")
+    glance_data = _InRun("glance")
+    nova_state = _InRun("nova")
+    keystone_keys = _InRun("keystone")
+    neutron_state = _InRun("neutron")
+    secrets_file = _InRun("secrets.json")
+    clouds_yaml = _InRun("clouds.yaml")
 
     @classmethod
     def from_env(cls, repo: Path, env: Mapping[str, str]) -> TierPaths:
@@ -94,65 +119,24 @@ class TierPaths:
         return self.venv / "bin"
 
     @property
-    def etc(self) -> Path:
-        return self.run / "etc"
-
-    @property
-    def logs(self) -> Path:
-        return self.run / "logs"
-
-    @property
-    def pids(self) -> Path:
-        return self.run / "pids"
-
-    @property
-    def markers(self) -> Path:
-        return self.run / "markers"
-
-    @property
-    def mysql_data(self) -> Path:
-        return self.run / "mysql" / "data"
-
-    @property
     def mysql_socket(self) -> Path:
         """A Unix socket path short enough for `sun_path`, even from a deep clone."""
         wanted = self.run / "mysql" / "mysqld.sock"
         if len(str(wanted)) <= _MAX_UNIX_SOCKET_PATH:
             return wanted
+        return self._short_tmp(".sock")
+
+    def _short_tmp(self, suffix: str) -> Path:
+        """A path under /tmp named by the run folder's digest, for paths that must be short."""
         digest = hashlib.sha256(str(self.run).encode()).hexdigest()[:10]
-        return Path("/tmp") / f"denbi-tier-{digest}.sock"
+        return Path("/tmp") / f"denbi-tier-{digest}{suffix}"
 
     @property
     def rabbit(self) -> Path:
         """RabbitMQ's folder; under /tmp when user `rabbitmq` could not reach the run folder."""
         if _traversable_by_others(self.run.parent):
             return self.run / "rabbitmq"
-        digest = hashlib.sha256(str(self.run).encode()).hexdigest()[:10]
-        return Path("/tmp") / f"denbi-tier-{digest}-rabbitmq"
-
-    @property
-    def glance_data(self) -> Path:
-        return self.run / "glance"
-
-    @property
-    def nova_state(self) -> Path:
-        return self.run / "nova"
-
-    @property
-    def keystone_keys(self) -> Path:
-        return self.run / "keystone"
-
-    @property
-    def neutron_state(self) -> Path:
-        return self.run / "neutron"
-
-    @property
-    def secrets_file(self) -> Path:
-        return self.run / "secrets.json"
-
-    @property
-    def clouds_yaml(self) -> Path:
-        return self.run / "clouds.yaml"
+        return self._short_tmp("-rabbitmq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +150,7 @@ class Secrets:
 
     @classmethod
     def generate(cls) -> Secrets:
-        return cls(
-            admin=secrets.token_hex(16),
-            service=secrets.token_hex(16),
-            database=secrets.token_hex(16),
-            user=secrets.token_hex(16),
-        )
+        return cls(**{each.name: secrets.token_hex(16) for each in fields(cls)})
 
     @classmethod
     def load_or_create(cls, path: Path) -> Secrets:

@@ -43,7 +43,9 @@ def snapshot_payload(api: ImageApi, context: Any, source_image_id: str | None) -
             chunks = api.download(context, source_image_id)
             if chunks is not None:
                 return b"".join(chunks), disk_format
-        except Exception as error:  # nova raises its own ImageNotFound and friends
+        # Nova's image API raises its own ImageNotFound, Forbidden and friends, with no common
+        # base we could import here; any of them means: upload the placeholder instead.
+        except Exception as error:  # noqa: BLE001
             LOG.warning(
                 "source image %s unreadable (%s): uploading a placeholder", source_image_id, error
             )

@@ -55,7 +55,7 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
     """The HTTP status of a GET (redirects not followed), or None if nothing answers."""
 
     class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
+        def redirect_request(self, *_args: object, **_kwargs: object) -> None:
             return None
 
     opener = urllib.request.build_opener(_NoRedirect)

@@ -75,7 +75,7 @@ def page(lab: LabSession) -> Iterator[object]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     """Keep each phase's report on the test item, for the screenshot-on-failure fixture."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]

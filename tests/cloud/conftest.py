@@ -7,17 +7,18 @@ with :data:`BIG_SNAPSHOTS` extra snapshots.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from support.request_log import RequestLog
 
 from denbi_jupyter.cloud import OpenStackCloud, open_site
+from denbi_jupyter.cloud._openstack import Gateway
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+from tests.localcloud import polling
+from tests.support.request_log import RequestLog
 
 BIG_SNAPSHOTS = 130
 T = TypeVar("T")
@@ -25,14 +26,7 @@ T = TypeVar("T")
 
 def wait_for(probe: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.05) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    return polling.wait_for(probe, what="the condition", timeout=timeout, interval=interval)
 
 
 def client_for(site: str, clouds: Path) -> OpenStackCloud:
@@ -79,7 +73,13 @@ def big(big_cloud: tuple[LocalCloud, Path]) -> Iterator[OpenStackCloud]:
 @pytest.fixture
 def record() -> Callable[[OpenStackCloud], Any]:
     """``with record(client) as log:`` records what ``client`` sends on the wire."""
-    return lambda client: RequestLog.attach(client.gateway.http_session)
+
+    def attach(client: OpenStackCloud) -> Any:
+        gateway = client.gateway
+        assert isinstance(gateway, Gateway), f"not an OpenStack gateway: {gateway!r}"
+        return RequestLog.attach(gateway.http_session)
+
+    return attach
 
 
 @pytest.fixture

@@ -91,28 +91,39 @@ def test_research_environment_from_leading_name_word() -> None:
     assert classify("my-rstudio-backup").research_environment is None
 
 
-@pytest.mark.parametrize(
-    ("name", "family", "version"),
-    [
-        ("Ubuntu-22.04", "ubuntu", "22.04"),
-        ("ubuntu22.04", "ubuntu", "22.04"),
-        ("Ubuntu 24.04 LTS de.NBI (2026-05-01)", "ubuntu", "24.04"),
-        ("Guacamole-ubuntu22.04 de.NBI (2026-05-01)", "ubuntu", "22.04"),
-        ("Debian 12", "debian", "12"),
-        ("debian-11-genericcloud", "debian", "11"),
-        ("Rocky-9", "rocky", "9"),
-        ("Rocky Linux 9.3", "rocky", "9.3"),
-        ("RockyLinux-8", "rocky", "8"),
-        ("AlmaLinux-9", "almalinux", "9"),
-        ("CentOS-7", "centos", "7"),
-        ("Fedora-Cloud-40", "fedora", None),
-        ("cirros-0.6.2", "cirros", "0.6.2"),
-        ("Ubuntu Jammy", "ubuntu", "22.04"),
-        ("bookworm base", "debian", "12"),
-        ("X2Go_xfce", None, None),
-        ("my-snapshot", None, None),
-    ],
-)
+#: How image names parse to (OS family, version): name | family | version, "-" for none.
+OS_NAMES = """
+Ubuntu-22.04                              | ubuntu    | 22.04
+ubuntu22.04                               | ubuntu    | 22.04
+Ubuntu 24.04 LTS de.NBI (2026-05-01)      | ubuntu    | 24.04
+Guacamole-ubuntu22.04 de.NBI (2026-05-01) | ubuntu    | 22.04
+Debian 12                                 | debian    | 12
+debian-11-genericcloud                    | debian    | 11
+Rocky-9                                   | rocky     | 9
+Rocky Linux 9.3                           | rocky     | 9.3
+RockyLinux-8                              | rocky     | 8
+AlmaLinux-9                               | almalinux | 9
+CentOS-7                                  | centos    | 7
+Fedora-Cloud-40                           | fedora    | -
+cirros-0.6.2                              | cirros    | 0.6.2
+Ubuntu Jammy                              | ubuntu    | 22.04
+bookworm base                             | debian    | 12
+X2Go_xfce                                 | -         | -
+my-snapshot                               | -         | -
+"""
+
+
+def _os_cases() -> list[tuple[str, str | None, str | None]]:
+    """The rows of :data:`OS_NAMES` as (name, family, version)."""
+    rows = [[cell.strip() for cell in line.split("|")] for line in OS_NAMES.strip().splitlines()]
+    return [(name, _or_none(family), _or_none(version)) for name, family, version in rows]
+
+
+def _or_none(cell: str) -> str | None:
+    return None if cell == "-" else cell
+
+
+@pytest.mark.parametrize(("name", "family", "version"), _os_cases())
 def test_os_parsed_from_name(name: str, family: str | None, version: str | None) -> None:
     assert os_of(name) == (family, version)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from denbi_jupyter.cloud import OpenStackCloud, Server, open_site, sites_offering
+from denbi_jupyter.cloud import OpenStackCloud, Server, Snapshot, open_site, sites_offering
 from denbi_jupyter.cloud.provenance import provenance_metadata
 from denbi_jupyter.errors import (
     AuthenticationError,
@@ -80,9 +80,12 @@ def test_snapshot_guards_the_server_until_it_is_uploaded(
             bielefeld.delete_server(active_server.id)
         with pytest.raises(ConflictError):
             bielefeld.create_snapshot(active_server.id, name="second", metadata={})
-        snapshot = wait_for(
-            lambda: (s := bielefeld.get_snapshot(image_id)) and s.status == "active" and s
-        )
+
+        def active_snapshot() -> Snapshot | None:
+            found = bielefeld.get_snapshot(image_id)
+            return found if found is not None and found.status == "active" else None
+
+        snapshot = wait_for(active_snapshot)
         assert snapshot.name == "nightly"
         assert snapshot.source_server_id == active_server.id
         assert snapshot.source_server_name == active_server.name

@@ -167,7 +167,9 @@ def test_concurrent_queries_and_updates_stay_consistent() -> None:
             for _ in range(200):
                 page = index.query(SnapshotQuery(text="snap-", per_page=50))
                 assert page.total is not None and len(page.items) == 50
-        except BaseException as error:  # pragma: no cover - reported below
+        # A thread's failure (an assertion or anything else) must reach the main thread, which
+        # fails the test with it; uncaught, it would only be printed.
+        except BaseException as error:  # noqa: BLE001  # pragma: no cover - reported below
             failures.append(error)
 
     def writer() -> None:

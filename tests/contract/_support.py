@@ -33,6 +33,7 @@ __all__ = [
     "image_json",
     "iter_pages",
     "private_ipv4s",
+    "raw_image",
     "unique",
     "wait_for",
     "wait_image_active",
@@ -131,15 +132,16 @@ def wait_image_active(conn: Connection, image_id: str, timeouts: Timeouts) -> di
     )
 
 
+def raw_image(name: str, **extra: Any) -> dict[str, Any]:
+    """The body of ``POST /v2/images`` for a ``raw``/``bare`` image named ``name``."""
+    return {"name": name, "disk_format": "raw", "container_format": "bare", **extra}
+
+
 def create_image(
-    conn: Connection,
-    janitor: Janitor,
-    body: dict[str, Any],
-    *,
-    data: bytes | None = None,
-    timeouts: Timeouts | None = None,
+    janitor: Janitor, body: dict[str, Any], *, data: bytes | None = None
 ) -> dict[str, Any]:
     """``POST /v2/images`` (recorded for cleanup); with ``data``, upload it and wait for active."""
+    conn = janitor.conn
     janitor.image_names.append(body["name"])
     created = conn.image.post("/images", json=body)
     assert created.status_code == 201, created.text[:500]
@@ -147,14 +149,13 @@ def create_image(
     janitor.image_ids.append(image["id"])
     if data is None:
         return image
-    assert timeouts is not None, "uploading needs timeouts to wait for active"
     uploaded = conn.image.put(
         f"/images/{image['id']}/file",
         data=data,
         headers={"Content-Type": "application/octet-stream"},
     )
     assert uploaded.status_code == 204, uploaded.text[:500]
-    return wait_image_active(conn, image["id"], timeouts)
+    return wait_image_active(conn, image["id"], janitor.timeouts)
 
 
 def assert_glance_error(response: requests.Response, status: int, reason: str) -> None:
@@ -222,25 +223,16 @@ def wait_server_idle(conn: Connection, server_id: str, timeouts: Timeouts) -> An
     )
 
 
-def boot_server(
-    conn: Connection,
-    name: str,
-    *,
-    image_id: str,
-    flavor_id: str,
-    timeouts: Timeouts,
-    key_name: str | None = None,
-) -> Any:
-    """Boot a server with ``networks='auto'`` through the compute proxy and wait for ACTIVE."""
-    attrs: dict[str, Any] = {
-        "name": name,
-        "image_id": image_id,
-        "flavor_id": flavor_id,
-        "networks": "auto",
-    }
-    if key_name is not None:
-        attrs["key_name"] = key_name
-    server = conn.compute.create_server(**attrs)
+def boot_server(janitor: Janitor, label: str, *, image_id: str, flavor_id: str) -> Any:
+    """Boot a server (named for cleanup) with ``networks='auto'`` through the compute proxy and
+    wait for ACTIVE."""
+    conn, timeouts = janitor.conn, janitor.timeouts
+    server = conn.compute.create_server(
+        name=janitor.new_server_name(label),
+        image_id=image_id,
+        flavor_id=flavor_id,
+        networks="auto",
+    )
     return wait_server_status(
         conn, server.id, "ACTIVE", timeout=timeouts.boot, interval=timeouts.interval
     )
@@ -259,29 +251,25 @@ class Janitor:
 
     conn: Connection
     timeouts: Timeouts
+    #: The run's id, part of every name the janitor hands out.
+    run_id: str
     server_names: list[str] = field(default_factory=list)
     server_ids: list[str] = field(default_factory=list)
     image_names: list[str] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
     keypair_names: list[str] = field(default_factory=list)
 
-    def new_server_name(self, run_id: str, label: str) -> str:
+    def new_server_name(self, label: str) -> str:
         """A :func:`unique` server name, remembered so a half-made server is deleted too."""
-        name = unique(run_id, label)
-        self.server_names.append(name)
-        return name
+        return _remembered(self.server_names, unique(self.run_id, label))
 
-    def new_image_name(self, run_id: str, label: str) -> str:
+    def new_image_name(self, label: str) -> str:
         """A :func:`unique` image name, remembered so a half-made image is deleted too."""
-        name = unique(run_id, label)
-        self.image_names.append(name)
-        return name
+        return _remembered(self.image_names, unique(self.run_id, label))
 
-    def new_keypair_name(self, run_id: str, label: str) -> str:
+    def new_keypair_name(self, label: str) -> str:
         """A :func:`unique` key pair name, remembered for cleanup."""
-        name = unique(run_id, label)
-        self.keypair_names.append(name)
-        return name
+        return _remembered(self.keypair_names, unique(self.run_id, label))
 
     def clean(self) -> None:
         """Delete everything recorded; raise one error naming what could not be deleted."""
@@ -337,6 +325,11 @@ class Janitor:
             )
         status = self.conn.image.delete(f"/images/{image_id}").status_code
         assert status in (204, 404), f"DELETE answered {status}"
+
+
+def _remembered(names: list[str], name: str) -> str:
+    names.append(name)
+    return name
 
 
 def _attempt(what: str, action: Callable[[], object]) -> list[str]:

@@ -18,7 +18,15 @@ import pytest
 from openstack.config import OpenStackConfig
 from openstack.connection import Connection
 
-from ._support import TINY_FLAVOR, ContractCloud, Janitor, Timeouts, create_image, unique
+from ._support import (
+    TINY_FLAVOR,
+    ContractCloud,
+    Janitor,
+    Timeouts,
+    create_image,
+    raw_image,
+    unique,
+)
 
 CLOUDS_YAML_ENV = "DENBI_CONTRACT_CLOUDS_YAML"
 CLOUD_ENV = "DENBI_CONTRACT_CLOUD"
@@ -39,7 +47,7 @@ def _real_cloud_from_env() -> ContractCloud | None:
     return ContractCloud(Path(path), name, REAL_TIMEOUTS)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header() -> str:
     """Say in the report header which cloud the contract scenarios run against."""
     name = os.environ.get(CLOUD_ENV)
     if name:
@@ -106,35 +114,32 @@ def tiny_flavor(conn: Connection) -> Any:
     return conn.compute.find_flavor(TINY_FLAVOR, ignore_missing=False)
 
 
-@pytest.fixture
-def janitor(conn: Connection, timeouts: Timeouts) -> Iterator[Janitor]:
-    """Deletes what one scenario created, when it ends."""
-    cleaner = Janitor(conn, timeouts)
+def _cleaning(conn: Connection, timeouts: Timeouts, run_id: str) -> Iterator[Janitor]:
+    cleaner = Janitor(conn, timeouts, run_id)
     yield cleaner
     cleaner.clean()
+
+
+@pytest.fixture
+def janitor(conn: Connection, timeouts: Timeouts, run_id: str) -> Iterator[Janitor]:
+    """Deletes what one scenario created, when it ends."""
+    yield from _cleaning(conn, timeouts, run_id)
 
 
 @pytest.fixture(scope="module")
-def module_janitor(conn: Connection, timeouts: Timeouts) -> Iterator[Janitor]:
+def module_janitor(conn: Connection, timeouts: Timeouts, run_id: str) -> Iterator[Janitor]:
     """Deletes what a module's fixtures created, when the module ends."""
-    cleaner = Janitor(conn, timeouts)
-    yield cleaner
-    cleaner.clean()
+    yield from _cleaning(conn, timeouts, run_id)
 
 
 @pytest.fixture(scope="session")
-def session_janitor(conn: Connection, timeouts: Timeouts) -> Iterator[Janitor]:
+def session_janitor(conn: Connection, timeouts: Timeouts, run_id: str) -> Iterator[Janitor]:
     """Deletes what session fixtures created, when the session ends."""
-    cleaner = Janitor(conn, timeouts)
-    yield cleaner
-    cleaner.clean()
+    yield from _cleaning(conn, timeouts, run_id)
 
 
 @pytest.fixture(scope="session")
-def boot_image(
-    conn: Connection, run_id: str, timeouts: Timeouts, session_janitor: Janitor
-) -> dict[str, Any]:
+def boot_image(run_id: str, session_janitor: Janitor) -> dict[str, Any]:
     """A small active ``raw`` image of our own to boot servers from."""
     data = hashlib.sha512(run_id.encode()).digest() * 64
-    body = {"name": unique(run_id, "boot"), "disk_format": "raw", "container_format": "bare"}
-    return create_image(conn, session_janitor, body, data=data, timeouts=timeouts)
+    return create_image(session_janitor, raw_image(unique(run_id, "boot")), data=data)

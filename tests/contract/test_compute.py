@@ -33,30 +33,24 @@ def ed25519_public_key() -> str:
 
 
 @pytest.fixture(scope="module")
-def keypair(conn: Connection, run_id: str, module_janitor: Janitor) -> Any:
+def keypair(conn: Connection, module_janitor: Janitor) -> Any:
     """A key pair imported for the module's server."""
-    name = module_janitor.new_keypair_name(run_id, "key")
+    name = module_janitor.new_keypair_name("key")
     return conn.compute.create_keypair(name=name, public_key=ed25519_public_key())
 
 
 @pytest.fixture(scope="module")
 def server(
-    conn: Connection,
-    run_id: str,
-    boot_image: dict[str, Any],
-    keypair: Any,
-    timeouts: Timeouts,
-    module_janitor: Janitor,
+    conn: Connection, boot_image: dict[str, Any], keypair: Any, module_janitor: Janitor
 ) -> Any:
     """A server booted the way the SDK's cloud layer does it: ``create_server(wait=True)``."""
-    name = module_janitor.new_server_name(run_id, "vm")
     created = conn.create_server(
-        name,
+        module_janitor.new_server_name("vm"),
         image=boot_image["id"],
         flavor=TINY_FLAVOR,
         key_name=keypair.name,
         wait=True,
-        timeout=timeouts.boot,
+        timeout=module_janitor.timeouts.boot,
     )
     module_janitor.server_ids.append(created.id)
     return created
@@ -75,8 +69,8 @@ def test_flavors_include_the_denbi_flavors(conn: Connection) -> None:
     assert {TINY_FLAVOR, SMALL_FLAVOR} <= names
 
 
-def test_keypair_import_then_delete(conn: Connection, run_id: str, janitor: Janitor) -> None:
-    name = janitor.new_keypair_name(run_id, "key")
+def test_keypair_import_then_delete(conn: Connection, janitor: Janitor) -> None:
+    name = janitor.new_keypair_name("key")
     public_key = ed25519_public_key()
     created = conn.compute.create_keypair(name=name, public_key=public_key)
     assert created.name == name
@@ -136,17 +130,10 @@ def test_server_list_filters_by_name(conn: Connection, server: Any, run_id: str)
 
 
 def test_deleted_server_is_404(
-    conn: Connection,
-    run_id: str,
-    boot_image: dict[str, Any],
-    tiny_flavor: Any,
-    timeouts: Timeouts,
-    janitor: Janitor,
+    conn: Connection, boot_image: dict[str, Any], tiny_flavor: Any, janitor: Janitor
 ) -> None:
-    name = janitor.new_server_name(run_id, "vmdel")
-    doomed = boot_server(
-        conn, name, image_id=boot_image["id"], flavor_id=tiny_flavor.id, timeouts=timeouts
-    )
+    timeouts = janitor.timeouts
+    doomed = boot_server(janitor, "vmdel", image_id=boot_image["id"], flavor_id=tiny_flavor.id)
     conn.compute.delete_server(doomed.id)
     gone = wait_for(
         lambda: conn.compute.get(f"/servers/{doomed.id}", microversion=SERVERS_MICROVERSION),

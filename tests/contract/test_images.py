@@ -26,6 +26,7 @@ from ._support import (
     create_image,
     image_json,
     iter_pages,
+    raw_image,
     unique,
     wait_image_active,
 )
@@ -48,21 +49,15 @@ class Catalog:
 
 
 @pytest.fixture(scope="module")
-def catalog(conn: Connection, run_id: str, timeouts: Timeouts, module_janitor: Janitor) -> Catalog:
+def catalog(run_id: str, module_janitor: Janitor) -> Catalog:
     """Upload the run's images (alpha, beta, gamma in that order)."""
     tag = f"contract-{run_id}"
     tag_x, tag_y = f"{tag}-x", f"{tag}-y"
     prefix = unique(run_id, "img")
 
     def make(label: str, tags: list[str], data: bytes | None, **extra: Any) -> dict[str, Any]:
-        body = {
-            "name": f"{prefix}-{label}",
-            "disk_format": "raw",
-            "container_format": "bare",
-            "tags": tags,
-            **extra,
-        }
-        return create_image(conn, module_janitor, body, data=data, timeouts=timeouts)
+        body = raw_image(f"{prefix}-{label}", tags=tags, **extra)
+        return create_image(module_janitor, body, data=data)
 
     alpha = make("alpha", [tag, tag_x], b"a" * 2048, visibility="private", denbi_contract=run_id)
     beta = make("beta", [tag, tag_y], b"b" * 3072, denbi_contract=run_id)
@@ -189,13 +184,11 @@ def test_limit_above_the_maximum_is_accepted(conn: Connection, catalog: Catalog)
 
 
 def test_upload_turns_a_queued_image_active_with_size_and_checksums(
-    conn: Connection, run_id: str, project_id: str, timeouts: Timeouts, janitor: Janitor
+    conn: Connection, project_id: str, timeouts: Timeouts, janitor: Janitor
 ) -> None:
-    name = janitor.new_image_name(run_id, "upload")
+    name = janitor.new_image_name("upload")
     data = uuid.uuid4().bytes * 256
-    created = conn.image.post(
-        "/images", json={"name": name, "disk_format": "raw", "container_format": "bare"}
-    )
+    created = conn.image.post("/images", json=raw_image(name))
     assert created.status_code == 201
     queued = created.json()
     janitor.image_ids.append(queued["id"])
@@ -242,8 +235,7 @@ def test_json_patch_updates_a_property_and_replaces_the_tags(
     conn: Connection, run_id: str, janitor: Janitor
 ) -> None:
     tag = f"contract-{run_id}-patch"
-    body = {"name": unique(run_id, "patch"), "disk_format": "raw", "container_format": "bare"}
-    image = create_image(conn, janitor, {**body, "tags": [tag]}, data=None)
+    image = create_image(janitor, raw_image(unique(run_id, "patch"), tags=[tag]))
     patch = [
         {"op": "add", "path": "/denbi_note", "value": "patched"},
         {"op": "replace", "path": "/tags", "value": [tag, f"{tag}-2"]},
@@ -278,8 +270,7 @@ def test_patch_with_plain_json_media_type_is_415(conn: Connection, catalog: Cata
 def test_protected_image_refuses_delete_until_unprotected(
     conn: Connection, run_id: str, janitor: Janitor
 ) -> None:
-    body = {"name": unique(run_id, "protected"), "disk_format": "raw", "container_format": "bare"}
-    image = create_image(conn, janitor, {**body, "protected": True})
+    image = create_image(janitor, raw_image(unique(run_id, "protected"), protected=True))
     assert image["protected"] is True
 
     response = conn.image.delete(f"/images/{image['id']}", headers=ACCEPT_JSON)
@@ -301,8 +292,7 @@ def test_delete_unknown_image_is_404(conn: Connection) -> None:
 
 
 def test_get_deleted_image_is_404(conn: Connection, run_id: str, janitor: Janitor) -> None:
-    body = {"name": unique(run_id, "deleted"), "disk_format": "raw", "container_format": "bare"}
-    image = create_image(conn, janitor, body)
+    image = create_image(janitor, raw_image(unique(run_id, "deleted")))
     assert conn.image.delete(f"/images/{image['id']}").status_code == 204
     response = conn.image.get(f"/images/{image['id']}", headers=ACCEPT_JSON)
     assert_glance_error(response, 404, "Not Found")

@@ -64,6 +64,12 @@ class Openstack:
         """Run ``openstack ARGS -f json`` and parse what it prints."""
         return json.loads(self.run(*args, "-f", "json"))
 
+    def create(self, ids: list[str], *args: str) -> dict[str, Any]:
+        """Run a create command ``openstack ARGS -f json``; record the new id in ``ids``."""
+        created: dict[str, Any] = self.json(*args)
+        ids.append(created["id"])
+        return created
+
 
 @pytest.fixture(scope="module")
 def openstack(contract_cloud: ContractCloud) -> Openstack:
@@ -81,7 +87,6 @@ def tag(run_id: str) -> str:
 @pytest.fixture(scope="module")
 def osc_image(
     openstack: Openstack,
-    run_id: str,
     tag: str,
     tmp_path_factory: pytest.TempPathFactory,
     module_janitor: Janitor,
@@ -89,52 +94,37 @@ def osc_image(
     """``openstack image create --file … --property …`` output."""
     path = tmp_path_factory.mktemp("osc") / "disk.raw"
     path.write_bytes(IMAGE_DATA)
-    name = module_janitor.new_image_name(run_id, "oscimg")
-    created: dict[str, Any] = openstack.json(
-        "image", "create", "--file", str(path), "--disk-format", "raw",
-        "--container-format", "bare", "--property", f"denbi_contract={run_id}",
-        "--tag", tag, name,
+    return openstack.create(
+        module_janitor.image_ids, "image", "create", "--file", str(path), "--disk-format", "raw",
+        "--container-format", "bare", "--property", f"denbi_contract={module_janitor.run_id}",
+        "--tag", tag, module_janitor.new_image_name("oscimg"),
     )  # fmt: skip
-    module_janitor.image_ids.append(created["id"])
-    return created
 
 
 @pytest.fixture(scope="module")
 def osc_server(
-    openstack: Openstack,
-    conn: Connection,
-    run_id: str,
-    osc_image: dict[str, Any],
-    timeouts: Timeouts,
-    module_janitor: Janitor,
+    openstack: Openstack, osc_image: dict[str, Any], module_janitor: Janitor
 ) -> dict[str, Any]:
     """``openstack server create … --wait`` output."""
-    wait_image_active(conn, osc_image["id"], timeouts)
-    name = module_janitor.new_server_name(run_id, "oscvm")
-    created: dict[str, Any] = openstack.json(
-        "server", "create", "--image", osc_image["id"], "--flavor", TINY_FLAVOR,
-        "--auto-network", "--wait", name,
+    wait_image_active(module_janitor.conn, osc_image["id"], module_janitor.timeouts)
+    name = module_janitor.new_server_name("oscvm")
+    return openstack.create(
+        module_janitor.server_ids, "server", "create", "--image", osc_image["id"],
+        "--flavor", TINY_FLAVOR, "--auto-network", "--wait", name,
     )  # fmt: skip
-    module_janitor.server_ids.append(created["id"])
-    return created
 
 
 @pytest.fixture(scope="module")
 def osc_snapshot(
-    openstack: Openstack,
-    conn: Connection,
-    run_id: str,
-    osc_server: dict[str, Any],
-    timeouts: Timeouts,
-    module_janitor: Janitor,
+    openstack: Openstack, osc_server: dict[str, Any], module_janitor: Janitor
 ) -> dict[str, Any]:
     """``openstack server image create --name … --wait`` output."""
-    name = module_janitor.new_image_name(run_id, "oscsnap")
-    created: dict[str, Any] = openstack.json(
-        "server", "image", "create", "--name", name, "--wait", osc_server["id"]
-    )
-    module_janitor.image_ids.append(created["id"])
-    wait_server_idle(conn, osc_server["id"], timeouts)
+    name = module_janitor.new_image_name("oscsnap")
+    created = openstack.create(
+        module_janitor.image_ids, "server", "image", "create", "--name", name, "--wait",
+        osc_server["id"],
+    )  # fmt: skip
+    wait_server_idle(module_janitor.conn, osc_server["id"], module_janitor.timeouts)
     return created
 
 
@@ -191,16 +181,15 @@ def test_snapshot_shows_active_with_image_type(
 
 
 def test_image_delete_removes_the_image(
-    openstack: Openstack, conn: Connection, run_id: str, janitor: Janitor, tmp_path: Path
+    openstack: Openstack, conn: Connection, janitor: Janitor, tmp_path: Path
 ) -> None:
     path = tmp_path / "disk.raw"
     path.write_bytes(IMAGE_DATA)
-    name = janitor.new_image_name(run_id, "oscdel")
-    created = openstack.json(
-        "image", "create", "--file", str(path), "--disk-format", "raw",
+    name = janitor.new_image_name("oscdel")
+    created = openstack.create(
+        janitor.image_ids, "image", "create", "--file", str(path), "--disk-format", "raw",
         "--container-format", "bare", name,
     )  # fmt: skip
-    janitor.image_ids.append(created["id"])
     openstack.run("image", "delete", created["id"])
     assert conn.image.get(f"/images/{created['id']}").status_code == 404
 

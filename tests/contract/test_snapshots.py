@@ -28,31 +28,19 @@ CREATE_IMAGE_MICROVERSION = "2.45"
 
 
 @pytest.fixture(scope="module")
-def source_server(
-    conn: Connection,
-    run_id: str,
-    boot_image: dict[str, Any],
-    tiny_flavor: Any,
-    timeouts: Timeouts,
-    module_janitor: Janitor,
-) -> Any:
+def source_server(boot_image: dict[str, Any], tiny_flavor: Any, module_janitor: Janitor) -> Any:
     """An ACTIVE server to take snapshots of."""
-    name = module_janitor.new_server_name(run_id, "snapsrc")
     return boot_server(
-        conn, name, image_id=boot_image["id"], flavor_id=tiny_flavor.id, timeouts=timeouts
+        module_janitor, "snapsrc", image_id=boot_image["id"], flavor_id=tiny_flavor.id
     )
 
 
 @pytest.fixture(scope="module")
 def snapshot(
-    conn: Connection,
-    run_id: str,
-    source_server: Any,
-    timeouts: Timeouts,
-    module_janitor: Janitor,
+    conn: Connection, source_server: Any, timeouts: Timeouts, module_janitor: Janitor
 ) -> Any:
     """A snapshot made with the cloud layer's ``create_image_snapshot(wait=True)``."""
-    name = module_janitor.new_image_name(run_id, "snap")
+    name = module_janitor.new_image_name("snap")
     wait_server_idle(conn, source_server.id, timeouts)
     image = conn.create_image_snapshot(name, source_server, wait=True, timeout=timeouts.snapshot)
     module_janitor.image_ids.append(image.id)
@@ -78,9 +66,9 @@ def test_create_image_snapshot_is_active_and_marked_by_nova(
 
 
 def test_proxy_create_server_image_reaches_active(
-    conn: Connection, run_id: str, source_server: Any, timeouts: Timeouts, janitor: Janitor
+    conn: Connection, source_server: Any, timeouts: Timeouts, janitor: Janitor
 ) -> None:
-    name = janitor.new_image_name(run_id, "proxysnap")
+    name = janitor.new_image_name("proxysnap")
     wait_server_idle(conn, source_server.id, timeouts)
     image = conn.compute.create_server_image(
         source_server, name, wait=True, timeout=timeouts.snapshot
@@ -117,16 +105,8 @@ def test_second_create_image_while_one_runs_is_409(
 
 
 def test_boot_from_snapshot_reaches_active(
-    conn: Connection,
-    run_id: str,
-    snapshot: Any,
-    tiny_flavor: Any,
-    timeouts: Timeouts,
-    janitor: Janitor,
+    snapshot: Any, tiny_flavor: Any, janitor: Janitor
 ) -> None:
-    name = janitor.new_server_name(run_id, "fromsnap")
-    server = boot_server(
-        conn, name, image_id=snapshot.id, flavor_id=tiny_flavor.id, timeouts=timeouts
-    )
+    server = boot_server(janitor, "fromsnap", image_id=snapshot.id, flavor_id=tiny_flavor.id)
     assert server.status == "ACTIVE"
     assert server.image["id"] == snapshot.id

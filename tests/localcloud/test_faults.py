@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from denbi_jupyter.localcloud.faults import FaultInjector, FaultRule
 from denbi_jupyter.localcloud.site import Site
 
 from .conftest import SITE
-from .test_nova_servers import COMPUTE, NovaClient, nova_client, wait_for
+from .polling import wait_for
+from .test_nova_servers import COMPUTE, NovaClient, nova_client
 
 FAULTS = "/_admin/faults"
 
@@ -224,7 +225,7 @@ async def _no_body() -> dict[str, Any]:
     raise AssertionError("a latency fault must not read the body")
 
 
-async def _no_send(message: dict[str, Any]) -> None:
+async def _no_send(_message: MutableMapping[str, Any]) -> None:
     raise AssertionError("a latency fault must not answer")
 
 

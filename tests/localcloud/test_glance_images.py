@@ -400,7 +400,7 @@ def test_glance_without_a_token_is_401(http: httpx.Client) -> None:
 
 
 def test_nova_record_functions_make_an_active_snapshot_image(
-    api: Glance, site: Site, http: httpx.Client, token: str
+    api: Glance, site: Site, http: httpx.Client
 ) -> None:
     owner = api.new()["owner"]
     data = b"snapshot bytes" * 64

@@ -75,10 +75,7 @@ def test_v3_document_is_200_and_has_no_trailing_slash_issue(
 
 
 def test_password_token_is_201_with_the_token_only_in_the_header(
-    http: httpx.Client,
-    credentials: dict[str, str],
-    local_cloud: LocalCloud,
-    golden: Callable[[str], dict[str, Any]],
+    http: httpx.Client, credentials: dict[str, str], golden: Callable[[str], dict[str, Any]]
 ) -> None:
     body = password_auth(credentials["username"], credentials["password"], PRIMARY_PROJECT)
     response = http.post(TOKENS, json=body)

@@ -70,8 +70,8 @@ def test_networks_are_the_projects_own_and_the_shared_one(
     assert all(n["router:external"] is False and n["status"] == "ACTIVE" for n in networks)
     (shared,) = [n for n in networks if n["shared"]]
     subnet = http.get(f"{NETWORK}/v2.0/subnets/{shared['subnets'][0]}", headers=headers).json()
-    site_range = ipaddress.ip_network(DEFAULT_SITES[0].network_cidr)
-    assert ipaddress.ip_network(subnet["subnet"]["cidr"]).subnet_of(site_range)
+    site_range = ipaddress.IPv4Network(DEFAULT_SITES[0].network_cidr)
+    assert ipaddress.IPv4Network(subnet["subnet"]["cidr"]).subnet_of(site_range)
 
 
 @pytest.mark.parametrize(

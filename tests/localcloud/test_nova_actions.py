@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .test_nova_servers import NovaClient, nova_client, wait_for
+from .polling import wait_for
+from .test_nova_servers import NovaClient, assert_golden_conflict, nova_client
 
 Golden = Callable[[str], dict[str, Any]]
 
@@ -91,12 +92,7 @@ def test_create_image_needs_a_name(nova: NovaClient, active: str) -> None:
 
 
 def test_start_of_an_active_server_is_409(nova: NovaClient, active: str, golden: Golden) -> None:
-    response = nova.action(active, {"os-start": None})
-    assert response.status_code == 409
-    expected = golden("46")["response"]["body"]["conflictingRequest"]["message"]
-    assert response.json()["conflictingRequest"]["message"] == expected.replace(
-        "2f658a2a-464f-473f-a2e2-6fa8377fc5ff", active
-    )
+    assert_golden_conflict(nova.action(active, {"os-start": None}), golden, "46", active)
 
 
 def test_stop_powers_off_and_start_powers_on(nova: NovaClient, active: str, golden: Golden) -> None:

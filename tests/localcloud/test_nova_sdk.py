@@ -86,6 +86,7 @@ def test_deleted_server_can_no_longer_be_found(conn: Connection) -> None:
         conn.compute.get_server(created.id)
 
 
-def test_server_listing_filters_by_name(conn: Connection, server: Any) -> None:
+@pytest.mark.usefixtures("server")
+def test_server_listing_filters_by_name(conn: Connection) -> None:
     names = [s.name for s in conn.compute.servers(name="^sdk-ser")]
     assert names == ["sdk-server"]

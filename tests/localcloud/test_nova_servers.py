@@ -1,13 +1,12 @@
 """Nova servers over real HTTP: create, show at BUILD and ACTIVE, lists, delete, metadata, quota.
 
-The helpers at the top (:class:`NovaClient`, :func:`wait_for`, :func:`nova_client`) are shared
+The helpers at the top (:class:`NovaClient`, :func:`nova_client`) are shared
 with the other Nova, Neutron and fault test modules.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ from denbi_jupyter.localcloud.seed import PRIMARY_PROJECT, SECOND_PROJECT
 from denbi_jupyter.localcloud.site import Site
 
 from .conftest import SITE, IssueToken
+from .polling import wait_for
 
 T = TypeVar("T")
 
@@ -28,18 +28,19 @@ TINY = "de.NBI tiny"
 IMAGE = "X2Go_xfce"
 #: Keys a non-admin sees that the golden (admin) answers show only to admins.
 ADMIN_ONLY = re.compile(r"^(OS-EXT-SRV-ATTR:(?!hostname$).*|host_status)$")
+#: The server id in the golden answers' messages.
+GOLDEN_SERVER_ID = "2f658a2a-464f-473f-a2e2-6fa8377fc5ff"
 
 
-def wait_for(probe: Callable[[], T | None], *, what: str, timeout: float = 10.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+def assert_golden_conflict(
+    response: httpx.Response, golden: Callable[[str], dict[str, Any]], number: str, server_id: str
+) -> None:
+    """A 409 whose message is golden file ``number``'s, for ``server_id``."""
+    assert response.status_code == 409
+    expected = golden(number)["response"]["body"]["conflictingRequest"]["message"]
+    assert response.json()["conflictingRequest"]["message"] == expected.replace(
+        GOLDEN_SERVER_ID, server_id
+    )
 
 
 class NovaClient:

@@ -19,7 +19,8 @@ from denbi_jupyter.localcloud.seed import PRIMARY_PROJECT
 from denbi_jupyter.localcloud.server import load_credentials
 
 from .conftest import password_auth
-from .test_nova_servers import ADMIN_ONLY, NovaClient, nova_client, wait_for
+from .polling import wait_for
+from .test_nova_servers import ADMIN_ONLY, NovaClient, assert_golden_conflict, nova_client
 
 Golden = Callable[[str], dict[str, Any]]
 SLOW = Timings(boot=2.0, snapshot=2.5, upload=0.2, delete=0.8, power=0.8, reboot=0.8)
@@ -111,11 +112,7 @@ def test_snapshot_follows_the_golden_timeline(nova: NovaClient, golden: Golden) 
     response = nova.action(server_id, {"createImage": {"name": "slow-snap-image"}})
     image_id = response.json()["image_id"]
     conflict = nova.action(server_id, {"createImage": {"name": "slow-snap-dup"}})
-    assert conflict.status_code == 409
-    expected = golden("41")["response"]["body"]["conflictingRequest"]["message"]
-    assert conflict.json()["conflictingRequest"]["message"] == expected.replace(
-        "2f658a2a-464f-473f-a2e2-6fa8377fc5ff", server_id
-    )
+    assert_golden_conflict(conflict, golden, "41", server_id)
 
     def probe() -> tuple[Any, ...]:
         image = nova.image(image_id).json()  # first: what it shows still held at the server read
@@ -166,11 +163,7 @@ def test_stop_goes_through_powering_off_and_refuses_a_snapshot_meanwhile(
     nova.wait_idle(server_id, "ACTIVE", timeout=15)
     assert nova.action(server_id, {"os-stop": None}).status_code == 202
     blocked = nova.action(server_id, {"createImage": {"name": "slow-snap-bad"}})
-    assert blocked.status_code == 409
-    expected = golden("48")["response"]["body"]["conflictingRequest"]["message"]
-    assert blocked.json()["conflictingRequest"]["message"] == expected.replace(
-        "2f658a2a-464f-473f-a2e2-6fa8377fc5ff", server_id
-    )
+    assert_golden_conflict(blocked, golden, "48", server_id)
 
     def probe() -> tuple[Any, ...]:
         server = nova.server(server_id)

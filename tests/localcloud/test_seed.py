@@ -214,9 +214,7 @@ def test_extra_snapshots_land_in_the_primary_project_of_the_first_site_only(
     assert len({row["created_at"] for row in extra}) == EXTRA
 
 
-def test_a_limit_over_1000_is_capped_at_1000_with_a_next_link(
-    big_cloud: LocalCloud, tmp_path: Path
-) -> None:
+def test_a_limit_over_1000_is_capped_at_1000_with_a_next_link(big_cloud: LocalCloud) -> None:
     credentials = load_credentials(big_cloud.state_dir)
     with httpx.Client(base_url=big_cloud.url) as client:
         body = password_auth(credentials["username"], credentials["password"], PRIMARY_PROJECT)
