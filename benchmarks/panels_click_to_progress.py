@@ -1,16 +1,20 @@
-"""Click-to-first-progress of a boot in a fresh Jupyter kernel (target < 2 s).
+"""Click "Boot VM" → the flow's first real progress event, in a fresh Jupyter kernel.
 
 Run: ``.venv/bin/python benchmarks/panels_click_to_progress.py`` (about a minute). A real
 ipykernel is started with nothing imported; it opens ``CloudPanel`` against the local cloud
-(which warms Prefect up in the background), selects an image and clicks "Boot VM" as soon as
-the panel has loaded, like a quick user. Measured in this run:
+(which starts warming Prefect up in the background), selects an image and clicks "Boot VM" as
+soon as the panel has loaded, like a quick user. Measured in this run, from the click:
 
-* click → first visible progress: the job's card (pending until the runner has the job) with
-  its status line (the figure the target is about);
-* click → the runner's job card with the job's own first status line;
-* click → first progress reported by the flow itself, and click → VM ACTIVE (in a fresh
-  kernel these include whatever is left of Prefect's start-up);
-* baseline: the same second click in the same kernel, Prefect warm.
+* the placeholder card: the pending card the panel shows at once (no flow has run yet, so
+  this is *not* progress; printed for what it is);
+* the runner's job card with its own status line (still the runner, not the flow);
+* **the flow's first real progress event** (the first ``progress`` event the running flow
+  reports, taken where the job receives it): the figure the target is about (< 2 s);
+* the VM ACTIVE.
+
+Baseline: the same second click in the same kernel, Prefect warm by then. In a fresh kernel
+the first flow event waits for whatever is left of Prefect's start-up: that is the honest
+number, and it is printed as measured.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ KERNEL_CODE = r"""
 import json, time
 from pathlib import Path
 from denbi_jupyter import CloudPanel
+from denbi_jupyter.jobs import _job
+
+first_event = {{}}
+_original = _job.Job._on_event
+
+def _on_event(job, event):
+    if event.kind == "progress":
+        first_event.setdefault(job.id, time.perf_counter())
+    return _original(job, event)
+
+_job.Job._on_event = _on_event
 
 opened = time.perf_counter()
 panel = CloudPanel(config_file=Path({config!r}), site="bielefeld")
@@ -42,13 +57,14 @@ panel.images.select(image.id)
 panel.wait_idle(30)
 
 def click(name):
-    panel.images._boot_name.value = name
+    panel.images.boot_name = name
     count = len(panel.images.jobs.cards)
     before = {{id(child) for child in panel.images.jobs.children}}
     began = time.perf_counter()
     panel.images._boot_button.click()
-    clicked = time.perf_counter() - began
-    marks = {{"visible": clicked}} if id(panel.images.jobs.children[0]) not in before else {{}}
+    marks = {{}}
+    if id(panel.images.jobs.children[0]) not in before:
+        marks["placeholder"] = time.perf_counter() - began
     while True:
         now = time.perf_counter() - began
         cards = panel.images.jobs.cards
@@ -56,11 +72,11 @@ def click(name):
             card = cards[0]
             if card.message and "card" not in marks:
                 marks["card"] = now
-            if card.progress is not None and "flow" not in marks:
-                marks["flow"] = now
             if card.job.done:
                 marks["done"] = now
                 marks["state"] = card.state
+                event = first_event.get(card.job.id)
+                marks["flow"] = None if event is None else event - began
                 return marks
         if now > 180:
             marks["state"] = "timeout"
@@ -71,6 +87,11 @@ fresh = click("bench-vm-1")
 warm = click("bench-vm-2")
 print("RESULT " + json.dumps({{"loaded": loaded, "fresh": fresh, "warm": warm}}))
 """
+
+
+def _ms(marks: dict[str, object], key: str) -> str:
+    value = marks.get(key)
+    return f"{float(value) * 1000:7.0f} ms" if isinstance(value, int | float) else "    n/a"
 
 
 def main() -> int:
@@ -96,23 +117,19 @@ def main() -> int:
         return 1
     result = json.loads("".join(lines).split("RESULT ", 1)[1])
     fresh, warm = result["fresh"], result["warm"]
-    print(f"panel loaded in the fresh kernel                  {result['loaded'] * 1000:7.0f} ms")
+    print(f"panel loaded in the fresh kernel                     {result['loaded'] * 1000:7.0f} ms")
+    for label, marks in (("fresh kernel", fresh), ("warm kernel (baseline)", warm)):
+        print(f"--- {label} ---")
+        print(f"click → placeholder card shown (not progress)        {_ms(marks, 'placeholder')}")
+        print(f"click → runner's job card with a status line         {_ms(marks, 'card')}")
+        print(f"click → first real progress event of the flow        {_ms(marks, 'flow')}")
+        print(f"click → VM ACTIVE ({marks.get('state')})".ljust(53) + _ms(marks, "done"))
+    flow = fresh.get("flow")
+    ok = isinstance(flow, int | float) and flow < TARGET_S and fresh.get("state") == "completed"
     print(
-        f"warm kernel (baseline): click → card visible {warm['visible'] * 1000:.0f} ms; job card "
-        f"{warm['card'] * 1000:.0f} ms; first flow progress {warm['flow'] * 1000:.0f} ms; "
-        f"ACTIVE {warm['done'] * 1000:.0f} ms"
+        f"fresh kernel, click → first flow progress (target < {TARGET_S * 1000:.0f} ms):",
+        "OK" if ok else "OVER TARGET",
     )
-    print(
-        f"click → first visible progress, fresh kernel      {fresh['visible'] * 1000:7.0f} ms "
-        f"(target < {TARGET_S * 1000:.0f} ms)"
-    )
-    print(f"click → runner's job card with status, fresh      {fresh['card'] * 1000:7.0f} ms")
-    print(
-        f"click → first flow progress, fresh kernel         {fresh['flow'] * 1000:7.0f} ms; "
-        f"ACTIVE {fresh['done'] * 1000:.0f} ms ({fresh['state']})"
-    )
-    ok = fresh["visible"] < TARGET_S and fresh["state"] == "completed"
-    print("click to first progress:", "OK" if ok else "OVER TARGET")
     return 0 if ok else 1
 
 

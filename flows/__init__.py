@@ -10,7 +10,13 @@ paths, and a short, obvious folder at the project root is what ``prefect deploy`
 top-level ``flows`` package. Rather than rename, we mark ours with ``__denbi_jupyter__ = True``;
 every place in ``denbi_jupyter`` that imports the flows goes through
 :func:`denbi_jupyter.jobs.load_flows`, which refuses a ``flows`` package without the marker
-with a clear message, and a test checks that the ``flows`` found on ``sys.path`` is ours.
+with a clear message, and a test checks that the ``flows`` found on ``sys.path`` is ours. The
+guard runs when a flow is first needed (a :class:`denbi_jupyter.jobs.FlowRef` resolved, a job
+or warm-up started, a CLI command run), never at import: importing ``denbi_jupyter.jobs``
+imports neither ``flows`` nor Prefect.
+
+Flows return the frozen types of :mod:`denbi_jupyter.cloud.results`; the rules they apply
+live in :mod:`denbi_jupyter.cloud.rules`.
 
 Layers: ``denbi_jupyter.jobs`` and the CLI import ``flows``; ``flows`` imports only
 ``denbi_jupyter.cloud``, ``denbi_jupyter.connect`` and ``denbi_jupyter.errors`` (never jobs,

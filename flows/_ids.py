@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 
+from denbi_jupyter.cloud.rules.retention import SCHEDULE_KEY
+
 __all__ = ["REQUEST_ID_KEY", "SCHEDULE_KEY", "derive_request_id"]
 
 #: Server metadata key and image property that carry the request id.
 REQUEST_ID_KEY = "denbi_request_id"
-#: Image property naming the scheduled flow that made a snapshot (retention looks for it).
-SCHEDULE_KEY = "denbi_schedule"
 
 
 def derive_request_id(kind: str, *parts: str) -> str:

@@ -64,7 +64,7 @@ class _ForwardHandler(logging.Handler):
             return
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string must not break the flow
+        except Exception:  # noqa: BLE001 - a bad format string must not break the flow
             message = str(record.msg)
         flow_run_id = getattr(record, "flow_run_id", None)
         event = FlowEvent(
@@ -95,7 +95,7 @@ def _notify(listeners: tuple[Listener, ...], event: FlowEvent) -> None:
     for listener in listeners:
         try:
             listener(event)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a listener (a widget) must never stop the flow
             _log.exception("A flow progress listener failed; the flow goes on")
 
 

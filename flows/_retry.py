@@ -45,13 +45,13 @@ FINAL_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def should_retry(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+def should_retry(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:  # noqa: ARG001 - Prefect's signature
     """Prefect ``retry_condition_fn``: retry unless the failure is one of :data:`FINAL_ERRORS`."""
     error = state.data if isinstance(state.data, BaseException) else None
     if error is None:
         try:
             state.result(raise_on_failure=True)
-        except BaseException as exc:  # the state's own exception, re-raised by Prefect
+        except BaseException as exc:  # noqa: BLE001 - the state's own exception, whatever it is
             error = exc
     return not isinstance(error, FINAL_ERRORS)
 

@@ -3,7 +3,8 @@
 The flow resolves image, flavor and key pair (clear errors for each), asks Nova for the
 server with the request id in its metadata, waits until ACTIVE with our own waiter (ERROR ends
 the flow with Nova's fault message), optionally waits until the SSH port opens on the site's
-gateway, and returns server and connection details as a JSON-able dict. A re-run with the same
+gateway, and returns a :class:`~denbi_jupyter.cloud.results.BootResult` with the connection
+details (:func:`denbi_jupyter.connect.details.connection_details`). A re-run with the same
 request id finds the server it made before instead of booting a second one.
 """
 
@@ -12,7 +13,10 @@ from __future__ import annotations
 from prefect import flow
 
 from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.results import BootResult
+from denbi_jupyter.cloud.rules.names import check_server_name
 from denbi_jupyter.cloud.types import Flavor, Image, Limits, Server
+from denbi_jupyter.connect.details import ConnectionDetails, connection_details
 from denbi_jupyter.errors import (
     CloudUnavailableError,
     OperationFailedError,
@@ -23,7 +27,6 @@ from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
 from flows._progress import current_flow_run_id, report, run_logger
 from flows._waiters import SYSTEM_CLOCK
-from flows.connection import connection_details
 
 __all__ = ["boot_request_id", "boot_server", "check_quota"]
 
@@ -108,8 +111,6 @@ def _create(
                 key_name=key_name,
                 metadata=metadata,
             )
-        except OperationFailedError:
-            raise
         except CloudUnavailableError as exc:
             last = exc
             logger.warning("Creating the server failed (%s); checking whether it went through", exc)
@@ -120,18 +121,13 @@ def _create(
     ) from last
 
 
-def _server_dict(site: str, server: Server, image: Image, flavor_name: str) -> dict[str, object]:
-    return {
-        "site": site,
-        "id": server.id,
-        "name": server.name,
-        "status": server.status,
-        "image_id": image.id,
-        "image_name": image.name,
-        "flavor": flavor_name,
-        "key_name": server.key_name,
-        "private_ipv4": server.private_ipv4,
-    }
+def _connection(
+    client: CloudClient, server: Server, image: Image
+) -> tuple[ConnectionDetails | None, str | None]:
+    try:
+        return connection_details(client.site, server, image), None
+    except UserInputError as exc:  # no gateway settings or no address: say so, do not fail
+        return None, str(exc)
 
 
 @flow(name="boot-server", flow_run_name="boot-{name}", persist_result=False)
@@ -143,7 +139,7 @@ def boot_server(
     name: str,
     wait_for_port: bool = False,
     request_id: str | None = None,
-) -> dict[str, object]:
+) -> BootResult:
     """Boot a VM and wait until it is ACTIVE (and, if asked, until SSH answers).
 
     Args:
@@ -156,8 +152,8 @@ def boot_server(
         request_id: Makes re-runs idempotent; defaults to one derived from the request.
 
     Returns:
-        ``server`` (id, name, status, image, flavor, address), ``connection`` (see
-        :func:`flows.connection.connection_details`), ``request_id`` and ``reused``.
+        The ACTIVE server, with ``connection`` (None and ``unreachable_reason`` when no
+        gateway leads to it), ``request_id`` and ``reused``.
 
     Raises:
         UserInputError: Empty name, unknown key pair.
@@ -165,9 +161,7 @@ def boot_server(
         OperationFailedError: The server went to ERROR, vanished, or timed out.
     """
     logger = run_logger()
-    clean = name.strip()
-    if not clean:
-        raise UserInputError("The server name is empty: give the VM a name.")
+    clean = check_server_name(name)
     report(0.0, f"Resolving image, flavor and key on {site}")
     client = tasks.open_site(site)
     source = tasks.find_image(client, image)
@@ -186,15 +180,23 @@ def boot_server(
         )
         logger.info("Nova accepted server %s", server.id)
     active = tasks.await_server_active(client, server.id, BOOT_TIMEOUT_S)
-    details = connection_details(client.site, active, source)
-    if wait_for_port and details.get("available"):
-        host, port = str(details["host"]), int(str(details["port"]))
-        tasks.await_port(host, port, PORT_TIMEOUT_S)
+    details, unreachable = _connection(client, active, source)
+    if wait_for_port and details is not None:
+        tasks.await_port(details.host, details.port, PORT_TIMEOUT_S)
     report(1.0, f"{active.name} is ACTIVE")
-    return {
-        "server": _server_dict(site, active, source, size.name),
-        "connection": details,
-        "request_id": rid,
-        "reused": reused,
-        "flow_run_id": current_flow_run_id(),
-    }
+    return BootResult(
+        site=site,
+        server_id=active.id,
+        name=active.name,
+        status=active.status,
+        image_id=source.id,
+        image_name=source.name,
+        flavor=size.name,
+        key_name=active.key_name,
+        private_ipv4=active.private_ipv4,
+        request_id=rid,
+        reused=reused,
+        flow_run_id=current_flow_run_id(),
+        connection=details,
+        unreachable_reason=unreachable,
+    )

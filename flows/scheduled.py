@@ -1,30 +1,33 @@
 """Flows for schedules: nightly snapshots of marked VMs, with retention, and a cleanup.
 
 ``prefect.yaml`` deploys both with cron schedules; ``denbi-jupyter serve-schedules`` serves
-them from one process. Both act only on snapshots a schedule made: each nightly snapshot
-carries the image property ``denbi_schedule=nightly_snapshots`` (plus the usual provenance,
-among it the source server id), and retention looks for exactly that property. Snapshots made
-by hand are never touched.
-
-Retention per source VM: keep the newest ``keep_last`` active snapshots; with
-``max_age_days`` also drop those older than that, but never the newest one (a schedule that
-stopped working does not delete the last good snapshot). Failed (``killed``) scheduled
-snapshots are always removed; snapshots still in progress never are.
+them from one process. Both delete only snapshots a schedule provably made: each nightly
+snapshot carries the property ``denbi_schedule=nightly_snapshots`` *and* the schedule's
+ownership mark, a tag naming the snapshot's own image id, which no copy can inherit. Snapshots
+made by hand (even of a VM booted from a nightly snapshot, which inherit the property) and
+old scheduled snapshots without the mark are never touched. The rules are
+:mod:`denbi_jupyter.cloud.rules.retention`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
 
 from prefect import flow
 
-from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID, made_from_its_source
-from denbi_jupyter.cloud.types import Image, Server
-from denbi_jupyter.errors import OperationFailedError, UserInputError
+from denbi_jupyter.cloud.results import NightlyItem, NightlyReport, RetentionReport
+from denbi_jupyter.cloud.rules.retention import (
+    NIGHTLY,
+    SCHEDULE_KEY,
+    check_retention,
+    marked_servers,
+    plan_retention,
+    split_by_mark,
+)
+from denbi_jupyter.cloud.types import Server
+from denbi_jupyter.errors import OperationFailedError
 from flows import _tasks as tasks
-from flows._ids import SCHEDULE_KEY, derive_request_id
+from flows._ids import derive_request_id
 from flows._progress import report, run_logger
 from flows.delete import delete_snapshots
 from flows.snapshot import create_snapshot
@@ -38,97 +41,64 @@ __all__ = [
     "plan_retention",
 ]
 
-#: The ``denbi_schedule`` value of snapshots made by :func:`nightly_snapshots`.
-NIGHTLY = "nightly_snapshots"
-_OFF_VALUES = frozenset({"", "0", "false", "no", "off"})
-_IN_PROGRESS = frozenset({"queued", "saving", "uploading", "importing"})
-_FAILED = frozenset({"killed", "error"})
-
-
-def marked_servers(servers: Iterable[Server], metadata_key: str) -> list[Server]:
-    """Servers whose metadata has ``metadata_key`` set to anything but an "off" value."""
-    return [
-        server
-        for server in servers
-        if metadata_key in server.metadata
-        and server.metadata[metadata_key].strip().lower() not in _OFF_VALUES
-    ]
-
-
-def check_retention(*, keep_last: int, max_age_days: float | None) -> None:
-    """Refuse retention settings that could delete every snapshot of a VM.
-
-    Raises:
-        UserInputError: ``keep_last`` below 1 or ``max_age_days`` not positive.
-    """
-    if keep_last < 1:
-        raise UserInputError(f"keep_last must be at least 1, not {keep_last}.")
-    if max_age_days is not None and max_age_days <= 0:
-        raise UserInputError(f"max_age_days must be positive, not {max_age_days}.")
-
-
-def plan_retention(
-    images: Sequence[Image],
-    *,
-    keep_last: int,
-    max_age_days: float | None,
-    now: dt.datetime,
-) -> list[Image]:
-    """Which scheduled snapshots to delete (pure; see the module docstring for the rules)."""
-    check_retention(keep_last=keep_last, max_age_days=max_age_days)
-    by_server: dict[str, list[Image]] = defaultdict(list)
-    for image in images:
-        if made_from_its_source(image.properties):  # not inherited by a snapshot of a copy
-            by_server[image.properties.get(SOURCE_SERVER_ID, "")].append(image)
-    doomed: list[Image] = []
-    for group in by_server.values():
-        doomed += [image for image in group if image.status in _FAILED]
-        active = sorted(
-            (image for image in group if image.status == "active"),
-            key=lambda image: image.created_at,
-            reverse=True,
-        )
-        for index, image in enumerate(active):
-            too_many = index >= keep_last
-            too_old = (
-                max_age_days is not None
-                and index > 0
-                and (now - image.created_at > dt.timedelta(days=max_age_days))
-            )
-            if too_many or too_old:
-                doomed.append(image)
-    return sorted(doomed, key=lambda image: image.created_at)
-
 
 def _apply_retention(
     site: str, schedule: str, *, keep_last: int, max_age_days: float | None, dry_run: bool
-) -> dict[str, object]:
+) -> RetentionReport:
     logger = run_logger()
     client = tasks.open_site(site)
-    made = tasks.find_images_by_property(client, SCHEDULE_KEY, schedule)
+    candidates = tasks.find_images_by_property(client, SCHEDULE_KEY, schedule)
+    made, unproven = split_by_mark(candidates, schedule)
     doomed = plan_retention(
-        made, keep_last=keep_last, max_age_days=max_age_days, now=dt.datetime.now(dt.UTC)
+        made,
+        keep_last=keep_last,
+        max_age_days=max_age_days,
+        now=dt.datetime.now(dt.UTC),
+        schedule=schedule,
     )
     logger.info(
-        "%d scheduled snapshot(s) found, %d to delete%s",
+        "%d snapshot(s) of schedule %s found, %d to delete%s",
         len(made),
+        schedule,
         len(doomed),
         " (dry run)" if dry_run else "",
     )
-    if dry_run or not doomed:
-        return {
-            "found": len(made),
-            "to_delete": [image.id for image in doomed],
-            "dry_run": dry_run,
-            "results": [],
-        }
-    outcome = delete_snapshots(site=site, image_ids=[image.id for image in doomed])
-    return {
-        "found": len(made),
-        "to_delete": [image.id for image in doomed],
-        "dry_run": False,
-        "results": outcome["results"],
-    }
+    if unproven:
+        logger.warning(
+            "%d snapshot(s) carry %s=%s without the schedule's mark (inherited from their "
+            "source image, or older than the mark): kept; delete them by hand if unwanted: %s",
+            len(unproven),
+            SCHEDULE_KEY,
+            schedule,
+            ", ".join(image.id for image in unproven),
+        )
+    ids = tuple(image.id for image in doomed)
+    outcome = None
+    if ids and not dry_run:
+        outcome = delete_snapshots(site=site, image_ids=list(ids))
+    return RetentionReport(
+        found=len(made),
+        to_delete=ids,
+        dry_run=dry_run,
+        deleted=outcome,
+        unproven=tuple(image.id for image in unproven),
+    )
+
+
+def _snapshot(site: str, server: Server, day: str) -> NightlyItem:
+    state = create_snapshot(
+        site=site,
+        server=server.id,
+        name=f"{server.name}-nightly-{day}-{server.id[:8]}",
+        request_id=derive_request_id("nightly", site, server.id, day),
+        properties={SCHEDULE_KEY: NIGHTLY},
+        return_state=True,
+    )
+    if state.is_completed():
+        return NightlyItem(server=server.name, image_id=state.result().image_id)
+    error = state.result(raise_on_failure=False)
+    run_logger().error("Snapshot of %s failed: %s", server.name, error)
+    return NightlyItem(server=server.name, error=str(error))
 
 
 @flow(name="nightly-snapshots", flow_run_name="nightly-{site}", persist_result=False)
@@ -137,7 +107,7 @@ def nightly_snapshots(
     metadata_key: str = "denbi_nightly",
     keep_last: int = 7,
     max_age_days: float | None = None,
-) -> dict[str, object]:
+) -> NightlyReport:
     """Snapshot every VM whose metadata carries ``metadata_key``, then apply retention.
 
     One failed VM does not stop the others; the flow fails at the end if any did. Re-running
@@ -151,7 +121,7 @@ def nightly_snapshots(
         max_age_days: Also delete scheduled snapshots older than this (never the newest).
 
     Returns:
-        ``snapshots`` (per VM: ``server``, ``image_id`` or ``error``) and ``retention``.
+        One item per VM (the image id or the error) and the retention report.
     """
     logger = run_logger()
     check_retention(keep_last=keep_last, max_age_days=max_age_days)
@@ -159,35 +129,21 @@ def nightly_snapshots(
     chosen = marked_servers(tasks.list_servers(client), metadata_key)
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     logger.info("%d VM(s) carry %r", len(chosen), metadata_key)
-    snapshots: list[dict[str, object]] = []
+    snapshots: list[NightlyItem] = []
     for index, server in enumerate(chosen):
         report(index / max(1, len(chosen)), f"Snapshot of {server.name}")
-        state = create_snapshot(
-            site=site,
-            server=server.id,
-            name=f"{server.name}-nightly-{day}-{server.id[:8]}",
-            request_id=derive_request_id("nightly", site, server.id, day),
-            properties={SCHEDULE_KEY: NIGHTLY},
-            return_state=True,
-        )
-        if state.is_completed():
-            result = state.result()
-            snapshots.append({"server": server.name, "image_id": result["image_id"]})
-        else:
-            error = state.result(raise_on_failure=False)
-            logger.error("Snapshot of %s failed: %s", server.name, error)
-            snapshots.append({"server": server.name, "error": str(error)})
+        snapshots.append(_snapshot(site, server, day))
     retention = _apply_retention(
         site, NIGHTLY, keep_last=keep_last, max_age_days=max_age_days, dry_run=False
     )
     report(1.0, f"{len(snapshots)} VM(s) handled")
-    failed = [item for item in snapshots if "error" in item]
+    failed = [item for item in snapshots if item.error is not None]
     if failed:
         raise OperationFailedError(
             f"{len(failed)} of {len(snapshots)} nightly snapshot(s) failed: "
-            + "; ".join(f"{item['server']}: {item['error']}" for item in failed)
+            + "; ".join(f"{item.server}: {item.error}" for item in failed)
         )
-    return {"snapshots": snapshots, "retention": retention}
+    return NightlyReport(snapshots=tuple(snapshots), retention=retention)
 
 
 @flow(name="cleanup-snapshots", flow_run_name="cleanup-{site}", persist_result=False)
@@ -197,8 +153,11 @@ def cleanup_snapshots(
     keep_last: int = 1,
     max_age_days: float | None = 30,
     dry_run: bool = False,
-) -> dict[str, object]:
+) -> RetentionReport:
     """Delete old snapshots a schedule made (retention without taking new snapshots).
+
+    Only snapshots carrying the schedule's ownership mark are candidates (see the module
+    docstring); the report lists the unmarked ones it kept.
 
     Args:
         site: The ``clouds.yaml`` entry of the site.

@@ -5,18 +5,27 @@ image (property ``denbi_request_id``, default derived from site, server and name
 up first, before creating and again after any ambiguous failure (a 409, a lost response).
 A 409 because the VM is busy with another snapshot is waited out (bounded), not failed.
 
-:func:`preflight` is the same set of checks for a panel to show before it starts the flow.
+:func:`preflight` gathers the facts for the same checks (the verdict itself is
+:func:`denbi_jupyter.cloud.rules.preflight.evaluate`, re-exported here) for a panel to show
+before it starts the flow.
+
+A snapshot requested with property ``denbi_schedule`` (a scheduled run) also gets its
+schedule's ownership mark (:func:`~denbi_jupyter.cloud.rules.retention.schedule_mark`, a tag
+naming the image's own id) right after Nova accepted it and again once it is active; marks
+copied from the source image's tags are never carried over.
 """
 
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
 
 from prefect import flow
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.provenance import made_from_its_source, provenance_metadata
+from denbi_jupyter.cloud.results import SnapshotResult
+from denbi_jupyter.cloud.rules.preflight import MAX_SNAPSHOT_RAM_MB, Preflight, evaluate
+from denbi_jupyter.cloud.rules.retention import SCHEDULE_KEY, is_schedule_mark, schedule_mark
 from denbi_jupyter.cloud.types import Flavor, Image, Server
 from denbi_jupyter.errors import (
     CloudUnavailableError,
@@ -32,7 +41,6 @@ from flows._retry import idempotent
 from flows._waiters import SYSTEM_CLOCK
 
 __all__ = [
-    "MAX_NAME_LENGTH",
     "MAX_SNAPSHOT_RAM_MB",
     "Preflight",
     "create_snapshot",
@@ -41,88 +49,15 @@ __all__ = [
     "snapshot_request_id",
 ]
 
-#: de.NBI does not snapshot VMs whose flavor has more RAM than this (256 GB).
-MAX_SNAPSHOT_RAM_MB = 256 * 1024
-#: Glance's limit for image names.
-MAX_NAME_LENGTH = 255
 #: createImage attempts (409 busy, lost answers) before the flow gives up.
 MAX_CREATE_ATTEMPTS = 4
 #: Longest wait for a busy VM (another snapshot running) per attempt, in seconds.
 MAX_BUSY_WAIT_S = 900.0
-_SNAPSHOT_STATES = ("ACTIVE", "SHUTOFF")
-
-
-@dataclass(frozen=True, slots=True)
-class Preflight:
-    """What speaks against a snapshot, before it is taken.
-
-    Attributes:
-        errors: Reasons the snapshot must not start (one sentence each).
-        warnings: Things the user should know (the snapshot may still start).
-        name: The snapshot name as it will be used (trimmed).
-    """
-
-    errors: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    name: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when there is no error."""
-        return not self.errors
 
 
 def snapshot_request_id(site: str, server_id: str, name: str) -> str:
     """The default request id of "snapshot ``server_id`` on ``site`` as ``name``"."""
     return derive_request_id("snapshot", site, server_id, name.strip())
-
-
-def evaluate(
-    *, server: Server | None, server_ref: str, flavor: Flavor | None, name: str, name_taken: bool
-) -> Preflight:
-    """The pre-flight verdict from facts already fetched (pure).
-
-    Args:
-        server: The VM, or None when it does not exist.
-        server_ref: How the caller named the VM (for the message when it does not exist).
-        flavor: The VM's flavor, or None when it could not be found.
-        name: The snapshot name as given.
-        name_taken: Whether an image of the project already has the trimmed name.
-    """
-    errors: list[str] = []
-    warnings: list[str] = []
-    clean = name.strip()
-    if not clean:
-        errors.append("The snapshot name is empty: give the snapshot a name.")
-    elif len(clean) > MAX_NAME_LENGTH:
-        errors.append(f"The snapshot name is longer than {MAX_NAME_LENGTH} characters.")
-    elif name_taken:
-        errors.append(f"The name {clean!r} is already used in this project: choose another.")
-    if server is None:
-        errors.append(f"Server {server_ref!r} does not exist (any more) in this project.")
-        return Preflight(errors=tuple(errors), warnings=tuple(warnings), name=clean)
-    if server.status not in _SNAPSHOT_STATES:
-        errors.append(
-            f"VM {server.name!r} is {server.status}: a snapshot needs an ACTIVE or SHUTOFF VM."
-        )
-    elif server.status == "ACTIVE":
-        warnings.append("VM is ACTIVE: stop it first for a consistent snapshot.")
-    if server.task_state:
-        warnings.append(f"VM is busy ({server.task_state}): the snapshot starts once that is done.")
-    if flavor is None:
-        warnings.append("The VM's flavor is unknown: the 256 GB RAM limit could not be checked.")
-    else:
-        if flavor.ram_mb > MAX_SNAPSHOT_RAM_MB:
-            errors.append(
-                f"Flavor {flavor.name} has more than 256 GB RAM ({flavor.ram_gb:g} GB): "
-                "de.NBI does not snapshot such VMs."
-            )
-        if flavor.ephemeral_gb > 0:
-            warnings.append(
-                f"The ephemeral disk ({flavor.ephemeral_gb} GB) is not part of a snapshot: "
-                "copy what you need from it elsewhere first."
-            )
-    return Preflight(errors=tuple(errors), warnings=tuple(warnings), name=clean)
 
 
 def _flavor_of(client: CloudClient, server: Server) -> Flavor | None:
@@ -242,8 +177,6 @@ def _start_snapshot(
             logger.warning("Nova refused: %s. Waiting until the VM is idle.", exc)
             report(None, "Waiting: the VM is busy (another snapshot is running)")
             tasks.await_server_idle(client, server.id, min(remaining, MAX_BUSY_WAIT_S))
-        except OperationFailedError:
-            raise
         except CloudUnavailableError as exc:
             last = exc
             logger.warning("createImage failed (%s); checking whether it went through", exc)
@@ -268,22 +201,39 @@ def _result(
     tags: tuple[str, ...],
     reused: bool,
     warnings: tuple[str, ...],
-) -> dict[str, object]:
-    return {
-        "site": site,
-        "image_id": image.id,
-        "name": image.name,
-        "status": image.status,
-        "size": image.size,
-        "server_id": server.id,
-        "server_name": server.name,
-        "source_image_id": server.image_id,
-        "tags": list(tags),
-        "request_id": request_id,
-        "flow_run_id": current_flow_run_id(),
-        "reused": reused,
-        "warnings": list(warnings),
-    }
+) -> SnapshotResult:
+    return SnapshotResult(
+        site=site,
+        image_id=image.id,
+        name=image.name,
+        status=image.status,
+        size=image.size,
+        server_id=server.id,
+        server_name=server.name,
+        source_image_id=server.image_id,
+        request_id=request_id,
+        flow_run_id=current_flow_run_id(),
+        reused=reused,
+        tags=tags,
+        warnings=warnings,
+    )
+
+
+def _final_tags(client: CloudClient, vm: Server, image: Image, mark: str | None) -> tuple[str, ...]:
+    """The source image's tags (never its schedule marks), the image's own, and ``mark``."""
+    source = tasks.get_image(client, vm.image_id) if vm.image_id else None
+    inherited = {tag for tag in (source.tags if source else ()) if not is_schedule_mark(tag)}
+    wanted = inherited | set(image.tags) | ({mark} if mark else set())
+    tags = tuple(sorted(wanted))
+    if not wanted <= set(image.tags):
+        tasks.set_image_tags(client, image.id, tags)
+        if inherited - set(image.tags):
+            run_logger().info("Copied the source image's tags: %s", ", ".join(sorted(inherited)))
+    return tags
+
+
+def _mark(schedule: str | None, image_id: str) -> str | None:
+    return schedule_mark(schedule, image_id) if schedule else None
 
 
 @flow(name="create-snapshot", flow_run_name="snapshot-{name}", persist_result=False)
@@ -294,7 +244,7 @@ def create_snapshot(
     request_id: str | None = None,
     timeout_s: float = 1800,
     properties: dict[str, str] | None = None,
-) -> dict[str, object]:
+) -> SnapshotResult:
     """Snapshot a VM and wait until the image is active.
 
     Args:
@@ -306,8 +256,7 @@ def create_snapshot(
         properties: Extra image properties to record (keys must start with ``denbi_``).
 
     Returns:
-        The snapshot: ``image_id``, ``name``, ``status``, ``size``, ``server_id``, ``tags``,
-        ``request_id``, ``reused`` (True when an earlier run had made it), ``warnings``.
+        The active snapshot (``reused`` True when an earlier run had made it).
 
     Raises:
         UserInputError: A pre-flight check failed (the message lists each).
@@ -346,13 +295,11 @@ def create_snapshot(
             raise UserInputError("Snapshot refused: " + " ".join(verdict.errors))
         image_id = _start_snapshot(client, vm, clean, rid, deadline, extra)
         logger.info("Nova accepted the snapshot: image %s", image_id)
+        mark = _mark(extra.get(SCHEDULE_KEY), image_id)
+        if mark:  # now, so that even a snapshot that ends killed is provably the schedule's
+            tasks.set_image_tags(client, image_id, [mark])
     remaining = max(1.0, deadline - SYSTEM_CLOCK.now())
     image = tasks.await_snapshot(client, vm.id, image_id, remaining)
-    source = tasks.get_image(client, vm.image_id) if vm.image_id else None
-    source_tags = set(source.tags) if source is not None else set()
-    tags = tuple(sorted(source_tags | set(image.tags)))
-    if not source_tags <= set(image.tags):
-        tasks.set_image_tags(client, image.id, tags)
-        logger.info("Copied the source image's tags: %s", ", ".join(sorted(source_tags)))
+    tags = _final_tags(client, vm, image, _mark(extra.get(SCHEDULE_KEY), image.id))
     report(1.0, f"Snapshot {image.name!r} is active")
     return _result(site, image, vm, rid, tags=tags, reused=earlier is not None, warnings=warnings)

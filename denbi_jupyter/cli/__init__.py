@@ -20,6 +20,7 @@ from denbi_jupyter.errors import (
     ConflictError,
     DenbiError,
     NotFoundError,
+    OperationFailedError,
     PermissionDeniedError,
     QuotaExceededError,
     UserInputError,
@@ -36,6 +37,7 @@ EXIT_CODES: dict[type[DenbiError], int] = {
     AuthenticationError: 6,
     PermissionDeniedError: 7,
     CloudUnavailableError: 8,
+    OperationFailedError: 9,  # no longer a kind of CloudUnavailableError (8 before)
 }
 
 
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _exit_code(error: DenbiError) -> int:
     for kind in type(error).__mro__:
         if kind in EXIT_CODES:
-            return EXIT_CODES[kind]  # type: ignore[index]
+            return EXIT_CODES[kind]
     return 1
 
 

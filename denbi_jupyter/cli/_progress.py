@@ -22,15 +22,17 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from denbi_jupyter.cli._output import emit_json
+from denbi_jupyter.cli._results import result_json
 from denbi_jupyter.errors import OperationFailedError
 from flows import FlowEvent, flow_settings, listen, quiet_console
 
 __all__ = ["Display", "run_flow", "run_flow_and_report", "start_detached", "start_in_background"]
 
 _CONSOLE_OFF = logging.CRITICAL + 1
+R = TypeVar("R")
 
 
 class Display(Protocol):
@@ -113,7 +115,7 @@ def _ensure_backend() -> None:
     try:
         with get_client(sync_client=True) as client:
             failure = client.api_healthcheck()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any start-up failure becomes one clear line below
         failure = exc
     if failure is not None:
         first = (str(failure).strip().splitlines() or [type(failure).__name__])[0]
@@ -123,9 +125,7 @@ def _ensure_backend() -> None:
         )
 
 
-def run_flow(
-    flow: Callable[..., dict[str, object]], /, *, title: str, **parameters: object
-) -> dict[str, object]:
+def run_flow(flow: Callable[..., R], /, *, title: str, **parameters: object) -> R:
     """Run ``flow(**parameters)`` here and now, showing its progress; return its result.
 
     Raises:
@@ -140,18 +140,18 @@ def run_flow(
 
 
 def run_flow_and_report(
-    flow: Callable[..., dict[str, object]],
+    flow: Callable[..., R],
     /,
     *,
     title: str,
     as_json: bool,
-    describe: Callable[[dict[str, Any]], None],
+    describe: Callable[[R], None],
     **parameters: object,
 ) -> int:
     """:func:`run_flow`, then print its result as JSON or through ``describe``; exit code 0."""
     result = run_flow(flow, title=title, **parameters)
     if as_json:
-        emit_json(result)
+        emit_json(result_json(result))
     else:
         describe(result)
     return 0

@@ -3,6 +3,10 @@
 ``open_site("bielefeld")`` gives a client for a ``clouds.yaml`` entry; ``list_sites()`` lists
 the entries. Importing this package does not import openstacksdk: the gateway is loaded by the
 first :func:`open_site` (or site listing) call.
+
+Every rule that decides something (names, deletability, the snapshot pre-flight, retention,
+which sites offer an image, index-or-Glance listing) lives once in :mod:`.rules`; what flows
+return is in :mod:`.results`.
 """
 
 from denbi_jupyter.cloud.classify import (
@@ -17,6 +21,17 @@ from denbi_jupyter.cloud.client import OpenStackCloud, open_site, sites_offering
 from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.protocol import CloudClient, ProgressCallback, SnapshotIndex
 from denbi_jupyter.cloud.provenance import provenance_metadata
+from denbi_jupyter.cloud.results import (
+    BootResult,
+    DeleteItem,
+    DeleteOutcome,
+    DeleteReport,
+    NightlyItem,
+    NightlyReport,
+    RetentionReport,
+    SnapshotResult,
+)
+from denbi_jupyter.cloud.rules import Preflight, Refusal, deletion_refusal
 from denbi_jupyter.cloud.sites import default_site_name, get_site, list_sites
 from denbi_jupyter.cloud.types import (
     DesktopKind,
@@ -35,7 +50,11 @@ from denbi_jupyter.cloud.types import (
 )
 
 __all__ = [
+    "BootResult",
     "CloudClient",
+    "DeleteItem",
+    "DeleteOutcome",
+    "DeleteReport",
     "DesktopKind",
     "Flavor",
     "Image",
@@ -44,18 +63,25 @@ __all__ = [
     "KeyPair",
     "Limits",
     "MemorySnapshotIndex",
+    "NightlyItem",
+    "NightlyReport",
     "OpenStackCloud",
     "Page",
+    "Preflight",
     "ProgressCallback",
+    "Refusal",
+    "RetentionReport",
     "Server",
     "SiteSettings",
     "Snapshot",
     "SnapshotIndex",
     "SnapshotQuery",
+    "SnapshotResult",
     "SnapshotSort",
     "classify",
     "classify_image",
     "default_site_name",
+    "deletion_refusal",
     "desktop_of",
     "get_site",
     "list_sites",

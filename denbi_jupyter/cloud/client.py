@@ -22,9 +22,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from denbi_jupyter.cloud._records import snapshot_from_image
-from denbi_jupyter.cloud.index import MemorySnapshotIndex, validate_query
+from denbi_jupyter.cloud._snapshot_listing import GLANCE_PAGE_MAX, SnapshotListing, image_pages
+from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.paging import MarkerCache
+from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
+from denbi_jupyter.cloud.rules.listing import is_uuid
+from denbi_jupyter.cloud.rules.names import NameKind, check_name
+from denbi_jupyter.cloud.rules.offering import offering
 from denbi_jupyter.cloud.sites import get_site
 from denbi_jupyter.cloud.types import (
     Flavor,
@@ -32,12 +36,8 @@ from denbi_jupyter.cloud.types import (
     ImageQuery,
     KeyPair,
     Limits,
-    Page,
     Server,
     SiteSettings,
-    Snapshot,
-    SnapshotQuery,
-    SnapshotSort,
 )
 from denbi_jupyter.errors import (
     AuthenticationError,
@@ -49,53 +49,24 @@ from denbi_jupyter.errors import (
 )
 
 if TYPE_CHECKING:
-    from denbi_jupyter.cloud._openstack import Gateway, ImagePage
+    from denbi_jupyter.cloud._gateway import CloudGateway
+    from denbi_jupyter.cloud._openstack import ImagePage
     from denbi_jupyter.cloud.protocol import CloudClient
 
 __all__ = ["GLANCE_PAGE_MAX", "OpenStackCloud", "open_site", "sites_offering"]
 
 _log = logging.getLogger(__name__)
 
-#: Glance's largest page (``api_limit_max``); bigger limits are capped silently.
-GLANCE_PAGE_MAX = 1000
+#: Ids per ``id=in:…`` listing (keeps the URL under 2 KB).
+IDS_PER_LISTING = 40
 
-_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
-)
-_GLANCE_SORT: Mapping[SnapshotSort, str] = {
-    SnapshotSort.NEWEST: "created_at:desc",
-    SnapshotSort.OLDEST: "created_at:asc",
-    SnapshotSort.NAME: "name:asc",
-    SnapshotSort.SIZE: "size:desc",
-}
 _ALL_IMAGES = ImageQuery()
 _RESERVED_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "page_size"})
 _PUBLIC_KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
-_SNAPSHOT_FILTERS: tuple[Mapping[str, str], ...] = (
-    {"image_type": "snapshot"},
-    {"bdm_v2": "True"},
-)
 
 
-def _is_uuid(text: str) -> bool:
-    return _UUID.fullmatch(text) is not None
-
-
-def _empty_page(query: SnapshotQuery, *, total: int | None) -> Page[Snapshot]:
-    return Page(items=(), page=query.page, per_page=query.per_page, total=total, has_next=False)
-
-
-def _check_name(kind: str, name: str) -> str:
-    trimmed = name.strip()
-    if not trimmed:
-        raise UserInputError(f"The {kind} name is empty: type a name.")
-    if len(trimmed) > 255:
-        raise UserInputError(f"The {kind} name has {len(trimmed)} characters; at most 255 fit.")
-    return trimmed
-
-
-class OpenStackCloud:
+class OpenStackCloud(SnapshotListing):
     """One site as one project, through a :class:`~denbi_jupyter.cloud._openstack.Gateway`.
 
     Thread-safe: panels call it from background threads while the snapshot index loads.
@@ -107,7 +78,7 @@ class OpenStackCloud:
     """
 
     def __init__(
-        self, site: SiteSettings, gateway: Gateway, *, index_timeout: float = 120.0
+        self, site: SiteSettings, gateway: CloudGateway, *, index_timeout: float = 120.0
     ) -> None:
         self._site = site
         self._gateway = gateway
@@ -127,7 +98,7 @@ class OpenStackCloud:
         return self._site
 
     @property
-    def gateway(self) -> Gateway:
+    def gateway(self) -> CloudGateway:
         """The low-level gateway (instrumentation and diagnostics)."""
         return self._gateway
 
@@ -162,13 +133,7 @@ class OpenStackCloud:
     def _image_pages(
         self, params: Mapping[str, Any], *, classified: bool = True
     ) -> Iterator[ImagePage]:
-        query: dict[str, Any] = {**params, "limit": GLANCE_PAGE_MAX}
-        while True:
-            page = self._gateway.image_page(query, classified=classified)
-            yield page
-            if page.next_marker is None or not page.images:
-                return
-            query["marker"] = page.next_marker
+        return image_pages(self._gateway, params, classified=classified)
 
     def _all_images(self, params: Mapping[str, Any]) -> list[Image]:
         return [image for page in self._image_pages(params) for image in page.images]
@@ -214,7 +179,7 @@ class OpenStackCloud:
         wanted = name_or_id.strip()
         if not wanted:
             raise UserInputError("No image given: type an image name or id.")
-        if _is_uuid(wanted):
+        if is_uuid(wanted):
             image = self._gateway.get_image(wanted)
             if image is not None:
                 return image
@@ -251,20 +216,42 @@ class OpenStackCloud:
             raise UserInputError(f"Tag {too_long[0][:40]!r}… is longer than 255 characters.")
         self._gateway.replace_image_tags(image_id, clean)
 
-    def delete_image(self, image_id: str) -> None:
-        """Delete an image; refuses protected images and other projects' images up front."""
-        image = self._gateway.get_image(image_id)
+    def get_images(self, image_ids: Sequence[str]) -> dict[str, Image]:
+        """The images of ``image_ids`` that exist and are visible, by id.
+
+        One Glance listing per :data:`IDS_PER_LISTING` ids (``id=in:…``, ``visibility=all``),
+        instead of one ``GET`` each; ids that are not UUIDs are left out (Glance has none).
+        """
+        canonical = {i: str(uuid.UUID(i)) for i in image_ids if is_uuid(i)}
+        ids = list(dict.fromkeys(canonical.values()))
+        found: dict[str, Image] = {}
+        for start in range(0, len(ids), IDS_PER_LISTING):
+            chunk = ids[start : start + IDS_PER_LISTING]
+            params = {"id": "in:" + ",".join(chunk), "visibility": "all"}
+            found.update((image.id, image) for image in self._all_images(params))
+        return {given: found[key] for given, key in canonical.items() if key in found}
+
+    def delete_image(self, image_id: str, *, checked: Image | None = None) -> None:
+        """Delete an image; refuses protected images and other projects' images up front.
+
+        Args:
+            image_id: The image.
+            checked: The image as just read by the caller (a bulk delete's listing): saves
+                reading it again. The rule is :func:`~denbi_jupyter.cloud.rules.deletion_refusal`.
+        """
+        image = checked if checked is not None else self._gateway.get_image(image_id)
         if image is None:
             raise NotFoundError(
                 f"Image {image_id} does not exist on {self._site.name} (deleted already?): "
                 "refresh the list."
             )
-        if image.protected:
+        refusal = deletion_refusal(image, self.project_id, snapshots_only=False)
+        if refusal is Refusal.PROTECTED:
             raise PermissionDeniedError(
                 f"Image {image.name!r} ({image.id}) is protected and cannot be deleted. Remove "
                 "its protection first if you really mean to delete it."
             )
-        if image.owner != self.project_id:
+        if refusal is Refusal.NOT_OWNED:
             owner = self.project_names().get(image.owner or "", image.owner or "no project")
             raise PermissionDeniedError(
                 f"Image {image.name!r} ({image.id}) belongs to project {owner!r}, not to "
@@ -275,169 +262,12 @@ class OpenStackCloud:
         if self._index is not None:
             self._index.forget([image_id])
 
-    # --- snapshots ----------------------------------------------------------------------
-    def snapshot_index(self) -> MemorySnapshotIndex:
-        """This client's snapshot index (created on first call, not loaded until asked)."""
-        with self._index_lock:
-            if self._index is None:
-                self._index = MemorySnapshotIndex(
-                    self._snapshot_pages, project_id=lambda: self.project_id, site=self._site.name
-                )
-            return self._index
-
-    def _snapshot_pages(self) -> Iterator[list[Snapshot]]:
-        """Every visible snapshot, 1000 per request, as raw JSON (no classification)."""
-        names = self.project_names()
-        seen: set[str] = set()
-        for params in _SNAPSHOT_FILTERS:
-            for page in self._image_pages({**params, "sort": "created_at:desc"}, classified=False):
-                batch = [
-                    snapshot_from_image(image, names)
-                    for image in page.images
-                    if image.id not in seen and image.is_snapshot
-                ]
-                seen.update(snapshot.id for snapshot in batch)
-                yield batch
-
-    def _owner_named(self, text: str) -> str | None:
-        names = self.project_names()
-        exact = [pid for pid, name in names.items() if name == text]
-        if not exact:
-            exact = [pid for pid, name in names.items() if name.lower() == text.lower()]
-        return exact[0] if len(exact) == 1 else None
-
-    def list_snapshots(self, query: SnapshotQuery) -> Page[Snapshot]:
-        """One page of snapshots.
-
-        - Text and a loaded index: the index answers (no request).
-        - No text, an OpenStack id (Glance ``id`` filter) or an exact project name (``owner``
-          filter): one Glance request per page, plus the project names once per client.
-        - Other text before the index is loaded: the index loads (in the background, once),
-          and this call waits for it (``index_timeout``).
-        """
-        validate_query(query)
-        text = query.text.strip()
-        index = self.snapshot_index()
-        if text and index.loaded:
-            return index.query(query)
-        params: dict[str, Any] = {"image_type": "snapshot", "sort": _GLANCE_SORT[query.sort]}
-        if query.own_only:
-            params["owner"] = self.project_id
-        if text:
-            if _is_uuid(text):
-                params["id"] = str(uuid.UUID(text))
-            else:
-                owner = self._owner_named(text)
-                if owner is None:
-                    return self._query_index(index, query)
-                if query.own_only and owner != self.project_id:
-                    return _empty_page(query, total=0)
-                params["owner"] = owner
-        return self._glance_page(params, query)
-
-    def _query_index(self, index: MemorySnapshotIndex, query: SnapshotQuery) -> Page[Snapshot]:
-        index.load_in_background()
-        if not index.wait_loaded(self._index_timeout):
-            error = index.last_error
-            if error is not None:
-                raise error
-            raise CloudUnavailableError(
-                f"Loading the snapshot list of {self._site.name} for a name search took longer "
-                f"than {self._index_timeout:.0f} s; try again in a moment."
-            )
-        return index.query(query)
-
-    def _glance_page(self, params: dict[str, Any], query: SnapshotQuery) -> Page[Snapshot]:
-        key = (tuple(sorted(params.items())), query.per_page)
-        try:
-            return self._fetch_page(key, params, query)
-        except (UserInputError, NotFoundError):
-            # A marker image vanished (deleted elsewhere): forget this query's markers, retry.
-            start, _ = self._markers.nearest(key, query.page)
-            if start == 1:
-                raise
-            self._markers.drop(key)
-            return self._fetch_page(key, params, query)
-
-    def _fetch_page(
-        self, key: tuple[object, ...], params: dict[str, Any], query: SnapshotQuery
-    ) -> Page[Snapshot]:
-        per_page = query.per_page
-        start, marker = self._markers.nearest(key, query.page)
-        if start < query.page:
-            reached, marker = self._walk(key, params, per_page, start, marker, query.page)
-            if not reached:
-                return _empty_page(query, total=None)
-        limit = min(per_page + 1, GLANCE_PAGE_MAX)
-        request = {**params, "limit": limit}
-        if marker:
-            request["marker"] = marker
-        page = self._gateway.image_page(request, classified=False)
-        images = page.images[:per_page]
-        has_next = len(page.images) > per_page or (
-            limit == per_page and len(images) == per_page and page.next_marker is not None
-        )
-        if has_next and images:
-            self._markers.remember(key, query.page + 1, images[-1].id)
-        names = self.project_names()
-        return Page(
-            items=tuple(snapshot_from_image(image, names) for image in images),
-            page=query.page,
-            per_page=per_page,
-            total=None,
-            has_next=has_next,
-        )
-
-    def _walk(
-        self,
-        key: tuple[object, ...],
-        params: Mapping[str, Any],
-        per_page: int,
-        start: int,
-        marker: str | None,
-        page: int,
-    ) -> tuple[bool, str | None]:
-        """Skip from page ``start`` to ``page`` in 1000-item steps, remembering every boundary."""
-        position = (start - 1) * per_page
-        target = (page - 1) * per_page
-        while position < target:
-            want = min(GLANCE_PAGE_MAX, target - position)
-            request: dict[str, Any] = {**params, "limit": want}
-            if marker:
-                request["marker"] = marker
-            chunk = self._gateway.image_page(request, classified=False)
-            if not chunk.images:
-                return False, marker
-            for offset, image in enumerate(chunk.images, start=position + 1):
-                if offset % per_page == 0:
-                    self._markers.remember(key, offset // per_page + 1, image.id)
-            position += len(chunk.images)
-            marker = chunk.images[-1].id
-            if chunk.next_marker is None and position < target:
-                return False, marker
-        return True, marker
-
-    def get_snapshot(self, image_id: str) -> Snapshot | None:
-        """The snapshot view of an image by id, or None when it does not exist.
-
-        A loaded index is updated with the fresh state (so a finished upload shows at once).
-        """
-        image = self._gateway.get_image(image_id)
-        if image is None:
-            if self._index is not None:
-                self._index.forget([image_id])
-            return None
-        snapshot = snapshot_from_image(image, self.project_names())
-        if self._index is not None and image.is_snapshot:
-            self._index.add(snapshot)
-        return snapshot
-
     def create_snapshot(self, server_id: str, *, name: str, metadata: Mapping[str, str]) -> str:
         """Nova createImage (microversion 2.45); returns the new image id.
 
         ConflictError (HTTP 409) while the server is busy, e.g. with another snapshot.
         """
-        clean = _check_name("snapshot", name)
+        clean = check_name(NameKind.SNAPSHOT, name)
         values = {str(key): str(value) for key, value in metadata.items()}
         image_id = self._gateway.create_image(server_id, clean, values)
         self._markers.clear()
@@ -472,7 +302,7 @@ class OpenStackCloud:
 
     def import_keypair(self, name: str, public_key: str) -> KeyPair:
         """Import an OpenSSH public key (never a private key: refused without echoing it)."""
-        clean_name = _check_name("key pair", name)
+        clean_name = check_name(NameKind.KEYPAIR, name)
         key = public_key.strip()
         if "PRIVATE KEY" in key or "PuTTY-User-Key-File" in key:
             raise UserInputError(
@@ -497,7 +327,7 @@ class OpenStackCloud:
         wanted = name_or_id.strip()
         if not wanted:
             raise UserInputError("No server given: type a server name or id.")
-        if _is_uuid(wanted):
+        if is_uuid(wanted):
             server = self._gateway.get_server(wanted)
             if server is not None:
                 return server
@@ -534,7 +364,7 @@ class OpenStackCloud:
         The returned server is built from the request (one call, so a retried task never
         boots twice because a follow-up read failed); poll :meth:`get_server` for progress.
         """
-        clean = _check_name("server", name)
+        clean = check_name(NameKind.SERVER, name)
         body: dict[str, Any] = {
             "name": clean,
             "imageRef": image_id,
@@ -602,24 +432,25 @@ def sites_offering(
 ) -> list[str]:
     """Names of the sites that offer an active image named exactly ``image_name``.
 
-    Each site is asked once (Glance ``name`` filter), all at the same time. A site that
-    cannot be reached or refuses the credentials is left out (and logged) unless
-    ``skip_unavailable`` is False.
+    Each site is asked once (Glance ``name`` filter), all at the same time; the verdict is
+    :func:`~denbi_jupyter.cloud.rules.offering.offering`. A site that cannot be reached or
+    refuses the credentials is left out (and logged) unless ``skip_unavailable`` is False.
     """
     client_list = list(clients)
 
-    def offers(client: CloudClient) -> bool | None:
+    def ask(client: CloudClient) -> list[Image] | None:
         try:
-            images = client.find_images_by_property("name", image_name)
+            return client.find_images_by_property("name", image_name)
         except (CloudUnavailableError, AuthenticationError) as error:
             if not skip_unavailable:
                 raise
             _log.warning("site %s left out of the multi-site view: %s", client.site.name, error)
             return None
-        return any(image.status == "active" for image in images)
 
     if not client_list:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(client_list))) as pool:
-        answers = list(pool.map(offers, client_list))
-    return sorted(client.site.name for client, ok in zip(client_list, answers, strict=True) if ok)
+        answers = dict(
+            zip((c.site.name for c in client_list), pool.map(ask, client_list), strict=True)
+        )
+    return sorted(site for site, ok in offering(answers, image_name).items() if ok)

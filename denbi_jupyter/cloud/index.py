@@ -203,7 +203,7 @@ class MemorySnapshotIndex:
     def _load_quietly(self) -> None:
         try:
             self.load()
-        except Exception:  # kept in last_error for the caller to show
+        except Exception:  # noqa: BLE001 - kept in last_error for the caller to show (thread)
             return
 
     def wait_loaded(self, timeout: float) -> bool:

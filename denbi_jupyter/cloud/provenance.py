@@ -69,6 +69,10 @@ def made_from_its_source(properties: Mapping[str, str]) -> bool:
     schedule, source server). Nova's own ``instance_uuid`` names the VM the image was really
     taken of: the provenance is this image's only when both name the same VM (or when Nova set
     no ``instance_uuid``, e.g. a volume-backed image).
+
+    This is not enough to tell a *schedule's* snapshots: the snapshot flow rewrites the
+    provenance of a hand-made snapshot to its VM while ``denbi_schedule`` stays inherited.
+    Schedules use their own mark instead (:mod:`denbi_jupyter.cloud.rules.retention`).
     """
     instance = properties.get(INSTANCE_UUID)
     return instance is None or instance == properties.get(SOURCE_SERVER_ID)

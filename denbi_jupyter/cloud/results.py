@@ -122,12 +122,18 @@ class DeleteReport:
 
 @dataclass(frozen=True, slots=True)
 class RetentionReport:
-    """What a retention pass found and deleted (``deleted`` is None on a dry run or no-op)."""
+    """What a retention pass found and deleted (``deleted`` is None on a dry run or no-op).
+
+    ``found`` counts the snapshots proven the schedule's by its mark; ``unproven`` lists those
+    that carry the schedule's property but not its mark (inherited from a source image, or
+    made before the mark existed): they are never deleted.
+    """
 
     found: int
     to_delete: tuple[str, ...]
     dry_run: bool
     deleted: DeleteReport | None = None
+    unproven: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,19 +3,31 @@
 ```python
 runner = JobRunner()
 runner.warm_up()                                # start Prefect while the user looks around
-job = runner.submit("Snapshot vm1 → nightly-1", create_snapshot,
+job = runner.submit("Snapshot vm1 → nightly-1", FlowRef.CREATE_SNAPSHOT,
                     site="bielefeld", server="vm1", name="nightly-1")
 job.on_update(lambda j: print(j.state, j.progress, j.message))
 ```
 
-Layers: jobs → flows → cloud. Importing this package checks that the top-level ``flows``
-package is denbi-jupyter's (see :func:`load_flows`).
+Layers: jobs → flows → cloud. Importing this package imports neither ``flows`` nor Prefect;
+the first job (or :meth:`JobRunner.warm_up`) does, and checks then that the top-level
+``flows`` package is denbi-jupyter's (see :func:`load_flows`). Name flows by
+:class:`FlowRef`; :func:`use_clients` lets the jobs submitted inside it open sites through
+clients the caller already holds.
 """
 
 from __future__ import annotations
 
-from denbi_jupyter.jobs._flows import load_flows
+from denbi_jupyter.jobs._flows import FlowRef, load_flows, resolve_flow, use_clients
 from denbi_jupyter.jobs._job import Job, JobState
 from denbi_jupyter.jobs._runner import JobRunner, describe_failure
 
-__all__ = ["Job", "JobRunner", "JobState", "describe_failure", "load_flows"]
+__all__ = [
+    "FlowRef",
+    "Job",
+    "JobRunner",
+    "JobState",
+    "describe_failure",
+    "load_flows",
+    "resolve_flow",
+    "use_clients",
+]

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 
-from flows import flow_settings, quiet_console
+from denbi_jupyter.jobs._flows import load_flows
 
 __all__ = ["Backend"]
 
@@ -61,15 +61,16 @@ class Backend:
     def _warm(self) -> None:
         began = time.perf_counter()
         try:
-            quiet_console()
-            with flow_settings():
+            flows = load_flows()
+            flows.quiet_console()
+            with flows.flow_settings():
                 from prefect.client.orchestration import get_client
 
                 with get_client(sync_client=True) as client:
                     failure = client.api_healthcheck()
             if failure is not None:
                 self.error = f"The Prefect API is not healthy: {failure}"
-        except Exception as exc:  # reported on the jobs that need the backend
+        except Exception as exc:  # noqa: BLE001 - reported on the jobs that need the backend
             self.error = f"The Prefect backend did not start: {type(exc).__name__}: {exc}"
             _log.warning("%s", self.error)
         finally:

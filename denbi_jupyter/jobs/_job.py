@@ -96,7 +96,7 @@ class Job:
     def _call(self, callback: UpdateCallback) -> None:
         try:
             callback(self)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a widget's callback must never stop the job
             _log.exception("A job update callback failed (job %s); the job goes on", self.id)
 
     def _changed(self) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 
 from denbi_jupyter.errors import DenbiError
 from denbi_jupyter.jobs._backend import Backend
+from denbi_jupyter.jobs._flows import FlowRef, load_flows, resolve_flow
 from denbi_jupyter.jobs._job import Job
-from flows import flow_settings, listen, quiet_console
 
 __all__ = ["JobRunner", "describe_failure"]
 
@@ -57,6 +57,11 @@ class JobRunner:
         """True once the Prefect backend is up."""
         return self._backend.ready
 
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Block until warming up has ended (call :meth:`warm_up` first); True once warm."""
+        self._backend.wait(timeout)
+        return self._backend.ready
+
     @property
     def warm_up_seconds(self) -> float | None:
         """How long warming up took, once it has ended."""
@@ -68,9 +73,21 @@ class JobRunner:
         with self._lock:
             return tuple(self._jobs)
 
-    def submit(self, title: str, flow: Callable[..., object], /, **parameters: object) -> Job:
-        """Start ``flow(**parameters)`` in a daemon thread; return its job at once."""
-        if not callable(flow):
+    def submit(
+        self, title: str, flow: FlowRef | Callable[..., object], /, **parameters: object
+    ) -> Job:
+        """Start ``flow(**parameters)`` in a daemon thread; return its job at once.
+
+        Args:
+            title: What the job does, shown to the user.
+            flow: A :class:`FlowRef` (resolved to its flow function in the job's thread, so
+                the first submit does not pay for importing Prefect) or a callable.
+            **parameters: The flow's parameters (a site name, never credentials).
+
+        Raises:
+            TypeError: ``flow`` is neither a :class:`FlowRef` nor callable.
+        """
+        if not isinstance(flow, FlowRef) and not callable(flow):
             raise TypeError(f"{flow!r} is not a flow")
         job = Job(title)
         with self._lock:
@@ -86,18 +103,20 @@ class JobRunner:
         thread.start()
         return job
 
-    def _run(self, job: Job, flow: Callable[..., object], parameters: Mapping[str, object]) -> None:
+    def _run(
+        self, job: Job, flow: FlowRef | Callable[..., object], parameters: Mapping[str, object]
+    ) -> None:
         try:
             with self._slots:
                 if not self._backend.ready:
                     job._waiting("Starting the Prefect backend")
                     self._backend.wait(BACKEND_WAIT_S)
                 job._set_running()
-                self._execute(job, flow, parameters)
+                self._execute(job, resolve_flow(flow), parameters)
         except DenbiError as exc:
             message, kind = describe_failure(exc)
             job._finish(error=message, error_type=kind)
-        except BaseException as exc:  # never let a job thread die without an end state
+        except BaseException as exc:  # noqa: BLE001 - a job thread never dies without an end state
             _log.exception("Job %s crashed", job.id)
             message, kind = describe_failure(exc)
             job._finish(error=message, error_type=kind)
@@ -107,8 +126,9 @@ class JobRunner:
         from prefect import Flow
         from prefect.client.schemas.objects import State
 
-        quiet_console()
-        with flow_settings(), listen(job._on_event):
+        flows = load_flows()
+        flows.quiet_console()
+        with flows.flow_settings(), flows.listen(job._on_event):
             if not isinstance(flow, Flow):  # a plain function: its return value is the result
                 job._finish(result=flow(**parameters))
                 return

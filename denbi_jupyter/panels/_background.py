@@ -9,7 +9,9 @@ themselves go to the panel's :class:`ActivityLog`, where the user sees them.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from denbi_jupyter.errors import DenbiError
 __all__ = ["ActivityLog", "Background", "describe_error", "guarded"]
 
 T = TypeVar("T")
+_POOLS = itertools.count(1)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -45,7 +48,7 @@ def guarded(log: ActivityLog, handler: Callable[..., object], what: str) -> Call
     def run(*args: object) -> None:
         try:
             handler(*args)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001, RUF100 - shown in the log: JupyterLab would drop it
             log.error(what, exc)
 
     return run
@@ -109,7 +112,12 @@ class Background:
 
     def __init__(self, log: ActivityLog, *, max_workers: int = 4) -> None:
         self.log = log
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="denbi-panel")
+        #: Names of this pool's threads start with this.
+        self.thread_prefix = f"denbi-panel-{next(_POOLS)}"
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix=self.thread_prefix
+        )
+        self._closed = False
         self._lock = threading.Condition()
         self._generation: dict[str, int] = {}
         self._pending = 0
@@ -129,6 +137,8 @@ class Background:
         Only the newest submission for ``key`` calls back; older ones finish silently.
         """
         with self._lock:
+            if self._closed:
+                return
             generation = self._generation.get(key, 0) + 1
             self._generation[key] = generation
             self._pending += 1
@@ -143,12 +153,18 @@ class Background:
                 self._finish()
 
         if delay <= 0:
-            self._pool.submit(work)
+            self._start(work)
             return
-        timer = _Delayed(delay, lambda: self._pool.submit(work), on_cancel=self._finish)
+        timer = _Delayed(delay, lambda: self._start(work), on_cancel=self._finish)
         with self._lock:
             self._timers[key] = timer
         timer.start()
+
+    def _start(self, work: Callable[[], None]) -> None:
+        try:
+            self._pool.submit(work)
+        except RuntimeError:  # closed meanwhile: the work never runs
+            self._finish()
 
     def _finish(self) -> None:
         with self._lock:
@@ -162,6 +178,13 @@ class Background:
             timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
+
+    def cancel_prefix(self, prefix: str) -> None:
+        """:meth:`cancel` every key that starts with ``prefix`` (a closed panel's calls)."""
+        with self._lock:
+            keys = [key for key in self._generation if key.startswith(prefix)]
+        for key in keys:
+            self.cancel(key)
 
     def is_current(self, key: str, generation: int) -> bool:
         """True while ``generation`` is the newest submission for ``key``."""
@@ -178,7 +201,7 @@ class Background:
     ) -> None:
         try:
             value = call()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001, RUF100 - any failure goes to on_error, bugs also to the log
             if not self.is_current(key, generation):
                 return
             if not isinstance(exc, DenbiError):
@@ -191,7 +214,7 @@ class Background:
     def _deliver(self, key: str, callback: Callable[[T], None], value: T) -> None:
         try:
             callback(value)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001, RUF100 - a panel update's bug goes to the log
             self.log.error(f"{key} (updating the panel)", exc)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -200,13 +223,32 @@ class Background:
             return self._lock.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def shutdown(self) -> None:
-        """Stop accepting work; running calls finish in the background."""
+        """Stop accepting work; running calls finish in the background, without calling back."""
         with self._lock:
+            self._closed = True
             timers = list(self._timers.values())
             self._timers.clear()
+            for key in self._generation:
+                self._generation[key] += 1
         for timer in timers:
             timer.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """:meth:`shutdown`, then wait up to ``timeout`` s for the pool's threads to end.
+
+        Idempotent. A call stuck in the network past ``timeout`` ends on its own later (its
+        result is dropped); the kernel is never blocked longer than ``timeout``.
+        """
+        self.shutdown()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads():
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def threads(self) -> list[threading.Thread]:
+        """The pool's threads that are still alive."""
+        prefix = f"{self.thread_prefix}_"
+        return [th for th in threading.enumerate() if th.name.startswith(prefix)]
 
 
 class _Delayed:

@@ -1,16 +1,19 @@
 """What every panel shares: clients by site, a background pool, a job runner, an error line.
 
-:class:`Panel` is a ``VBox`` with the traits ``site`` and ``error`` and helpers to run a cloud
-call in the background (:meth:`Panel._call`) and to start a flow as a job
-(:meth:`Panel._start_job`). Subclasses keep their state in traits and render in one
-``_render()``.
+:class:`Panel` is a ``VBox`` with the traits ``site`` and ``error`` and helpers to run work in
+the background: :meth:`Panel._call` for work that needs the site's cloud client (it opens the
+site, i.e. logs in, on first use) and :meth:`Panel._run_local` for work that does not (a PuTTY
+key conversion, a TCP probe), so that local work keeps working while Keystone is down.
+:meth:`Panel._start_job` starts a flow (named by :class:`~denbi_jupyter.jobs.FlowRef`) as a job.
+Subclasses keep their state in traits and render in one ``_render()``; :meth:`Panel.close`
+releases what a panel holds.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as w
@@ -18,6 +21,7 @@ import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.panels._background import ActivityLog, Background, describe_error
+from denbi_jupyter.panels._flows import FlowRef, submit_flow, warm_flows
 from denbi_jupyter.panels._html import Tone, notice
 from denbi_jupyter.panels._sites import ClientSource, SiteClients
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
@@ -25,25 +29,10 @@ from denbi_jupyter.panels.jobs_view import JobCard, JobList
 if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
 
-__all__ = ["Panel", "RunnerHandle", "Shared", "load_flow"]
+__all__ = ["Panel", "RunnerHandle", "Shared"]
 
 T = TypeVar("T")
 _JOB_KEYS = itertools.count(1)
-#: The flows the panels start, imported during the warm-up.
-_PANEL_FLOWS = ("boot:boot_server", "snapshot:create_snapshot", "delete:delete_snapshots")
-
-
-def load_flow(reference: str) -> Callable[..., object]:
-    """Import a flow named ``module:function`` from denbi-jupyter's ``flows`` package."""
-    import importlib
-
-    from denbi_jupyter.jobs import load_flows
-
-    module_name, _, function = reference.partition(":")
-    load_flows()
-    module = importlib.import_module(f"flows.{module_name}")
-    flow: Callable[..., object] = getattr(module, function)
-    return flow
 
 
 class RunnerHandle:
@@ -77,16 +66,11 @@ class RunnerHandle:
 
                 self._runner = JobRunner()
             self._runner.warm_up()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001, RUF100 - kept and raised by get() in the caller
             self._error = exc
         finally:
             self._ready.set()
-        # Import the flows (and with them Prefect) now, not on the first click.
-        for flow in _PANEL_FLOWS:
-            try:
-                load_flow(flow)
-            except Exception:  # reported by the job that needs it
-                return
+        warm_flows()  # import the flows (and Prefect) now, not on the first click
 
     def get(self, timeout: float = 120.0) -> JobRunner:
         """The runner (blocking until it exists; call from a background thread)."""
@@ -143,6 +127,14 @@ class Shared:
         if self.warm_up:
             self.runner.warm_up()
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the pool (waiting up to ``timeout`` s for running calls) and close the clients.
+
+        Idempotent. Jobs already handed to the runner keep running: they are the user's work.
+        """
+        self.background.close(timeout)
+        self.clients.close()
+
 
 class Panel(w.VBox):  # type: ignore[misc]
     """Base of the panels: site, error line, background calls and jobs.
@@ -171,6 +163,7 @@ class Panel(w.VBox):  # type: ignore[misc]
         self.shared = Shared.of(source, sites=sites, runner=runner)
         self._error_box = w.HTML()
         super().__init__(**kwargs)
+        self._open = True
         self.site = site or self.shared.clients.names[0]
 
     @staticmethod
@@ -182,14 +175,9 @@ class Panel(w.VBox):  # type: ignore[misc]
         return picker
 
     def _follow_site_picker(self, picker: w.Dropdown) -> None:
-        """Offer the sites in ``picker``, show the current one and switch site on a pick."""
+        """Offer the sites in ``picker`` and keep it and ``site`` in step (both ways)."""
         picker.options = list(self.clients.names)
-        picker.value = self.site
-        picker.observe(self._guard(self._on_site_picked), names="value")
-
-    def _on_site_picked(self, change: dict[str, Any]) -> None:
-        if change["new"]:
-            self.site = change["new"]
+        w.link((self, "site"), (picker, "value"))
 
     def _layout(self, children: Sequence[w.Widget]) -> None:
         """Set the panel's children, plus the activity log when the panel stands alone."""
@@ -214,18 +202,47 @@ class Panel(w.VBox):  # type: ignore[misc]
         """Block until pending background calls and their updates are done (tests, scripts)."""
         return self.background.wait_idle(timeout)
 
+    # --- closing ------------------------------------------------------------------------------
+    def _parts(self) -> Iterable[Panel]:
+        """Panels inside this one (closed with it); none by default."""
+        return ()
+
+    def close(self) -> None:
+        """Release the panel: its parts, its pending calls and, when it made them itself, its
+        thread pool and cloud clients. Idempotent; running jobs go on.
+        """
+        if self.__dict__.pop("_open", False):
+            for part in tuple(self._parts()):
+                part.close()
+            self.background.cancel_prefix(f"{id(self)}:")
+            if self._owns_shared:
+                self.shared.close()
+        super().close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return not self.__dict__.get("_open", False)
+
+    # --- events -------------------------------------------------------------------------------
     def _guard(self, handler: Callable[..., object]) -> Callable[..., None]:
         """A widget event handler whose failures show in the activity log and error line."""
 
         def failed(*args: object) -> None:
             try:
                 handler(*args)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001, RUF100 - a handler's bug must be shown, not lost
                 self.log.error(f"{type(self).__name__} event", exc)
                 self.error = describe_error(exc)
 
         return failed
 
+    def _fire(self, dispatcher: w.CallbackDispatcher, *args: object) -> None:
+        """Call every callback registered on ``dispatcher``, each guarded on its own."""
+        for callback in list(dispatcher.callbacks):
+            self._guard(callback)(*args)
+
+    # --- background work ------------------------------------------------------------------------
     def _client(self) -> CloudClient:
         """The current site's client (blocking on first use: background only)."""
         return self.clients.get(self.site)
@@ -240,7 +257,7 @@ class Panel(w.VBox):  # type: ignore[misc]
         delay: float = 0.0,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Run ``call(client)`` in the background for the current site.
+        """Run ``call(client)`` in the background for the current site (opening it if needed).
 
         Args:
             key: Newest-wins key: only the latest call with this key calls back.
@@ -250,12 +267,30 @@ class Panel(w.VBox):  # type: ignore[misc]
             delay: Debounce delay in seconds.
             on_error: Gets the exception; by default it becomes the panel's error line.
         """
-        site = self.site
+        site, clients = self.site, self.clients
+        self._run_local(
+            key, lambda: call(clients.get(site)), on_result,
+            busy=busy, delay=delay, on_error=on_error,
+        )  # fmt: skip
+
+    def _run_local(
+        self,
+        key: str,
+        work: Callable[[], T],
+        on_result: Callable[[T], None],
+        *,
+        busy: str | None = None,
+        delay: float = 0.0,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Run ``work()`` in the background without opening a site (no login, no cloud).
+
+        Arguments as :meth:`_call`.
+        """
+        if self.closed:
+            return
         if busy:
             setattr(self, busy, True)
-
-        def run() -> T:
-            return call(self.clients.get(site))
 
         def done(value: T) -> None:
             if busy:
@@ -267,7 +302,7 @@ class Panel(w.VBox):  # type: ignore[misc]
                 setattr(self, busy, False)
             (on_error or self._show_error)(exc)
 
-        self.background.submit(self._key(key), run, on_result=done, on_error=failed, delay=delay)
+        self.background.submit(self._key(key), work, on_result=done, on_error=failed, delay=delay)
 
     def _key(self, key: str) -> str:
         return f"{id(self)}:{key}"
@@ -289,7 +324,7 @@ class Panel(w.VBox):  # type: ignore[misc]
         self,
         key: str,
         title: str,
-        flow: str,
+        flow: FlowRef,
         parameters: dict[str, object],
         *,
         jobs: JobList,
@@ -298,24 +333,20 @@ class Panel(w.VBox):  # type: ignore[misc]
         busy: str | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Start a flow as a background job and show it in ``jobs``; returns at once.
+        """Start ``flow`` as a background job and show it in ``jobs``; returns at once.
 
         A pending card appears at once; it becomes the job's card when the runner has accepted
-        the job. ``flow`` names the flow as ``module:function`` inside the ``flows`` package
-        (e.g. ``boot:boot_server``), so Prefect loads only when needed (usually already during
-        the warm-up). The flow gets its clients from this panel (:func:`flows.use_clients`).
+        the job. The flow gets its clients from this panel.
         """
+        if self.closed:
+            return
         if busy:
             setattr(self, busy, True)
         pending = jobs.add_pending(title)
 
         def submit() -> Job:
             runner = self.shared.runner.get()
-            function = load_flow(flow)
-            from flows import use_clients
-
-            with use_clients(self.clients.get):
-                job = runner.submit(title, function, **parameters)
+            job = submit_flow(runner, title, flow, parameters, clients=self.clients.get)
             self.log.info(f"started job {title!r}")
             return job
 

@@ -36,6 +36,8 @@ class SiteClients:
         self._lock = threading.Lock()
         self._site_locks: dict[str, threading.Lock] = {}
         self._clients: dict[str, CloudClient] = {}
+        self._opened: list[CloudClient] = []  # by our factory: ours to close
+        self._closed = False
         if callable(source):
             if not sites:
                 raise UserInputError(
@@ -81,8 +83,30 @@ class SiteClients:
                 client = self._clients.get(site)
             if client is not None:
                 return client
+            if self._closed:
+                raise UserInputError("This panel was closed; create a new one to go on.")
             assert self._factory is not None
             client = self._factory(site)
             with self._lock:
                 self._clients[site] = client
+                self._opened.append(client)
+                closed = self._closed
+            if closed:  # closed while the site was opening
+                _close(client)
             return client
+
+    def close(self) -> None:
+        """Close every client this object opened (not one handed in ready); idempotent."""
+        with self._lock:
+            self._closed = True
+            opened, self._opened = self._opened, []
+            for client in opened:
+                self._clients = {k: v for k, v in self._clients.items() if v is not client}
+        for client in opened:
+            _close(client)
+
+
+def _close(client: CloudClient) -> None:
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()

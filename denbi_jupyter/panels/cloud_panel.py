@@ -76,6 +76,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         probe: Prober | None = None,
         shared: Shared | None = None,
     ) -> None:
+        self._owns_shared = shared is None
         if shared is None:
             if source is None:
                 clients, _ = _open_from_clouds_yaml(config_file)
@@ -154,7 +155,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
             self.snapshots.reload_servers()
 
     @t.observe("site")
-    def _on_site(self, change: dict[str, Any]) -> None:
+    def _on_site(self, _change: dict[str, Any]) -> None:
         for panel in (self.images, self.snapshots, self.connection):
             panel.site = self.site
         self.project = ""
@@ -169,13 +170,26 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
 
         self.images._call("project", fetch, apply, on_error=lambda _e: None)
 
+    def close(self) -> None:
+        """Close the three panels and, when this panel made them, the pool and the clients.
+
+        Idempotent; jobs already running go on.
+        """
+        if not self.__dict__.get("_closed") and "images" in self.__dict__:
+            self._closed = True
+            for panel in (self.images, self.snapshots, self.connection):
+                panel.close()
+            if self._owns_shared:
+                self.shared.close()
+        super().close()
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every panel's background calls are done (tests, scripts)."""
         return self.shared.background.wait_idle(timeout)
 
     # --- view -------------------------------------------------------------------------------------
     @t.observe("site", "project", "tab")
-    def _on_state(self, change: dict[str, Any]) -> None:
+    def _on_state(self, _change: dict[str, Any]) -> None:
         self._render()
 
     def _render(self) -> None:

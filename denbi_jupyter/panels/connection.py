@@ -1,15 +1,16 @@
 """How to reach a VM: SSH command and config, X2Go session file, Guacamole link, live badge.
 
 :class:`ConnectionCard` shows one server; :class:`ConnectionPanel` adds a VM picker and the
-PuTTY key converter (``.ppk`` → OpenSSH key file with mode 0600 next to the notebook). The text
-building is :mod:`denbi_jupyter.connect`'s; this module only lays it out.
+PuTTY key converter (``.ppk`` → OpenSSH key file with mode 0600 next to the notebook). What to
+show is computed once, by :func:`denbi_jupyter.connect.details.connection_details`; this module
+only lays it out. Probing a port and converting a key are local work: they never open a site.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,23 +19,20 @@ import ipywidgets as w
 import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
-from denbi_jupyter.cloud.types import DesktopKind, Image, Server, SiteSettings
+from denbi_jupyter.cloud.types import Image, Server, SiteSettings
 from denbi_jupyter.connect import (
     ConnectionInfo,
     ProbeResult,
     convert_ppk,
-    guacamole_client_url,
     probe_tcp,
-    session_type_for_image,
     ssh_alias,
-    ssh_command,
-    ssh_config_block,
     write_openssh_key,
-    x2go_session_file,
 )
-from denbi_jupyter.errors import DenbiError, UserInputError
+from denbi_jupyter.connect.details import ConnectionDetails, connection_details
+from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.panels._background import describe_error
 from denbi_jupyter.panels._base import Panel, Shared
+from denbi_jupyter.panels._bind import bind
 from denbi_jupyter.panels._html import Tone, badge, esc, notice, status_tone, title
 from denbi_jupyter.panels._sites import ClientSource
 
@@ -72,6 +70,10 @@ class ConnectionCard(Panel):
     server_id = t.Unicode("").tag(sync=False)
     key_path = t.Unicode(None, allow_none=True).tag(sync=False)
     target = t.Any(None).tag(sync=False)
+    #: What the card shows (None while there is no target or it cannot be reached).
+    details = t.Any(None).tag(sync=False)
+    #: Why the VM cannot be reached (no address yet, no gateway settings), when it cannot.
+    unreachable = t.Unicode("").tag(sync=False)
     loading = t.Bool(False).tag(sync=False)
     probe_result = t.Any(None).tag(sync=False)
     probing = t.Bool(False).tag(sync=False)
@@ -126,8 +128,7 @@ class ConnectionCard(Panel):
 
     # --- state changes -----------------------------------------------------------------
     @t.observe("server_id", "site")
-    def _on_target_change(self, change: dict[str, Any]) -> None:
-        self.probe_result = None
+    def _on_target_change(self, _change: dict[str, Any]) -> None:
         self.target = None
         self.error = ""
         if self.server_id:
@@ -135,9 +136,21 @@ class ConnectionCard(Panel):
         else:  # an answer about the previous server must not land on the empty card
             self._cancel("server", busy="loading")
 
-    @t.observe("target")
-    def _on_target_loaded(self, change: dict[str, Any]) -> None:
-        self.check_reachability()
+    @t.observe("target", "key_path")
+    def _on_target_loaded(self, _change: dict[str, Any]) -> None:
+        target: _Target | None = self.target
+        details, reason = None, ""
+        if target is not None:
+            try:
+                details = connection_details(
+                    target.site, target.server, target.image, key_path=self.key_path
+                )
+            except UserInputError as exc:
+                reason = describe_error(exc)
+        self.unreachable = reason
+        if details != self.details:
+            self.details = details
+            self.check_reachability()
 
     def reload(self) -> None:
         """Fetch the server (and its image) again."""
@@ -160,66 +173,39 @@ class ConnectionCard(Panel):
         self._call("server", fetch, apply, busy="loading")
 
     def check_reachability(self) -> None:
-        """Probe the VM's SSH port in the background."""
-        info = self._info_or_none()
-        if info is None:
-            self.probe_result = None
-            return
-        probe = self._probe
-
-        def run(_client: CloudClient) -> ProbeResult:
-            return probe(info.host, info.port)
-
+        """Probe the VM's SSH port in the background (no cloud call: works without Keystone)."""
+        details: ConnectionDetails | None = self.details
         self.probe_result = None
-        self._call("probe", run, self._set_probe, busy="probing")
+        if details is None:
+            self._cancel("probe", busy="probing")
+            return
+        probe, host, port = self._probe, details.host, details.port
+        self._run_local("probe", lambda: probe(host, port), self._set_probe, busy="probing")
 
     def _set_probe(self, result: ProbeResult) -> None:
         self.probe_result = result
 
-    # --- derived values ------------------------------------------------------------------
     def connection_info(self) -> ConnectionInfo:
         """The SSH connection of the shown server.
 
         Raises:
             UserInputError: No server, no address yet, or the site lacks gateway settings.
         """
-        target: _Target | None = self.target
-        if target is None:
-            raise UserInputError("No VM is chosen; pick one to see how to connect.")
-        server, site = target.server, target.site
-        if not server.private_ipv4:
-            raise UserInputError(
-                f"{server.name} has no private IPv4 address yet (status {server.status}); "
-                "connection details appear once it has one."
-            )
-        if not site.gateway_host or not site.ssh_port_formula:
-            raise UserInputError(
-                f"Site {site.name} has no SSH gateway settings; add 'gateway_host' and "
-                "'ssh_port_formula' under 'denbi:' in its clouds.yaml entry."
-            )
-        return ConnectionInfo.for_vm(
-            gateway=site.gateway_host,
-            port_formula=site.ssh_port_formula,
-            private_ip=server.private_ipv4,
-            user=site.ssh_user,
-            key_path=self.key_path,
-            server_name=server.name,
-        )
-
-    def _info_or_none(self) -> ConnectionInfo | None:
-        try:
-            return self.connection_info()
-        except DenbiError:
-            return None
+        details: ConnectionDetails | None = self.details
+        if details is not None:
+            return details.info
+        raise UserInputError(self.unreachable or "No VM is chosen; pick one to see how to connect.")
 
     # --- view -------------------------------------------------------------------------------
-    @t.observe("target", "key_path", "loading", "probe_result", "probing", "error")
-    def _on_state(self, change: dict[str, Any]) -> None:
+    @t.observe("details", "unreachable", "loading", "probe_result", "probing", "error")
+    def _on_state(self, _change: dict[str, Any]) -> None:
         self._render()
 
     def _render(self) -> None:
         self._error_box.value = self._error_html()
         target: _Target | None = self.target
+        details: ConnectionDetails | None = self.details
+        self._details.layout.display = "none" if details is None else ""
         if target is None:
             self._head.value = title("Connection")
             if self.loading:
@@ -228,7 +214,6 @@ class ConnectionCard(Panel):
                 self._status.value = notice("Choose a VM to see how to connect to it.", Tone.MUTED)
             else:
                 self._status.value = ""
-            self._details.layout.display = "none"
             return
         server = target.server
         self._head.value = (
@@ -236,65 +221,55 @@ class ConnectionCard(Panel):
             + badge(server.status, status_tone(server.status))
             + (badge(server.task_state, Tone.BUSY) if server.task_state else "")
         )
-        try:
-            info = self.connection_info()
-        except DenbiError as exc:
-            self._status.value = notice(describe_error(exc), Tone.WARN)
-            self._details.layout.display = "none"
+        if details is None:
+            self._status.value = notice(self.unreachable, Tone.WARN) if self.unreachable else ""
             return
         self._status.value = ""
-        self._details.layout.display = ""
-        self._ssh_command.value = ssh_command(info)
-        self._ssh_config.value = ssh_config_block(info)
-        self._reach.value = self._reach_html(info)
+        self._ssh_command.value = details.ssh_command
+        self._ssh_config.value = details.ssh_config
+        self._reach.value = self._reach_html(details)
         self._recheck.disabled = self.probing
-        self._links.value = self._links_html(info, target)
+        self._links.value = _links_html(details, server.name)
 
-    def _reach_html(self, info: ConnectionInfo) -> str:
-        where = f"port {info.port} on {info.host}"
+    def _reach_html(self, details: ConnectionDetails) -> str:
+        where = f"port {details.port} on {details.host}"
         result: ProbeResult | None = self.probe_result
         if self.probing or result is None:
             return badge(f"checking {where}…", Tone.BUSY)
         if result.reachable:
             latency = f" ({result.latency_ms:.0f} ms)" if result.latency_ms is not None else ""
-            return badge(f"port {info.port} reachable{latency}", Tone.OK, tooltip=where)
+            return badge(f"port {details.port} reachable{latency}", Tone.OK, tooltip=where)
         reason = result.error or "no answer"
-        return badge(f"port {info.port} not reachable: {reason}", Tone.ERROR, tooltip=where)
+        return badge(f"port {details.port} not reachable: {reason}", Tone.ERROR, tooltip=where)
 
-    def _links_html(self, info: ConnectionInfo, target: _Target) -> str:
-        image = target.image
-        parts: list[str] = []
-        name = image.name if image else ""
-        tags = image.tags if image else ()
-        session = session_type_for_image(name, tags=tags)
-        if session is not None:
-            text = x2go_session_file(info, session_type=session)
-            data = base64.b64encode(text.encode("utf-8")).decode("ascii")
-            filename = f"{ssh_alias(target.server.name)}.x2go-session.ini"
-            parts.append(
-                f'<a class="denbi-x2go-download" download="{esc(filename)}" '
-                f'href="data:text/plain;charset=utf-8;base64,{data}" '
-                'style="display:inline-block;padding:3px 10px;margin:2px 6px 2px 0;'
-                "border:1px solid #0d6efd;border-radius:4px;color:#0d6efd;"
-                f'text-decoration:none">⬇ X2Go session file ({esc(session.value)})</a>'
-                '<span style="color:#6c757d;font-size:12px">Import it in X2Go Client: '
-                "Session → Import.</span>"
-            )
-        is_guacamole = image is not None and image.kind.desktop is DesktopKind.GUACAMOLE
-        if is_guacamole and target.site.guacamole_base_url:
-            url = guacamole_client_url(target.site.guacamole_base_url, target.server.name)
-            parts.append(
-                f'<a class="denbi-guacamole-link" href="{esc(url)}" target="_blank" '
-                'rel="noopener" style="display:inline-block;padding:3px 10px;margin:2px 0;'
-                "border:1px solid #198754;border-radius:4px;color:#198754;"
-                'text-decoration:none">Open Guacamole desktop ↗</a>'
-            )
-        if not parts:
-            parts.append(
-                '<span style="color:#6c757d;font-size:12px">No desktop on this image: '
-                "connect with SSH.</span>"
-            )
-        return "<div>" + "<br>".join(parts) + "</div>"
+
+def _links_html(details: ConnectionDetails, server_name: str) -> str:
+    parts: list[str] = []
+    if details.x2go_session is not None and details.x2go_session_type is not None:
+        data = base64.b64encode(details.x2go_session.encode("utf-8")).decode("ascii")
+        filename = f"{ssh_alias(server_name)}.x2go-session.ini"
+        parts.append(
+            f'<a class="denbi-x2go-download" download="{esc(filename)}" '
+            f'href="data:text/plain;charset=utf-8;base64,{data}" '
+            'style="display:inline-block;padding:3px 10px;margin:2px 6px 2px 0;'
+            "border:1px solid #0d6efd;border-radius:4px;color:#0d6efd;"
+            f'text-decoration:none">⬇ X2Go session file ({esc(details.x2go_session_type.value)})'
+            '</a><span style="color:#6c757d;font-size:12px">Import it in X2Go Client: '
+            "Session → Import.</span>"
+        )
+    if details.guacamole_url:
+        parts.append(
+            f'<a class="denbi-guacamole-link" href="{esc(details.guacamole_url)}" '
+            'target="_blank" rel="noopener" style="display:inline-block;padding:3px 10px;'
+            "margin:2px 0;border:1px solid #198754;border-radius:4px;color:#198754;"
+            'text-decoration:none">Open Guacamole desktop ↗</a>'
+        )
+    if not parts:
+        parts.append(
+            '<span style="color:#6c757d;font-size:12px">No desktop on this image: '
+            "connect with SSH.</span>"
+        )
+    return "<div>" + "<br>".join(parts) + "</div>"
 
 
 class ConnectionPanel(Panel):
@@ -317,6 +292,7 @@ class ConnectionPanel(Panel):
     key_message = t.Unicode("").tag(sync=False)
     key_error = t.Unicode("").tag(sync=False)
     upload_name = t.Unicode("").tag(sync=False)
+    save_as = t.Unicode("").tag(sync=False)
 
     def __init__(
         self,
@@ -351,6 +327,7 @@ class ConnectionPanel(Panel):
             description="Convert to OpenSSH", icon="key", button_style="primary", layout=_BUTTON
         )
         self._convert.on_click(self._guard(lambda _b: self.convert_key()))
+        bind(self._save_as, self, "save_as")
         self._upload.observe(self._guard(self._on_upload), names="value")
         self._key_box = w.HTML()
         ppk = w.VBox(
@@ -372,6 +349,9 @@ class ConnectionPanel(Panel):
         ])  # fmt: skip
         self.reload()
         self._render()
+
+    def _parts(self) -> Iterable[Panel]:
+        return (self.card,)
 
     # --- actions ----------------------------------------------------------------------------
     def reload(self) -> None:
@@ -400,9 +380,9 @@ class ConnectionPanel(Panel):
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
-        if files and not self._save_as.value:
+        if files and not self.save_as:
             stem = Path(str(files[0]["name"])).stem or "denbi_key"
-            self._save_as.value = f"{stem}_openssh"
+            self.save_as = f"{stem}_openssh"
         self.upload_name = str(files[0]["name"]) if files else ""
 
     def convert_key(self) -> None:
@@ -411,7 +391,7 @@ class ConnectionPanel(Panel):
         if not files:
             self.key_error = "Choose a .ppk file first."
             return
-        name = self._save_as.value.strip()
+        name = self.save_as.strip()
         if not name or "/" in name or name in {".", ".."}:
             self.key_error = "Give a plain file name to save the key as, e.g. 'denbi_key'."
             return
@@ -421,7 +401,7 @@ class ConnectionPanel(Panel):
         self.key_error = ""
         self.key_message = ""
 
-        def convert(_client: CloudClient) -> tuple[Path, str]:
+        def convert() -> tuple[Path, str]:
             key = convert_ppk(data, passphrase=passphrase)
             path = write_openssh_key(target, key)
             return path, key.fingerprint
@@ -437,7 +417,7 @@ class ConnectionPanel(Panel):
         def failed(exc: BaseException) -> None:
             self.key_error = describe_error(exc)
 
-        self._call("ppk", convert, done, busy="converting", on_error=failed)
+        self._run_local("ppk", convert, done, busy="converting", on_error=failed)
 
     # --- view -------------------------------------------------------------------------------
     @t.observe("site")
@@ -450,7 +430,7 @@ class ConnectionPanel(Panel):
             self.reload()
 
     @t.observe("server_id", "key_path")
-    def _push_to_card(self, change: dict[str, Any]) -> None:
+    def _push_to_card(self, _change: dict[str, Any]) -> None:
         self.card.key_path = self.key_path
         self.card.site = self.site
         self.card.server_id = self.server_id
@@ -459,7 +439,7 @@ class ConnectionPanel(Panel):
         "servers", "server_id", "loading", "converting", "key_message", "key_error", "error",
         "upload_name",
     )  # fmt: skip
-    def _on_state(self, change: dict[str, Any]) -> None:
+    def _on_state(self, _change: dict[str, Any]) -> None:
         self._render()
 
     def _render(self) -> None:

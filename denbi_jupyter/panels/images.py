@@ -1,25 +1,44 @@
 """The image catalog: search, filter by desktop and OS, see details, boot a VM.
 
-State lives in traits (``search``, ``desktop``, ``os_family``, ``selected_id``, results);
-widgets only mirror it through :meth:`ImagePanel._render`. Searching asks the site's client
-(debounced, in the background); booting submits ``flows.boot.boot_server`` as a job and ends
-on a :class:`~denbi_jupyter.panels.connection.ConnectionCard`.
+State lives in traits (``search``, ``desktop``, ``os_family``, ``selected_id``, the boot form's
+``boot_name``, ``flavor_id`` and ``key_name``); widgets are bound to them. The catalog is
+loaded once per site in the background; filters narrow the catalog the panel holds
+(:func:`~denbi_jupyter.panels._image_view.filter_catalog`), so a filter change costs no
+request. Booting submits the boot flow as a job and ends on a
+:class:`~denbi_jupyter.panels.connection.ConnectionCard`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
-from denbi_jupyter.cloud.types import DesktopKind, Flavor, Image, ImageQuery, KeyPair
-from denbi_jupyter.errors import DenbiError
+from denbi_jupyter.cloud.results import BootResult
+from denbi_jupyter.cloud.rules.names import vm_name_warning
+from denbi_jupyter.cloud.types import Flavor, Image, ImageQuery, KeyPair
+from denbi_jupyter.jobs import JobState
+from denbi_jupyter.panels._availability import sites_offering
 from denbi_jupyter.panels._base import Panel, Shared
-from denbi_jupyter.panels._html import Tone, badge, esc, human_size, human_time, notice, title
+from denbi_jupyter.panels._bind import bind, size_fields
+from denbi_jupyter.panels._flows import FlowRef
+from denbi_jupyter.panels._html import Tone, badge, esc, notice, title
+from denbi_jupyter.panels._image_view import (
+    DESKTOP_FILTERS,
+    availability_html,
+    boot_problem,
+    desktop_options,
+    details_html,
+    empty_text,
+    filter_catalog,
+    flavor_label,
+    os_options,
+    row_html,
+    suggest_name,
+)
 from denbi_jupyter.panels._sites import ClientSource
 from denbi_jupyter.panels.connection import ConnectionCard, Prober
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
@@ -27,65 +46,14 @@ from denbi_jupyter.panels.jobs_view import JobCard, JobList
 if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
 
-__all__ = ["DESKTOP_FILTERS", "ImagePanel", "flavor_label", "server_id_of"]
-
-#: Desktop filter values (besides ``x2go:<SESSION>``) and their labels.
-DESKTOP_FILTERS: Mapping[str, str] = {
-    "any": "Any kind",
-    "x2go": "X2Go desktop (any session)",
-    "guacamole": "Guacamole desktop",
-    "research": "Research environment",
-    "plain": "Plain OS (base image)",
-}
+__all__ = ["DESKTOP_FILTERS", "ImagePanel", "flavor_label"]
 
 _MAX_ROWS = 40
-_VM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-
-def flavor_label(flavor: Flavor) -> str:
-    """``de.NBI small · 4 vCPU · 8 GB RAM · 20 GB disk (+50 GB ephemeral)``."""
-    extra = f" (+{flavor.ephemeral_gb} GB ephemeral)" if flavor.ephemeral_gb else ""
-    return (
-        f"{flavor.name} · {flavor.vcpus} vCPU · {flavor.ram_gb:g} GB RAM · "
-        f"{flavor.disk_gb} GB disk{extra}"
-    )
-
-
-def server_id_of(result: object) -> str | None:
-    """The server id in a boot flow's result (``server_id``, ``id`` or ``server.id``)."""
-    if isinstance(result, Mapping):
-        for key in ("server_id", "id"):
-            value = result.get(key)
-            if isinstance(value, str) and value:
-                return value
-        server = result.get("server")
-        if isinstance(server, Mapping):
-            return server_id_of(server)
-        value = getattr(server, "id", None)
-        return value if isinstance(value, str) else None
-    value = getattr(result, "id", None)
-    return value if isinstance(value, str) else None
-
-
-def _image_badges(image: Image) -> str:
-    kind = image.kind
-    parts: list[str] = []
-    if kind.desktop is DesktopKind.X2GO:
-        parts.append(badge(kind.label, Tone.ACCENT))
-    elif kind.desktop is DesktopKind.GUACAMOLE:
-        parts.append(badge("Guacamole", Tone.ACCENT))
-    if kind.research_environment:
-        parts.append(badge(kind.research_environment, Tone.INFO))
-    if kind.os_family:
-        os_text = " ".join(p for p in (kind.os_family.title(), kind.os_version) if p)
-        parts.append(badge(os_text, Tone.MUTED))
-    if kind.is_base:
-        parts.append(badge("base image", Tone.OK))
-    if image.is_snapshot:
-        parts.append(badge("snapshot", Tone.WARN))
-    if image.visibility in ("private", "shared", "community"):
-        parts.append(badge(image.visibility, Tone.WARN))
-    return "".join(parts)
+_LIST_STATE = ("images", "catalog", "selected_id", "loading", "error")
+_DETAIL_STATE = (
+    "selected_id", "catalog", "availability", "flavors", "keypairs", "submitting",
+    "boot_error", "boot_name", "loading",
+)  # fmt: skip
 
 
 class ImagePanel(Panel):
@@ -108,10 +76,12 @@ class ImagePanel(Panel):
     images: t.List[Any] = t.List().tag(sync=False)
     selected_id = t.Unicode("").tag(sync=False)
     loading = t.Bool(False).tag(sync=False)
-    searching = t.Bool(False).tag(sync=False)
     availability = t.Dict().tag(sync=False)
     flavors: t.List[Any] = t.List().tag(sync=False)
     keypairs: t.List[Any] = t.List().tag(sync=False)
+    boot_name = t.Unicode("").tag(sync=False)
+    flavor_id = t.Unicode("").tag(sync=False)
+    key_name = t.Unicode("").tag(sync=False)
     submitting = t.Bool(False).tag(sync=False)
     boot_error = t.Unicode("").tag(sync=False)
 
@@ -126,8 +96,8 @@ class ImagePanel(Panel):
         probe: Prober | None = None,
     ) -> None:
         self._probe = probe
-        self._select_callbacks: list[Callable[[Image], object]] = []
-        self._booted_callbacks: list[Callable[[str, str], object]] = []
+        self._selected = w.CallbackDispatcher()
+        self._booted = w.CallbackDispatcher()
         self._availability_cache: dict[tuple[str, str], dict[str, bool | None]] = {}
         self._running_boots: set[tuple[str, str]] = set()
         self._site_picker = self._new_site_picker(visible=show_site_picker)
@@ -141,38 +111,16 @@ class ImagePanel(Panel):
         self._clear = w.Button(
             description="Clear filters", icon="times", layout=w.Layout(width="auto")
         )
+        self._reload = w.Button(description="Reload", icon="refresh", layout=w.Layout(width="auto"))
         self._count = w.HTML()
         self._rows = w.VBox(layout=w.Layout(width="100%", max_height="460px", overflow_y="auto"))
         self._row_pool: list[tuple[w.HBox, w.HTML, w.Button]] = []
         self._empty = w.HTML()
         self._detail_head = w.HTML()
         self._availability = w.HTML()
-        self._boot_name = w.Text(description="Name", placeholder="e.g. rnaseq-vm-1")
-        self._boot_flavor = w.Dropdown(description="Flavor", options=[])
-        self._boot_key = w.Dropdown(description="Key pair", options=[("none", "")])
-        for field in (self._boot_name, self._boot_flavor, self._boot_key):
-            field.style.description_width = "70px"
-            field.layout.width = "97%"
-        self._boot_button = w.Button(
-            description="Boot VM",
-            icon="rocket",
-            button_style="success",
-            layout=w.Layout(width="auto"),
-        )
-        self._boot_note = w.HTML()
         self.jobs = JobList(empty_text="Booted VMs and their progress appear here.")
         self._connections = w.VBox()
-        self._boot_form = w.VBox(
-            [
-                w.HTML(title("Boot a VM from this image")),
-                self._boot_name,
-                self._boot_flavor,
-                self._boot_key,
-                w.HBox([self._boot_button], layout=w.Layout(justify_content="flex-end")),
-                self._boot_note,
-            ],
-            layout=w.Layout(border_top="1px solid #dee2e6", padding="6px 0 0 0", margin="8px 0"),
-        )
+        self._boot_form = self._make_boot_form()
         self._details = w.VBox(
             [self._detail_head, self._availability, self._boot_form],
             layout=w.Layout(flex="2 1 320px", min_width="300px", padding="0 0 0 12px"),
@@ -180,7 +128,7 @@ class ImagePanel(Panel):
         super().__init__(source, sites=sites, site=site, runner=runner)
         self.add_class("denbi-image-panel")
         filters = w.HBox(
-            [self._site_picker, self._search, self._desktop, self._os, self._clear],
+            [self._site_picker, self._search, self._desktop, self._os, self._clear, self._reload],
             layout=w.Layout(flex_flow="row wrap", align_items="center"),
         )
         listing = w.VBox(
@@ -195,36 +143,56 @@ class ImagePanel(Panel):
             self._connections,
         ])  # fmt: skip
         self._follow_site_picker(self._site_picker)
-        self._search.observe(self._guard(self._on_search_typed), names="value")
-        self._desktop.observe(self._guard(self._on_desktop_picked), names="value")
-        self._os.observe(self._guard(self._on_os_picked), names="value")
+        bind(self._search, self, "search")
+        self._desktop_choice = bind(self._desktop, self, "desktop", empty="any")
+        self._os_choice = bind(self._os, self, "os_family")
+        bind(self._boot_name, self, "boot_name")
+        self._flavor_choice = bind(self._boot_flavor, self, "flavor_id")
+        self._key_choice = bind(self._boot_key, self, "key_name")
         self._clear.on_click(self._guard(lambda _b: self.clear_filters()))
+        self._reload.on_click(self._guard(lambda _b: self.load_site()))
         self._boot_button.on_click(self._guard(lambda _b: self.boot()))
         self.shared.warm_runner()
         self.load_site()
         self._render()
 
+    def _make_boot_form(self) -> w.VBox:
+        self._boot_name = w.Text(description="Name", placeholder="e.g. rnaseq-vm-1")
+        self._boot_flavor = w.Dropdown(description="Flavor", options=[])
+        self._boot_key = w.Dropdown(description="Key pair", options=[("none", "")])
+        size_fields(self._boot_name, self._boot_flavor, self._boot_key, width="97%")
+        self._boot_button = w.Button(
+            description="Boot VM",
+            icon="rocket",
+            button_style="success",
+            layout=w.Layout(width="auto"),
+        )
+        self._boot_note = w.HTML()
+        return w.VBox(
+            [
+                w.HTML(title("Boot a VM from this image")),
+                self._boot_name,
+                self._boot_flavor,
+                self._boot_key,
+                w.HBox([self._boot_button], layout=w.Layout(justify_content="flex-end")),
+                self._boot_note,
+            ],
+            layout=w.Layout(border_top="1px solid #dee2e6", padding="6px 0 0 0", margin="8px 0"),
+        )
+
+    def _parts(self) -> Iterable[Panel]:
+        return tuple(c for c in self._connections.children if isinstance(c, Panel))
+
     # --- events out ---------------------------------------------------------------------------
     def on_select(self, callback: Callable[[Image], object], remove: bool = False) -> None:
         """Call ``callback(image)`` when the user selects an image (failures are logged)."""
-        _register(self._select_callbacks, callback, remove=remove)
+        self._selected.register_callback(callback, remove=remove)
 
     def on_booted(self, callback: Callable[[str, str], object], remove: bool = False) -> None:
         """Call ``callback(site, server_id)`` when a boot job completes (failures are logged)."""
-        _register(self._booted_callbacks, callback, remove=remove)
+        self._booted.register_callback(callback, remove=remove)
 
-    # --- inputs -> traits ---------------------------------------------------------------------
-    def _on_search_typed(self, change: dict[str, Any]) -> None:
-        self.search = change["new"]
-
-    def _on_desktop_picked(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.desktop = change["new"]
-
-    def _on_os_picked(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.os_family = change["new"]
-
+    # --- inputs -------------------------------------------------------------------------------
     def clear_filters(self) -> None:
         """Reset search, desktop and OS filters."""
         self.search, self.desktop, self.os_family = "", "any", ""
@@ -237,10 +205,11 @@ class ImagePanel(Panel):
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
+            self.catalog, self.selected_id = [], ""
             self.load_site()
 
     def load_site(self) -> None:
-        """Load the catalog, flavors and key pairs of the current site."""
+        """Load the catalog, flavors and key pairs of the current site (the only requests)."""
         self.error = ""
 
         def fetch(client: CloudClient) -> tuple[list[Image], list[Flavor], list[KeyPair]]:
@@ -250,64 +219,38 @@ class ImagePanel(Panel):
 
     def _apply_site(self, data: tuple[list[Image], list[Flavor], list[KeyPair]]) -> None:
         catalog, flavors, keypairs = data
-        self.flavors = list(flavors)
-        self.keypairs = list(keypairs)
-        self.catalog = list(catalog)
-        if self._filters_empty():
-            self.images = list(catalog)
-        else:
-            self._search_images(delay=0.0)
+        self.flavors, self.keypairs, self.catalog = list(flavors), list(keypairs), list(catalog)
 
-    def _filters_empty(self) -> bool:
-        return not self.search.strip() and self.desktop == "any" and not self.os_family
+    @t.observe("catalog", "search", "desktop", "os_family")
+    def _on_filter(self, _change: dict[str, Any]) -> None:
+        self.images = filter_catalog(self.catalog, self.search, self.desktop, self.os_family)
 
-    @t.observe("search", "desktop", "os_family")
-    def _on_filter(self, change: dict[str, Any]) -> None:
-        delay = self.shared.debounce_s if change["name"] == "search" else 0.0
-        self._search_images(delay=delay)
+    @t.observe("boot_name", "flavor_id")
+    def _on_boot_form(self, _change: dict[str, Any]) -> None:
+        self.boot_error = ""  # the user is fixing what it said
 
-    def _search_images(self, *, delay: float) -> None:
-        if self._filters_empty():
-            self._cancel("search", busy="searching")
-            self.images = list(self.catalog)
-            return
-        query, session = self._query()
+    @t.observe("flavors")
+    def _on_flavors(self, _change: dict[str, Any]) -> None:
+        ids = [f.id for f in self.flavors]
+        if self.flavor_id not in ids:
+            self.flavor_id = ids[0] if ids else ""
 
-        def fetch(client: CloudClient) -> list[Image]:
-            found = client.list_images(query)
-            if session is not None:
-                found = [i for i in found if (i.kind.x2go_session or "").upper() == session]
-            return found
-
-        def apply(found: list[Image]) -> None:
-            self.error = ""
-            self.images = found
-
-        self._call("search", fetch, apply, busy="searching", delay=delay)
-
-    def _query(self) -> tuple[ImageQuery, str | None]:
-        desktop, session = self.desktop, None
-        if desktop.startswith("x2go:"):
-            desktop, session = "x2go", desktop.split(":", 1)[1].upper()
-        query = ImageQuery(
-            text=self.search.strip(),
-            desktop={"x2go": DesktopKind.X2GO, "guacamole": DesktopKind.GUACAMOLE}.get(desktop),
-            research_only=desktop == "research",
-            base_only=desktop == "plain",
-            os_family=self.os_family or None,
-        )
-        return query, session
+    @t.observe("keypairs")
+    def _on_keypairs(self, _change: dict[str, Any]) -> None:
+        names = [k.name for k in self.keypairs]
+        if self.key_name not in names:
+            # Preselect the user's (first) key: booting without one is rarely what they want.
+            self.key_name = names[0] if names else ""
 
     @t.observe("selected_id")
-    def _on_selected(self, change: dict[str, Any]) -> None:
+    def _on_selected(self, _change: dict[str, Any]) -> None:
         image = self.selected_image
         self.boot_error = ""
         if image is None:
             return
-        if not self._boot_name.value.strip():
-            self._boot_name.value = _suggest_name(image)
-        for callback in list(self._select_callbacks):
-            self._guard(callback)(image)
+        if not self.boot_name.strip():
+            self.boot_name = suggest_name(image)
+        self._fire(self._selected, image)
         self._check_availability(image)
 
     def _check_availability(self, image: Image) -> None:
@@ -316,38 +259,25 @@ class ImagePanel(Panel):
         if cached is not None:
             self.availability = cached
             return
-        names, here, clients = self.clients.names, self.site, self.clients
-        self.availability = {s: (True if s == here else None) for s in names}
+        here, clients = self.site, self.clients
+        self.availability = {s: (True if s == here else None) for s in clients.names}
 
-        def fetch(_client: CloudClient) -> dict[str, bool | None]:
-            found: dict[str, bool | None] = {}
-            for other in names:
-                if other == here:
-                    found[other] = True
-                    continue
-                try:
-                    matches = clients.get(other).find_images_by_property("name", image.name)
-                except DenbiError:
-                    found[other] = None
-                else:
-                    found[other] = any(m.status == "active" for m in matches)
-            return found
+        def fetch() -> dict[str, bool | None]:
+            return sites_offering(clients, image.name, here=here)
 
         def apply(found: dict[str, bool | None]) -> None:
             self._availability_cache[cache_key] = found
             if self.selected_id == image.id:
                 self.availability = found
 
-        self._call("availability", fetch, apply)
+        self._run_local("availability", fetch, apply)
 
     # --- boot ----------------------------------------------------------------------------------
     def boot(self) -> None:
         """Start the boot flow for the selected image with the form's name, flavor and key."""
         image = self.selected_image
-        name = self._boot_name.value.strip()
-        flavor_id = self._boot_flavor.value
-        key_name = self._boot_key.value or None
-        problem = _boot_problem(image, name, flavor_id)
+        name = self.boot_name.strip()
+        problem = boot_problem(image, name, self.flavor_id)
         if problem or image is None:
             self.boot_error = problem or "Select an image first."
             return
@@ -360,21 +290,21 @@ class ImagePanel(Panel):
         parameters: dict[str, object] = {
             "site": site,
             "image": image.id,
-            "flavor": flavor_id,
-            "key_name": key_name,
+            "flavor": self.flavor_id,
+            "key_name": self.key_name or None,
             "name": name,
         }
 
         def started(card: JobCard) -> None:
             card.on_done(lambda done: self._on_boot_done(site, name, done))
 
-        def not_started(exc: BaseException) -> None:
+        def not_started(_exc: BaseException) -> None:
             self._running_boots.discard((site, name))
 
         self._start_job(
             "boot",
             f"Boot {name} from {image.name}",
-            "boot:boot_server",
+            FlowRef.BOOT_SERVER,
             parameters,
             jobs=self.jobs,
             describe_result=_boot_result_text,
@@ -385,102 +315,74 @@ class ImagePanel(Panel):
 
     def _on_boot_done(self, site: str, name: str, job: Job) -> None:
         self._running_boots.discard((site, name))
-        if job.state.value != "completed":
+        if job.state is not JobState.COMPLETED:
             return
-        server_id = server_id_of(job.result)
-        if server_id is None:
-            self.log.info(f"boot of {name} finished without a server id in its result")
+        result = job.result
+        if not isinstance(result, BootResult):
+            self.log.info(f"boot of {name} finished without a BootResult: {type(result).__name__}")
             return
-        card = ConnectionCard(self.shared, site=site, server_id=server_id, probe=self._probe)
+        card = ConnectionCard(self.shared, site=site, server_id=result.server_id, probe=self._probe)
         self._connections.children = (card, *self._connections.children)
-        for callback in list(self._booted_callbacks):
-            self._guard(callback)(site, server_id)
+        self._fire(self._booted, site, result.server_id)
 
     # --- view ----------------------------------------------------------------------------------
     @property
     def selected_image(self) -> Image | None:
-        """The selected image, if it is in the catalog or the current results."""
-        images: list[Image] = [*self.images, *self.catalog]
-        return next((i for i in images if i.id == self.selected_id), None)
+        """The selected image, if it is in the catalog."""
+        return next((i for i in self.catalog if i.id == self.selected_id), None)
 
-    @t.observe(
-        "catalog",
-        "images",
-        "selected_id",
-        "loading",
-        "searching",
-        "availability",
-        "flavors",
-        "keypairs",
-        "submitting",
-        "boot_error",
-        "error",
-        "search",
-        "desktop",
-        "os_family",
-    )
-    def _on_state(self, change: dict[str, Any]) -> None:
-        self._render()
+    @t.observe(*_LIST_STATE)
+    def _on_list_state(self, _change: dict[str, Any]) -> None:
+        self._render_list()
+
+    @t.observe(*_DETAIL_STATE)
+    def _on_detail_state(self, _change: dict[str, Any]) -> None:
+        self._render_details()
 
     def _render(self) -> None:
-        self._error_box.value = self._error_html()
-        self._sync_inputs()
         self._render_list()
         self._render_details()
 
-    def _sync_inputs(self) -> None:
-        if self._site_picker.value != self.site:
-            self._site_picker.value = self.site
-        if self._search.value != self.search:
-            self._search.value = self.search
-        desktop_options = _desktop_options(self.catalog)
-        if list(self._desktop.options) != desktop_options:
-            self._desktop.options = desktop_options
-        if self.desktop not in {v for _, v in desktop_options}:
-            self._desktop.options = [*desktop_options, (self.desktop, self.desktop)]
-        self._desktop.value = self.desktop
-        os_options = [("Any OS", "")] + [
-            (family.title(), family)
-            for family in sorted({i.kind.os_family for i in self.catalog if i.kind.os_family})
-        ]
-        if self.os_family and self.os_family not in {v for _, v in os_options}:
-            os_options.append((self.os_family.title(), self.os_family))
-        if list(self._os.options) != os_options:
-            self._os.options = os_options
-        self._os.value = self.os_family
-        self._clear.disabled = self._filters_empty()
-
     def _render_list(self) -> None:
+        self._error_box.value = self._error_html()
+        self._desktop_choice.set_options(self._with_current(desktop_options(self.catalog)))
+        self._os_choice.set_options(os_options(self.catalog, self.os_family))
+        self._clear.disabled = not (self.search.strip() or self.desktop != "any" or self.os_family)
+        self._reload.disabled = self.loading
         images: Sequence[Image] = self.images
         shown = images[:_MAX_ROWS]
         while len(self._row_pool) < len(shown):
             self._row_pool.append(self._make_row())
         for (_row, html, button), image in zip(self._row_pool, shown, strict=False):
             selected = image.id == self.selected_id
-            html.value = _row_html(image, selected=selected)
+            html.value = row_html(image, selected=selected)
             button.description = "Selected" if selected else "Select"
             button.button_style = "info" if selected else ""
             button.tooltip = image.id
-            button.image_id = image.id  # type: ignore[attr-defined]
+            button.image_id = image.id
         self._rows.children = tuple(row for row, _, _ in self._row_pool[: len(shown)])
-        busy = self.loading or self.searching
-        status = badge("loading…", Tone.BUSY) if busy else ""
+        self._count.value = self._count_html(len(images))
+        quiet = images or self.loading
+        self._empty.value = "" if quiet else notice(
+            empty_text(self.search, self.desktop, self.os_family)
+        )  # fmt: skip
+
+    def _with_current(self, options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if self.desktop in {value for _, value in options}:
+            return options
+        return [*options, (self.desktop, self.desktop)]
+
+    def _count_html(self, matching: int) -> str:
         if self.loading and not self.catalog:
-            self._count.value = notice(f"Loading the image catalog of {self.site}…", Tone.BUSY)
-        else:
-            more = (
-                f" · showing the first {_MAX_ROWS}: refine the search"
-                if len(images) > _MAX_ROWS
-                else ""
-            )
-            self._count.value = (
-                f'<div style="margin:4px 0;color:#495057">{len(images)} of {len(self.catalog)} '
-                f"images on <b>{esc(self.site)}</b>{more} {status}</div>"
-            )
-        if not images and not self.loading and not self.searching:
-            self._empty.value = notice(_empty_text(self.search, self.desktop, self.os_family))
-        else:
-            self._empty.value = ""
+            return notice(f"Loading the image catalog of {self.site}…", Tone.BUSY)
+        status = badge("loading…", Tone.BUSY) if self.loading else ""
+        more = (
+            f" · showing the first {_MAX_ROWS}: refine the search" if matching > _MAX_ROWS else ""
+        )
+        return (
+            f'<div style="margin:4px 0;color:#495057">{matching} of {len(self.catalog)} '
+            f"images on <b>{esc(self.site)}</b>{more} {status}</div>"
+        )
 
     def _make_row(self) -> tuple[w.HBox, w.HTML, w.Button]:
         html = w.HTML(layout=w.Layout(flex="1 1 auto"))
@@ -499,6 +401,11 @@ class ImagePanel(Panel):
 
     def _render_details(self) -> None:
         image = self.selected_image
+        self._flavor_choice.set_options([(flavor_label(f), f.id) for f in self.flavors])
+        self._key_choice.set_options(
+            [("none (add your key to the VM later)", "")]
+            + [(f"{k.name}  ({k.fingerprint})", k.name) for k in self.keypairs]
+        )
         if image is None:
             self._detail_head.value = notice(
                 "Select an image to see its details and boot a VM from it.", Tone.MUTED
@@ -507,135 +414,20 @@ class ImagePanel(Panel):
             self._boot_form.layout.display = "none"
             return
         self._boot_form.layout.display = ""
-        props = image.properties
-        facts = [
-            ("OS", image.kind.label if not image.kind.os_family else
-                   " ".join(p for p in (image.kind.os_family.title(), image.kind.os_version) if p)),
-            ("Minimum disk", f"{image.min_disk} GB" if image.min_disk else "—"),
-            ("Size", human_size(image.size)),
-            ("Created", human_time(image.created_at)),
-            ("Visibility", image.visibility),
-            ("ID", image.id),
-        ]  # fmt: skip
-        rows = "".join(
-            f'<tr><td style="color:#6c757d;padding:1px 10px 1px 0">{esc(k)}</td>'
-            f'<td style="font-family:var(--jp-code-font-family,monospace);font-size:12px">'
-            f"{esc(v)}</td></tr>"
-            for k, v in facts
-        )
-        description = props.get("description", "")
-        self._detail_head.value = (
-            title(props.get("title") or image.name, sub=image.name if props.get("title") else "")
-            + f"<div>{_image_badges(image)}</div>"
-            + (f'<div style="margin:4px 0">{esc(description)}</div>' if description else "")
-            + f'<table style="margin:4px 0">{rows}</table>'
-        )
-        self._availability.value = _availability_html(self.availability, self.clients.names)
-        flavor_options = [(flavor_label(f), f.id) for f in self.flavors]
-        if list(self._boot_flavor.options) != flavor_options:
-            current = self._boot_flavor.value
-            self._boot_flavor.options = flavor_options
-            ids = [v for _, v in flavor_options]
-            self._boot_flavor.value = current if current in ids else (ids[0] if ids else None)
-        key_options: list[tuple[str, str]] = [("none (add your key to the VM later)", "")] + [
-            (f"{k.name}  ({k.fingerprint})", k.name) for k in self.keypairs
-        ]
-        if list(self._boot_key.options) != key_options:
-            current_key = self._boot_key.value
-            self._boot_key.options = key_options
-            names = [v for _, v in key_options]
-            # Preselect the user's (first) key: booting without one is rarely what they want.
-            self._boot_key.value = current_key if current_key in names[1:] else (
-                names[1] if len(names) > 1 else ""
-            )  # fmt: skip
-        self._boot_button.disabled = self.submitting or self.loading or not flavor_options
+        self._detail_head.value = details_html(image)
+        self._availability.value = availability_html(self.availability, self.clients.names)
+        self._boot_button.disabled = self.submitting or self.loading or not self.flavors
         self._boot_button.description = "Starting…" if self.submitting else "Boot VM"
-        self._boot_note.value = notice(self.boot_error, Tone.ERROR) if self.boot_error else ""
-
-
-def _register(callbacks: list[Any], callback: Any, *, remove: bool) -> None:
-    if remove:
-        if callback in callbacks:
-            callbacks.remove(callback)
-    elif callback not in callbacks:
-        callbacks.append(callback)
-
-
-def _suggest_name(image: Image) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", image.name.lower()).strip("-")[:40] or "vm"
-    return f"{base}-vm"
-
-
-def _boot_problem(image: Image | None, name: str, flavor_id: str | None) -> str:
-    if image is None:
-        return "Select an image first."
-    if not name:
-        return "Give the VM a name, e.g. 'rnaseq-vm-1'."
-    if not _VM_NAME.match(name):
-        return (
-            f"{name!r} is not a usable VM name: use letters, digits, '.', '_' and '-' "
-            "(up to 63 characters), starting with a letter or digit."
-        )
-    if not flavor_id:
-        return "Choose a flavor."
-    return ""
+        hint = vm_name_warning(self.boot_name)
+        self._boot_note.value = (
+            notice(self.boot_error, Tone.ERROR) if self.boot_error
+            else notice(hint, Tone.MUTED) if hint
+            else ""
+        )  # fmt: skip
 
 
 def _boot_result_text(result: object) -> str:
-    server = result.get("server") if isinstance(result, Mapping) else None
-    if isinstance(server, Mapping):
-        name = server.get("name") or "The VM"
-        address = server.get("private_ipv4")
-        status = server.get("status") or "ACTIVE"
-        where = f" at {address}" if address else ""
-        return f"{name} is {status}{where}: connection details below."
+    if isinstance(result, BootResult):
+        where = f" at {result.private_ipv4}" if result.private_ipv4 else ""
+        return f"{result.name} is {result.status}{where}: connection details below."
     return "The VM is ready: connection details below."
-
-
-def _desktop_options(catalog: Sequence[Image]) -> list[tuple[str, str]]:
-    sessions = sorted({i.kind.x2go_session for i in catalog if i.kind.x2go_session})
-    options = [(DESKTOP_FILTERS["any"], "any"), (DESKTOP_FILTERS["x2go"], "x2go")]
-    options += [(f"   X2Go · {session}", f"x2go:{session.upper()}") for session in sessions]
-    options += [(DESKTOP_FILTERS[k], k) for k in ("guacamole", "research", "plain")]
-    return options
-
-
-def _row_html(image: Image, *, selected: bool) -> str:
-    subtitle = image.properties.get("title") or ""
-    background = "#e7f1ff" if selected else "transparent"
-    edge = "#0d6efd" if selected else "transparent"
-    return (
-        f'<div style="padding:3px 8px;background:{background};border-left:3px solid {edge};'
-        f'line-height:1.35"><div><b>{esc(image.name)}</b></div><div>{_image_badges(image)}'
-        f'<span style="color:#6c757d;font-size:12px">{esc(subtitle)}</span></div></div>'
-    )
-
-
-def _availability_html(availability: Mapping[str, bool | None], sites: Sequence[str]) -> str:
-    if len(sites) < 2:
-        return ""
-    parts: list[str] = []
-    for site in sites:
-        state = availability.get(site)
-        if state is True:
-            parts.append(badge(f"✓ {site}", Tone.OK))
-        elif state is False:
-            parts.append(badge(f"✗ {site}", Tone.MUTED, tooltip="no image with this name"))
-        else:
-            parts.append(badge(f"{site}: checking…", Tone.BUSY))
-    label = '<span style="color:#6c757d">Available on sites:</span>'
-    return f'<div style="margin:4px 0">{label} {"".join(parts)}</div>'
-
-
-def _empty_text(search: str, desktop: str, os_family: str) -> str:
-    criteria: list[str] = []
-    if search.strip():
-        criteria.append(f"'{search.strip()}'")
-    if desktop != "any":
-        label = DESKTOP_FILTERS.get(desktop) or f"X2Go {desktop.split(':', 1)[-1]}"
-        criteria.append(label)
-    if os_family:
-        criteria.append(os_family.title())
-    if not criteria:
-        return "This site offers no images to your project."
-    return f"No images match {' + '.join(criteria)}. Clear the filters to see all images."

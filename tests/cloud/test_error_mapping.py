@@ -176,7 +176,7 @@ def test_every_keystoneauth_exception_class_has_a_decided_mapping() -> None:
     http = {name for name, cls in classes.items() if issubclass(cls, ks_exc.HttpError)}
     assert set(classes) - http == set(KS_EXPECTED_NON_HTTP), "new keystoneauth exception"
     for name in sorted(http):
-        cls = classes[name]
+        cls: Any = classes[name]
         status = cls.http_status or 500
         mapped = map_error(cls(message="m", http_status=status), site="s", action="list images")
         expected = STATUS_EXPECTED.get(status) or (

@@ -11,14 +11,14 @@ import inspect
 from typing import Any
 
 import pytest
-from support.fake_cloud import FakeCloud
-from support.fake_gateway import FakeGateway
 
 from denbi_jupyter.cloud import CloudClient, OpenStackCloud, SnapshotQuery, SnapshotSort
 from denbi_jupyter.cloud._gateway import CloudGateway
 from denbi_jupyter.cloud._openstack import Gateway
 from denbi_jupyter.cloud.types import Flavor
 from denbi_jupyter.errors import ConflictError, NotFoundError, PermissionDeniedError
+from tests.support.fake_cloud import FakeCloud
+from tests.support.fake_gateway import FakeGateway
 
 
 @pytest.fixture

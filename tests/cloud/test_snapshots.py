@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from denbi_jupyter.cloud import OpenStackCloud, SnapshotQuery, SnapshotSort
+from denbi_jupyter.cloud._openstack import Gateway
 from denbi_jupyter.errors import PermissionDeniedError
 
 from .conftest import BIG_SNAPSHOTS
@@ -192,7 +193,9 @@ def test_volume_backed_snapshots_are_indexed_through_their_bdm_v2_property(
         "block_device_mapping": '[{"boot_index": 0, "source_type": "snapshot"}]',
         "root_device_name": "/dev/vda",
     }
-    response = bielefeld.gateway.connection.image.post("/images", json=body)
+    gateway = bielefeld.gateway
+    assert isinstance(gateway, Gateway)
+    response = gateway.connection.image.post("/images", json=body)
     assert response.status_code == 201, response.text
     image_id = response.json()["id"]
     try:

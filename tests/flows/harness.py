@@ -129,4 +129,4 @@ def cloud_password(clouds_yaml: Path) -> str:
     data = yaml.safe_load(clouds_yaml.read_text())
     passwords = {entry["auth"]["password"] for entry in data["clouds"].values()}
     assert len(passwords) == 1
-    return passwords.pop()
+    return str(passwords.pop())

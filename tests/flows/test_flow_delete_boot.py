@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from denbi_jupyter.cloud.results import DeleteOutcome
 from denbi_jupyter.cloud.types import Limits, SiteSettings
+from denbi_jupyter.connect.x2go import SessionType
 from denbi_jupyter.errors import (
     CloudUnavailableError,
     NotFoundError,
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 @pytest.fixture
 def cloud() -> Iterator[FakeCloud]:
     fake = FakeCloud(other_projects={"p-other": "other-project"})
-    with use_clients(lambda site: fake):
+    with use_clients(lambda _site: fake):
         yield fake
 
 
@@ -41,14 +43,15 @@ def test_bulk_delete_refuses_protected_and_foreign_snapshots_and_deletes_the_res
     outcome = delete_snapshots(
         site="fake", image_ids=[*mine, locked, foreign, base, "no-such-id", mine[0]]
     )
-    results = {item["id"]: item["result"] for item in outcome["results"]}  # type: ignore[attr-defined]
+    results = {item.id: item.text for item in outcome.items}
     assert [results[i] for i in mine] == ["deleted"] * 3
     assert results[locked] == "refused: protected"
     assert results[foreign] == "refused: not owned by project my-project"
     assert results[base] == "refused: not a snapshot"
     assert results["no-such-id"] == "not found"
-    assert len(outcome["results"]) == 7  # type: ignore[arg-type]
-    assert (outcome["deleted"], outcome["refused"], outcome["not_found"]) == (3, 3, 1)
+    assert len(outcome.items) == 7
+    assert (outcome.deleted, outcome.refused, outcome.not_found) == (3, 3, 1)
+    assert outcome.items[0].outcome is DeleteOutcome.DELETED
     assert {locked, foreign, base, bystander} <= set(cloud.images)
     deletes = [args[0] for method, args in cloud.calls if method == "delete_image"]
     assert sorted(deletes) == sorted(mine)
@@ -57,11 +60,22 @@ def test_bulk_delete_refuses_protected_and_foreign_snapshots_and_deletes_the_res
 def test_bulk_delete_reports_a_failed_item_and_goes_on(cloud: FakeCloud) -> None:
     first, second = cloud.add_snapshot("a").id, cloud.add_snapshot("b").id
     cloud.fail_next("delete_image", NotFoundError("gone meanwhile"))
+    cloud.fail_next("list_images", CloudUnavailableError("Glance listing down"))
     cloud.fail_next("get_image", UserInputError("odd id"))
     outcome = delete_snapshots(site="fake", image_ids=[first, second], max_parallel=1)
-    texts = [item["result"] for item in outcome["results"]]  # type: ignore[attr-defined]
+    texts = [item.text for item in outcome.items]
     assert texts[0] == "failed: odd id"
     assert texts[1] == "deleted"
+
+
+def test_bulk_delete_reads_each_image_once_and_runs_no_task_per_item(cloud: FakeCloud) -> None:
+    mine = [cloud.add_snapshot(f"many-{i}").id for i in range(50)]
+    before = len(cloud.gateway.calls)
+    outcome = delete_snapshots(site="fake", image_ids=mine)
+    made = [call[0] for call in cloud.gateway.calls[before:]]
+    assert outcome.deleted == 50
+    assert made.count("delete_image") == 50 and made.count("get_image") == 0
+    assert made.count("image_page") == 2  # 40 ids per listing
 
 
 def test_bulk_delete_needs_ids_and_a_sane_parallelism(cloud: FakeCloud) -> None:
@@ -81,17 +95,16 @@ def test_boot_waits_for_active_and_returns_the_x2go_connection(cloud: FakeCloud)
         key_name="laptop",
         name="desk",
     )
-    server = result["server"]
-    connection = result["connection"]
-    assert isinstance(server, dict) and isinstance(connection, dict)
-    assert server["status"] == "ACTIVE" and server["flavor"] == "de.NBI mini"
-    assert connection["ssh_command"] == "ssh -p 30266 ubuntu@192.0.2.1"
-    assert "Host desk" in str(connection["ssh_config"])
-    assert connection["x2go_session_type"] == "XFCE"
-    assert "command=XFCE" in str(connection["x2go_session"])
-    assert connection["guacamole_url"] is None
-    vm = cloud.servers[str(server["id"])]
-    assert vm.metadata[REQUEST_ID_KEY] == result["request_id"]
+    connection = result.connection
+    assert connection is not None and result.unreachable_reason is None
+    assert result.status == "ACTIVE" and result.flavor == "de.NBI mini"
+    assert connection.ssh_command == "ssh -p 30266 ubuntu@192.0.2.1"
+    assert "Host desk" in connection.ssh_config
+    assert connection.x2go_session_type is SessionType.XFCE
+    assert connection.x2go_session is not None and "command=XFCE" in connection.x2go_session
+    assert connection.guacamole_url is None
+    vm = cloud.servers[result.server_id]
+    assert vm.metadata[REQUEST_ID_KEY] == result.request_id
 
 
 def test_boot_gives_a_guacamole_link_for_guacamole_images(cloud: FakeCloud) -> None:
@@ -103,9 +116,9 @@ def test_boot_gives_a_guacamole_link_for_guacamole_images(cloud: FakeCloud) -> N
         key_name=None,
         name="guac",
     )
-    connection = result["connection"]
-    assert isinstance(connection, dict)
-    assert str(connection["guacamole_url"]).startswith(
+    connection = result.connection
+    assert connection is not None
+    assert str(connection.guacamole_url).startswith(
         "https://guacamole.fake.invalid/guacamole/#/client/"
     )
 
@@ -118,8 +131,8 @@ def test_a_rerun_of_the_same_boot_request_returns_the_existing_server(cloud: Fak
     second = boot_server(
         site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
     )
-    assert second["reused"] is True
-    assert second["server"]["id"] == first["server"]["id"]  # type: ignore[index]
+    assert second.reused is True
+    assert second.server_id == first.server_id
     assert sum(method == "create_server" for method, _ in cloud.calls) == 1
 
 
@@ -129,7 +142,7 @@ def test_a_lost_boot_answer_is_looked_up_before_asking_again(cloud: FakeCloud) -
     result = boot_server(
         site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
     )
-    assert result["reused"] is False
+    assert result.reused is False
     assert sum(method == "create_server" for method, _ in cloud.calls) == 2
 
 
@@ -144,7 +157,7 @@ def test_boot_refuses_an_unknown_key_pair_with_the_known_ones(cloud: FakeCloud) 
 
 
 def test_boot_reports_an_unknown_image(cloud: FakeCloud) -> None:
-    with pytest.raises(NotFoundError, match="no image named 'nope'"):
+    with pytest.raises(NotFoundError, match="no image named or with id 'nope'"):
         boot_server(site="fake", image="nope", flavor="de.NBI mini", key_name=None, name="x")
 
 
@@ -179,7 +192,7 @@ def test_boot_can_wait_until_the_ssh_port_answers(prefect_harness: None) -> None
         )
         fake = FakeCloud(site=site)
         fake.add_image("Ubuntu-22.04")
-        with use_clients(lambda name: fake):
+        with use_clients(lambda _name: fake):
             result = boot_server(
                 site="loop",
                 image="Ubuntu-22.04",
@@ -188,5 +201,4 @@ def test_boot_can_wait_until_the_ssh_port_answers(prefect_harness: None) -> None
                 name="vm",
                 wait_for_port=True,
             )
-    connection = result["connection"]
-    assert isinstance(connection, dict) and connection["port"] == port
+    assert result.connection is not None and result.connection.port == port

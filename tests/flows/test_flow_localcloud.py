@@ -6,7 +6,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import openstack
 import pytest
@@ -22,6 +21,7 @@ from denbi_jupyter.cloud.provenance import (
     SOURCE_SERVER_ID,
     SOURCE_SERVER_NAME,
 )
+from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.types import SnapshotQuery
 from denbi_jupyter.errors import OperationFailedError
 from denbi_jupyter.localcloud.seed import SECOND_PROJECT
@@ -79,69 +79,67 @@ def client(site_clients: LocalEnv, prefect_harness: None) -> Iterator[CloudClien
 
 
 @pytest.fixture(scope="module")
-def vm(client: CloudClient) -> dict[str, Any]:
+def vm(client: CloudClient) -> BootResult:
     """One VM booted by the flow from the X2Go XFCE image, shared by the snapshot tests."""
-    result = boot_server(
+    return boot_server(
         site=SITE, image=X2GO_IMAGE, flavor=FLAVOR, key_name=None, name=_unique("flows-vm")
     )
-    server = result["server"]
-    assert isinstance(server, dict)
-    return result
 
 
 def test_boot_ends_active_with_ssh_and_x2go_connection_info(
-    client: CloudClient, vm: dict[str, Any]
+    client: CloudClient, vm: BootResult
 ) -> None:
-    server, connection = vm["server"], vm["connection"]
-    assert server["status"] == "ACTIVE"
-    address = server["private_ipv4"]
+    connection = vm.connection
+    assert vm.status == "ACTIVE" and connection is not None
+    address = vm.private_ipv4
+    assert address is not None
     oct3, oct4 = (int(part) for part in address.split(".")[2:])
     port = 30000 + 256 * oct3 + oct4
-    assert connection["ssh_command"] == f"ssh -p {port} ubuntu@127.0.0.1"
-    assert f"Port {port}" in connection["ssh_config"]
-    assert connection["x2go_session_type"] == "XFCE"
-    assert f"sshport={port}" in connection["x2go_session"]
-    live = client.get_server(server["id"])
-    assert live is not None and live.metadata[REQUEST_ID_KEY] == vm["request_id"]
+    assert connection.ssh_command == f"ssh -p {port} ubuntu@127.0.0.1"
+    assert f"Port {port}" in connection.ssh_config
+    assert connection.x2go_session_type is not None
+    assert connection.x2go_session_type.value == "XFCE"
+    assert f"sshport={port}" in str(connection.x2go_session)
+    live = client.get_server(vm.server_id)
+    assert live is not None and live.metadata[REQUEST_ID_KEY] == vm.request_id
 
 
 def test_snapshot_ends_active_with_provenance_and_the_source_image_tags(
-    client: CloudClient, vm: dict[str, Any]
+    client: CloudClient, vm: BootResult
 ) -> None:
-    server = vm["server"]
     events: list[FlowEvent] = []
     with listen(events.append):
-        result = create_snapshot(site=SITE, server=server["name"], name=_unique("snap"))
-    image = client.get_image(str(result["image_id"]))
+        result = create_snapshot(site=SITE, server=vm.name, name=_unique("snap"))
+    image = client.get_image(str(result.image_id))
     assert image is not None and image.status == "active"
     source = client.find_image(X2GO_IMAGE)
     assert set(source.tags) <= set(image.tags) and "x2go" in image.tags
-    assert image.properties[SOURCE_SERVER_ID] == server["id"]
-    assert image.properties[SOURCE_SERVER_NAME] == server["name"]
+    assert image.properties[SOURCE_SERVER_ID] == vm.server_id
+    assert image.properties[SOURCE_SERVER_NAME] == vm.name
     assert image.properties[SOURCE_IMAGE_ID] == source.id
     assert image.properties[FLAVOR_NAME] == FLAVOR
-    assert image.properties[FLOW_RUN_ID] == result["flow_run_id"]
-    assert image.properties[REQUEST_ID_KEY] == result["request_id"]
-    assert image.properties[INSTANCE_UUID] == server["id"]
+    assert image.properties[FLOW_RUN_ID] == result.flow_run_id
+    assert image.properties[REQUEST_ID_KEY] == result.request_id
+    assert image.properties[INSTANCE_UUID] == vm.server_id
     messages = [event.message for event in events if event.kind == "progress"]
     assert "Glance: queued" in messages and messages[-1].endswith("is active")
     assert any(message.startswith("Nova: image_") for message in messages)
 
 
 def test_the_same_snapshot_request_twice_makes_exactly_one_image(
-    client: CloudClient, vm: dict[str, Any]
+    client: CloudClient, vm: BootResult
 ) -> None:
     name = _unique("twice")
-    first = create_snapshot(site=SITE, server=vm["server"]["id"], name=name)
-    second = create_snapshot(site=SITE, server=vm["server"]["id"], name=name)
-    assert second["image_id"] == first["image_id"] and second["reused"] is True
-    assert len(client.find_images_by_property(REQUEST_ID_KEY, str(first["request_id"]))) == 1
+    first = create_snapshot(site=SITE, server=vm.server_id, name=name)
+    second = create_snapshot(site=SITE, server=vm.server_id, name=name)
+    assert second.image_id == first.image_id and second.reused is True
+    assert len(client.find_images_by_property(REQUEST_ID_KEY, str(first.request_id))) == 1
 
 
 def test_a_snapshot_started_while_another_runs_waits_for_it(
-    client: CloudClient, vm: dict[str, Any], faults: Faults
+    client: CloudClient, vm: BootResult, faults: Faults
 ) -> None:
-    server_id = vm["server"]["id"]
+    server_id = vm.server_id
     other = client.create_snapshot(server_id, name=_unique("other"), metadata={})
     # The local cloud's snapshots take half a second: make sure the flow's first createImage
     # meets Nova's 409 even on a slow machine, as it would while the other one uploads.
@@ -149,11 +147,11 @@ def test_a_snapshot_started_while_another_runs_waits_for_it(
     events: list[FlowEvent] = []
     with listen(events.append):
         result = create_snapshot(site=SITE, server=server_id, name=_unique("after"))
-    assert result["image_id"] != other
+    assert result.image_id != other
     waited = [e.message for e in events if e.kind == "progress" and "busy" in e.message]
     assert waited, "the flow should have met Nova's 409 and waited"
-    assert len(client.find_images_by_property(REQUEST_ID_KEY, str(result["request_id"]))) == 1
-    finished = client.get_image(str(result["image_id"]))
+    assert len(client.find_images_by_property(REQUEST_ID_KEY, str(result.request_id))) == 1
+    finished = client.get_image(str(result.image_id))
     assert finished is not None and finished.status == "active"
 
 
@@ -162,11 +160,11 @@ def test_a_snapshot_started_while_another_runs_waits_for_it(
     [("snapshot_killed", "'killed'"), ("snapshot_vanish", "vanished")],
 )
 def test_a_killed_or_vanished_snapshot_fails_the_flow_clearly(
-    vm: dict[str, Any], faults: Faults, kind: str, expected: str
+    vm: BootResult, faults: Faults, kind: str, expected: str
 ) -> None:
     faults({"kind": kind, "site": SITE, "count": 1})
     with pytest.raises(OperationFailedError, match=expected):
-        create_snapshot(site=SITE, server=vm["server"]["id"], name=_unique(kind))
+        create_snapshot(site=SITE, server=vm.server_id, name=_unique(kind))
 
 
 def test_a_stuck_snapshot_times_out_instead_of_spinning(faults: Faults) -> None:
@@ -177,10 +175,9 @@ def test_a_stuck_snapshot_times_out_instead_of_spinning(faults: Faults) -> None:
         key_name=None,
         name=_unique("stuck-vm"),
     )
-    assert isinstance(spare["server"], dict)
     faults({"kind": "snapshot_stuck", "site": SITE, "count": 1})
     with pytest.raises(OperationFailedError, match=r"Timed out after \d+ s waiting for snapshot"):
-        create_snapshot(site=SITE, server=spare["server"]["id"], name=_unique("stuck"), timeout_s=2)
+        create_snapshot(site=SITE, server=spare.server_id, name=_unique("stuck"), timeout_s=2)
 
 
 def _foreign_image(site_clients: LocalEnv) -> str:
@@ -197,17 +194,17 @@ def _foreign_image(site_clients: LocalEnv) -> str:
 
 
 def test_bulk_delete_refuses_protected_and_foreign_images_and_deletes_the_rest(
-    client: CloudClient, vm: dict[str, Any], site_clients: LocalEnv
+    client: CloudClient, vm: BootResult, site_clients: LocalEnv
 ) -> None:
     mine = [
-        create_snapshot(site=SITE, server=vm["server"]["id"], name=_unique("bulk"))["image_id"]
+        create_snapshot(site=SITE, server=vm.server_id, name=_unique("bulk")).image_id
         for _ in range(2)
     ]
     own = client.list_snapshots(SnapshotQuery(per_page=1000, own_only=True)).items
     protected = next(snapshot.id for snapshot in own if snapshot.protected)
     foreign = _foreign_image(site_clients)
     outcome = delete_snapshots(site=SITE, image_ids=[*map(str, mine), protected, foreign])
-    results = {item["id"]: item["result"] for item in outcome["results"]}  # type: ignore[attr-defined]
+    results = {item.id: item.text for item in outcome.items}
     assert [results[str(i)] for i in mine] == ["deleted", "deleted"]
     assert results[protected] == "refused: protected"
     assert results[foreign] == f"refused: not owned by project {client.project_name}"
@@ -237,28 +234,26 @@ def test_a_rerun_never_reuses_a_snapshot_that_inherited_the_request_id(
 ) -> None:
     image = client.find_image("Ubuntu-22.04 de.NBI (2026-05-01)")
     first = boot_server(site=SITE, image=image.id, flavor=FLAVOR, key_name=None, name=_unique("s"))
-    source = first["server"]
-    assert isinstance(source, dict)
+    source = first.server_id
     name = _unique("backup")
-    made = create_snapshot(site=SITE, server=source["id"], name=name)
+    made = create_snapshot(site=SITE, server=source, name=name)
     copy = boot_server(
-        site=SITE, image=made["image_id"], flavor=FLAVOR, key_name=None, name=_unique("r")
+        site=SITE, image=made.image_id, flavor=FLAVOR, key_name=None, name=_unique("r")
     )
-    assert isinstance(copy["server"], dict)
     # A snapshot of the copy made outside the flow: Nova copies the source image's denbi_* keys.
-    outside = client.create_snapshot(copy["server"]["id"], name=_unique("by-hand"), metadata={})
+    outside = client.create_snapshot(copy.server_id, name=_unique("by-hand"), metadata={})
     inherited = client.get_image(outside)
     assert inherited is not None
-    assert inherited.properties[REQUEST_ID_KEY] == made["request_id"]
-    client.delete_image(made["image_id"])
+    assert inherited.properties[REQUEST_ID_KEY] == made.request_id
+    client.delete_image(made.image_id)
 
-    again = create_snapshot(site=SITE, server=source["id"], name=name)
+    again = create_snapshot(site=SITE, server=source, name=name)
 
-    assert again["image_id"] not in (outside, made["image_id"])
-    assert again["reused"] is False
-    fresh = client.get_image(again["image_id"])
-    assert fresh is not None and fresh.properties["instance_uuid"] == source["id"]
-    for server_id in (source["id"], copy["server"]["id"]):
+    assert again.image_id not in (outside, made.image_id)
+    assert again.reused is False
+    fresh = client.get_image(again.image_id)
+    assert fresh is not None and fresh.properties["instance_uuid"] == source
+    for server_id in (source, copy.server_id):
         _delete_when_idle(client, server_id)
 
 

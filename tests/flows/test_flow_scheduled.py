@@ -11,10 +11,15 @@ import pytest
 import yaml
 
 from denbi_jupyter.cloud.provenance import INSTANCE_UUID, SOURCE_SERVER_ID
+from denbi_jupyter.cloud.rules.retention import (
+    SCHEDULE_KEY,
+    made_by_schedule,
+    schedule_mark,
+    split_by_mark,
+)
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.errors import UserInputError
 from flows import use_clients
-from flows._ids import SCHEDULE_KEY
 from flows.scheduled import (
     NIGHTLY,
     cleanup_snapshots,
@@ -43,7 +48,11 @@ def _images(
             status=status,
             properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: server},
         )
-        image = replace(cloud.images[snap.id], created_at=now - dt.timedelta(days=age))
+        image = replace(
+            cloud.images[snap.id],
+            created_at=now - dt.timedelta(days=age),
+            tags=(schedule_mark(NIGHTLY, snap.id),),
+        )
         cloud.images[snap.id] = image
         made.append(image)
     return made
@@ -62,15 +71,38 @@ def test_retention_keeps_the_newest_per_vm_and_drops_failed_ones() -> None:
 def test_retention_ignores_snapshots_that_inherited_a_schedule_from_their_source() -> None:
     cloud = FakeCloud()
     nightly = _images(cloud, "vm-a", [1, 2])
-    # A hand-made snapshot of vm-b, booted from vm-a's nightly: Nova copied the denbi_* keys
-    # of the source image, but its instance_uuid names vm-b.
-    inherited = cloud.add_snapshot(
-        "vm-b-by-hand",
-        properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: "vm-a", INSTANCE_UUID: "vm-b"},
-    )
-    images = [*nightly, replace(cloud.images[inherited.id], created_at=NOW)]
-    doomed = plan_retention(images, keep_last=1, max_age_days=None, now=NOW)
+    # Hand-made snapshots of vm-b, booted from vm-a's nightly: Nova copied the denbi_* keys of
+    # the source image and the snapshot flow rewrote the provenance to vm-b; the source's mark
+    # tag (copied too) names the source image, not these.
+    by_hand = [
+        cloud.add_snapshot(
+            f"vm-b-by-hand-{i}",
+            properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: "vm-b", INSTANCE_UUID: "vm-b"},
+        )
+        for i in range(2)
+    ]
+    copies = [
+        replace(
+            cloud.images[s.id],
+            created_at=NOW - dt.timedelta(days=i),
+            tags=(schedule_mark(NIGHTLY, nightly[0].id),),
+        )
+        for i, s in enumerate(by_hand)
+    ]
+    doomed = plan_retention([*nightly, *copies], keep_last=1, max_age_days=None, now=NOW)
     assert {i.id for i in doomed} == {nightly[1].id}
+    proven, unproven = split_by_mark([*nightly, *copies], NIGHTLY)
+    assert proven == nightly and unproven == copies
+
+
+def test_scheduled_snapshots_without_the_mark_are_never_deleted() -> None:
+    cloud = FakeCloud()
+    old = cloud.add_snapshot("old", properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: "vm"})
+    image = replace(cloud.images[old.id], created_at=NOW - dt.timedelta(days=400))
+    newer = _images(cloud, "vm", [1])
+    assert plan_retention([image, *newer], keep_last=1, max_age_days=30, now=NOW) == []
+    other = replace(newer[0], tags=(schedule_mark("weekly", newer[0].id),))
+    assert not made_by_schedule(other, NIGHTLY)
 
 
 def test_retention_by_age_never_deletes_the_newest_snapshot() -> None:
@@ -99,7 +131,7 @@ def test_only_vms_with_the_key_switched_on_are_marked() -> None:
 @pytest.fixture
 def cloud() -> Iterator[FakeCloud]:
     fake = FakeCloud()
-    with use_clients(lambda site: fake):
+    with use_clients(lambda _site: fake):
         yield fake
 
 
@@ -113,14 +145,15 @@ def test_nightly_snapshots_marked_vms_once_per_day_and_applies_retention(
     old = _images(cloud, vm.id, [3, 4], now=long_ago)
     by_hand = cloud.add_snapshot("by-hand", properties={SOURCE_SERVER_ID: vm.id})
     result = nightly_snapshots(site="fake", keep_last=2)
-    made = result["snapshots"]
-    assert isinstance(made, list) and len(made) == 1 and made[0]["server"] == "web"
-    image = cloud.images[made[0]["image_id"]]
+    made = result.snapshots
+    assert len(made) == 1 and made[0].server == "web" and made[0].image_id is not None
+    image = cloud.images[made[0].image_id]
     assert image.properties[SCHEDULE_KEY] == NIGHTLY and image.name.startswith("web-nightly-")
+    assert schedule_mark(NIGHTLY, image.id) in image.tags
     assert old[0].id in cloud.images and old[1].id not in cloud.images
     assert by_hand.id in cloud.images
     again = nightly_snapshots(site="fake", keep_last=2)
-    assert again["snapshots"] == made
+    assert again.snapshots == made
     assert sum(method == "create_snapshot" for method, _ in cloud.calls) == 1
 
 
@@ -128,10 +161,11 @@ def test_nightly_snapshots_marked_vms_once_per_day_and_applies_retention(
 def test_cleanup_dry_run_lists_without_deleting(cloud: FakeCloud) -> None:
     old = _images(cloud, "vm-a", [1, 45, 60])
     result = cleanup_snapshots(site="fake", max_age_days=30, dry_run=True)
-    assert result["to_delete"] == [old[2].id, old[1].id]
+    assert result.to_delete == (old[2].id, old[1].id) and result.deleted is None
     assert all(image.id in cloud.images for image in old)
     done = cleanup_snapshots(site="fake", max_age_days=30)
-    assert [item["result"] for item in done["results"]] == ["deleted", "deleted"]  # type: ignore[attr-defined]
+    assert done.deleted is not None
+    assert [item.text for item in done.deleted.items] == ["deleted", "deleted"]
 
 
 def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> None:
@@ -143,7 +177,7 @@ def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> 
     for deployment in config["deployments"]:
         path, name = deployment["entrypoint"].split(":")
         assert path == "flows/scheduled.py" and name in flows
-        signature = inspect.signature(flows[name].fn)
+        signature = inspect.signature(flows[name].fn)  # type: ignore[attr-defined]
         assert set(deployment["parameters"]) <= set(signature.parameters)
         assert all(schedule["cron"] for schedule in deployment["schedules"])
         seen.add(name)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 @pytest.fixture
 def cloud() -> Iterator[FakeCloud]:
     fake = FakeCloud()
-    with use_clients(lambda site: fake):
+    with use_clients(lambda _site: fake):
         yield fake
 
 
@@ -39,25 +39,25 @@ def test_snapshot_ends_active_with_provenance_and_the_source_tags(cloud: FakeClo
     events: list[FlowEvent] = []
     with listen(events.append):
         result = create_snapshot(site="fake", server="vm1", name="  nightly-1 ")
-    image = cloud.images[str(result["image_id"])]
+    image = cloud.images[str(result.image_id)]
     assert image.status == "active" and image.name == "nightly-1"
     assert set(image.tags) == {"base_image", "ubuntu"}
     assert image.properties[SOURCE_SERVER_ID] == server_id
     assert image.properties[SOURCE_IMAGE_ID] == cloud.servers[server_id].image_id
-    assert image.properties[FLOW_RUN_ID] == result["flow_run_id"]
+    assert image.properties[FLOW_RUN_ID] == result.flow_run_id
     assert image.properties[REQUEST_ID_KEY] == snapshot_request_id("fake", server_id, "nightly-1")
-    assert result["reused"] is False and result["warnings"] == []
+    assert result.reused is False and result.warnings == ()
     progress = [e for e in events if e.kind == "progress"]
     assert "Glance: saving" in [e.message for e in progress]
     assert progress[-1].fraction == 1.0
-    assert all(e.flow_run_id == result["flow_run_id"] for e in progress)
+    assert all(e.flow_run_id == result.flow_run_id for e in progress)
 
 
 def test_running_the_same_request_again_makes_no_second_snapshot(cloud: FakeCloud) -> None:
     _vm(cloud)
     first = create_snapshot(site="fake", server="vm1", name="nightly-1")
     second = create_snapshot(site="fake", server="vm1", name="nightly-1")
-    assert second["image_id"] == first["image_id"] and second["reused"] is True
+    assert second.image_id == first.image_id and second.reused is True
     assert _creates(cloud) == 1
     assert sum(image.name == "nightly-1" for image in cloud.images.values()) == 1
 
@@ -67,7 +67,7 @@ def test_a_busy_vm_is_waited_out_instead_of_failing(cloud: FakeCloud) -> None:
     cloud.script_server(server_id, [("SHUTOFF", "image_uploading"), ("SHUTOFF", None)])
     cloud.fail_next("create_snapshot", ConflictError("busy: task_state image_uploading"))
     result = create_snapshot(site="fake", server="vm1", name="after-the-other")
-    assert cloud.images[str(result["image_id"])].status == "active"
+    assert cloud.images[str(result.image_id)].status == "active"
     assert _creates(cloud) == 2
 
 
@@ -133,7 +133,7 @@ def test_preflight_warns_that_ephemeral_disks_are_not_included(cloud: FakeCloud)
     ("status", "name", "expected"),
     [
         ("SHUTOFF", "   ", "name is empty"),
-        ("SHUTOFF", "x" * 256, "longer than 255"),
+        ("SHUTOFF", "x" * 256, "at most 255 fit"),
         ("ERROR", "fine", "is ERROR: a snapshot needs an ACTIVE or SHUTOFF VM"),
     ],
 )

@@ -46,7 +46,7 @@ def _wait_for_snapshot(
     ids: tuple[str, str],
     *,
     timeout_s: float = 600,
-    on_progress: ProgressCallback = lambda f, m: None,
+    on_progress: ProgressCallback = lambda _f, _m: None,
     clock: FakeClock | None = None,
     backoff: Backoff | None = None,
 ) -> Image:
@@ -127,7 +127,7 @@ def test_server_wait_reports_the_fault_when_the_boot_ends_in_error() -> None:
     cloud.script_server(vm.id, [("BUILD", "spawning"), ("ERROR", None)])
     with pytest.raises(OperationFailedError, match="failed to boot and is in ERROR"):
         wait_for_server_active(
-            cloud, server_id=vm.id, timeout_s=60, on_progress=lambda f, m: None, clock=FakeClock()
+            cloud, server_id=vm.id, timeout_s=60, on_progress=lambda _f, _m: None, clock=FakeClock()
         )
 
 
@@ -137,7 +137,7 @@ def test_server_wait_stops_at_once_on_a_vm_at_rest_instead_of_timing_out() -> No
     clock = FakeClock()
     with pytest.raises(ConflictError, match="exists but is SHUTOFF"):
         wait_for_server_active(
-            cloud, server_id=vm.id, timeout_s=900, on_progress=lambda f, m: None, clock=clock
+            cloud, server_id=vm.id, timeout_s=900, on_progress=lambda _f, _m: None, clock=clock
         )
     assert clock.time == 0.0
 
@@ -182,7 +182,7 @@ def test_port_wait_probes_until_the_port_opens() -> None:
         "127.0.0.1",
         30010,
         timeout_s=60,
-        on_progress=lambda f, m: None,
+        on_progress=lambda _f, _m: None,
         clock=FakeClock(),
         probe=probe,
     )
@@ -196,7 +196,7 @@ def test_port_wait_gives_up_at_the_deadline() -> None:
             "127.0.0.1",
             30010,
             timeout_s=20,
-            on_progress=lambda f, m: None,
+            on_progress=lambda _f, _m: None,
             clock=clock,
             probe=lambda h, p: ProbeResult(h, p, False, error="connection refused"),
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
+from denbi_jupyter.cloud.results import BootResult, SnapshotResult
 from denbi_jupyter.errors import UserInputError
-from denbi_jupyter.jobs import Job, JobRunner, JobState
+from denbi_jupyter.jobs import FlowRef, Job, JobRunner, JobState
 from flows import use_clients
 from flows.boot import boot_server
 from flows.snapshot import create_snapshot
@@ -24,7 +26,7 @@ DONE_WITHIN = 60.0
 @pytest.fixture
 def cloud() -> Iterator[FakeCloud]:
     fake = FakeCloud()
-    with use_clients(lambda site: fake):
+    with use_clients(lambda _site: fake):
         yield fake
 
 
@@ -44,13 +46,17 @@ def test_a_job_reports_progress_logs_and_its_result(cloud: FakeCloud, runner: Jo
     _vm(cloud)
     seen: list[tuple[JobState, float | None, str]] = []
     job = runner.submit(
-        "Snapshot vm1 → nightly-1", create_snapshot, site="fake", server="vm1", name="nightly-1"
+        "Snapshot vm1 → nightly-1",
+        FlowRef.CREATE_SNAPSHOT,
+        site="fake",
+        server="vm1",
+        name="nightly-1",
     )
     job.on_update(lambda j: seen.append((j.state, j.progress, j.message)))
     assert job.wait(DONE_WITHIN)
     assert job.state is JobState.COMPLETED and job.done and job.error is None
-    assert isinstance(job.result, dict) and job.result["name"] == "nightly-1"
-    assert job.flow_run_id == job.result["flow_run_id"]
+    assert isinstance(job.result, SnapshotResult) and job.result.name == "nightly-1"
+    assert job.flow_run_id == job.result.flow_run_id
     assert any(message == "Glance: saving" for _, _, message in seen)
     assert any("Finished in state Completed" in line for line in job.logs)
     assert job.progress == 1.0 and runner.jobs == (job,)
@@ -90,23 +96,58 @@ def test_two_flows_run_at_once_while_the_caller_stays_responsive(
             if len(running) == 2:
                 overlap.set()
 
-    began = time.perf_counter()
     first = runner.submit("one", create_snapshot, site="fake", server="vm1", name="s1")
     second = runner.submit("two", create_snapshot, site="fake", server="vm2", name="s2")
-    submitted = time.perf_counter() - began
     first.on_update(watch)
     second.on_update(watch)
-    ticks = 0
-    slowest = 0.0
-    while not (first.done and second.done) and time.perf_counter() - began < DONE_WITHIN:
-        tick = time.perf_counter()
-        time.sleep(0.01)
-        slowest = max(slowest, time.perf_counter() - tick)
-        ticks += 1
-    assert submitted < 0.5
+    assert first.wait(DONE_WITHIN) and second.wait(DONE_WITHIN)
     assert first.state is JobState.COMPLETED and second.state is JobState.COMPLETED
     assert overlap.is_set(), "both flows should have been running at the same time"
-    assert ticks > 10 and slowest < 0.5
+
+
+def test_submit_returns_before_the_job_runs_and_the_caller_can_act_meanwhile(
+    runner: JobRunner,
+) -> None:
+    gate = threading.Event()
+    order: list[str] = []
+
+    def held() -> str:
+        order.append("job started")
+        if not gate.wait(DONE_WITHIN):  # released by the caller below, after submit returned
+            raise TimeoutError("the caller never released the job")
+        order.append("job finished")
+        return "done"
+
+    job = runner.submit("Held", held)
+    order.append("submit returned")
+    states = [job.state]
+    assert not job.done  # the job cannot end before the caller releases it
+    gate.set()  # the caller acts while the job runs or waits: it was never blocked
+    assert job.wait(DONE_WITHIN) and job.result == "done"
+    assert order.index("submit returned") < order.index("job finished")
+    assert states[0] in (JobState.PENDING, JobState.RUNNING)
+
+
+def test_a_flow_ref_resolves_to_its_flow_only_when_needed() -> None:
+    code = (
+        "import sys; from denbi_jupyter.jobs import FlowRef; "
+        "print('flows' in sys.modules, 'prefect' in sys.modules); "
+        "print(FlowRef.DELETE_SNAPSHOTS.resolve().name, 'prefect' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "delete-snapshots", "True"]
+    assert {getattr(ref.resolve(), "name", None) for ref in FlowRef} == {
+        "boot-server",
+        "create-snapshot",
+        "delete-snapshots",
+        "cleanup-snapshots",
+        "nightly-snapshots",
+    }
+
+
+def test_submit_refuses_what_is_neither_a_flow_ref_nor_callable(runner: JobRunner) -> None:
+    with pytest.raises(TypeError):
+        runner.submit("Nothing", "delete:delete_snapshots")  # type: ignore[arg-type]
 
 
 def test_jobs_beyond_max_parallel_wait_pending(cloud: FakeCloud) -> None:
@@ -143,9 +184,7 @@ def test_a_broken_callback_is_logged_and_the_job_goes_on(
 def test_warm_up_is_idempotent_and_ends_warm(runner: JobRunner) -> None:
     runner.warm_up()
     runner.warm_up()
-    deadline = time.monotonic() + DONE_WITHIN
-    while not runner.warm and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert runner.wait_warm(DONE_WITHIN)
     assert runner.warm and runner.warm_up_seconds is not None
 
 
@@ -174,8 +213,8 @@ def test_jobs_on_the_local_cloud_never_log_the_password(
         assert cloud_password not in text
     finally:
         result = job.result
-        if isinstance(result, dict):
-            local_env.client("bielefeld").delete_server(result["server"]["id"])
+        if isinstance(result, BootResult):
+            local_env.client("bielefeld").delete_server(result.server_id)
 
 
 def test_a_plain_function_runs_as_a_job_too(runner: JobRunner) -> None:

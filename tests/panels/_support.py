@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
+from denbi_jupyter.cloud.types import Page, Snapshot
+
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
     """Wait until ``condition()`` is true, or fail after ``timeout`` seconds."""
@@ -39,4 +41,11 @@ def texts(widget: w.Widget) -> str:
 
 def shown(widget: w.Widget) -> bool:
     """True unless the widget is hidden with ``display: none``."""
-    return widget.layout.display != "none"
+    return bool(widget.layout.display != "none")
+
+
+def page_of(panel: object) -> Page[Snapshot]:
+    """The snapshot page a panel (or its table) shows; fails when none is shown yet."""
+    current = getattr(panel, "current", None)
+    assert isinstance(current, Page), "no snapshot page is shown yet"
+    return current

@@ -7,6 +7,7 @@ import ipywidgets as w
 import denbi_jupyter
 import denbi_jupyter.panels as panels
 from denbi_jupyter.panels import CloudPanel, Shared, SiteClients, open_sidebar
+from tests.panels._support import page_of
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.support.fake_cloud import FakeCloud
 
@@ -41,7 +42,7 @@ def test_picking_a_site_switches_every_tab() -> None:
     panel._site_picker.value = "heidelberg"
     assert panel.wait_idle()
     assert [i.name for i in panel.images.images] == ["Only-There"]
-    assert panel.snapshots.current.items == ()
+    assert page_of(panel.snapshots).items == ()
     assert panel.connection.servers == []
     assert "project far-project" in panel._header.value
     assert {panel.images.site, panel.snapshots.site, panel.connection.site} == {"heidelberg"}

@@ -12,7 +12,7 @@ import pytest
 from denbi_jupyter.errors import PermissionDeniedError
 from denbi_jupyter.panels import ImagePanel, Shared, SiteClients, SnapshotPanel
 from denbi_jupyter.panels.jobs_view import PendingJobCard
-from tests.panels._support import texts, wait_until
+from tests.panels._support import page_of, texts, wait_until
 from tests.panels.conftest import RecordingProbe
 from tests.support.fake_cloud import FakeCloud
 
@@ -59,17 +59,17 @@ def test_bulk_delete_reports_each_snapshot_and_leaves_protected_ones(
 ) -> None:
     panel = SnapshotPanel(job_shared)
     panel.wait_idle()
-    ids = {s.name: s.id for s in panel.current.items}
+    ids = {s.name: s.id for s in page_of(panel).items}
     panel.ask_delete([ids["analysis-snap"], ids["assembly-snap"], ids["golden-snap"]])
-    panel._confirm_yes.click()
-    wait_until(lambda: panel.delete_results, timeout=120, what="delete results")
+    panel.confirmation._yes.click()
+    wait_until(lambda: panel.confirmation.results, timeout=120, what="delete results")
     panel.wait_idle()
-    results = {name: (ok, message) for name, ok, message in panel.delete_results}
+    results = {name: (ok, message) for name, ok, message in panel.confirmation.results}
     assert results["analysis-snap"] == (True, "deleted")
     assert results["assembly-snap"] == (True, "deleted")
     assert results["golden-snap"][0] is False and "protected" in results["golden-snap"][1]
-    assert "2 of 3 deleted" in panel._results.value
-    wait_until(lambda: {s.name for s in panel.current.items} == {"golden-snap", "theirs-snap"})
+    assert "2 of 3 deleted" in panel.confirmation._results.value
+    wait_until(lambda: {s.name for s in page_of(panel).items} == {"golden-snap", "theirs-snap"})
     assert {i.name for i in fake.images.values() if i.is_snapshot} == {
         "golden-snap",
         "theirs-snap",
@@ -79,14 +79,14 @@ def test_bulk_delete_reports_each_snapshot_and_leaves_protected_ones(
 def test_a_failed_delete_is_reported_per_item(fake: FakeCloud, job_shared: Shared) -> None:
     panel = SnapshotPanel(job_shared)
     panel.wait_idle()
-    target = next(s for s in panel.current.items if s.name == "assembly-snap")
+    target = next(s for s in page_of(panel).items if s.name == "assembly-snap")
     fake.fail_next("delete_image", PermissionDeniedError("Glance refused: image is in use."))
     panel.ask_delete_one(target.id)
-    panel._confirm_yes.click()
-    wait_until(lambda: panel.delete_results, timeout=120, what="delete results")
-    name, ok, message = panel.delete_results[0]
+    panel.confirmation._yes.click()
+    wait_until(lambda: panel.confirmation.results, timeout=120, what="delete results")
+    name, ok, message = panel.confirmation.results[0]
     assert (name, ok) == ("assembly-snap", False) and "in use" in message
-    assert any(s.name == "assembly-snap" for s in panel.current.items)
+    assert any(s.name == "assembly-snap" for s in page_of(panel).items)
 
 
 def test_a_failed_delete_keeps_its_same_named_twin_listed_and_selected(
@@ -96,18 +96,18 @@ def test_a_failed_delete_keeps_its_same_named_twin_listed_and_selected(
     panel = SnapshotPanel(job_shared)
     panel.wait_idle()
     fake.fail_next("delete_image", PermissionDeniedError("Glance refused: image is in use."))
-    panel.selected = tuple(s.id for s in twins)
-    panel._delete_selected.click()
-    panel._confirm_yes.click()
-    wait_until(lambda: panel.delete_results, timeout=120, what="delete results")
+    panel.table.selected = tuple(s.id for s in twins)
+    panel.table._delete_selected.click()
+    panel.confirmation._yes.click()
+    wait_until(lambda: panel.confirmation.results, timeout=120, what="delete results")
     panel.wait_idle()
-    assert sorted(ok for _, ok, _ in panel.delete_results) == [False, True]
+    assert sorted(ok for _, ok, _ in panel.confirmation.results) == [False, True]
     left = [s.id for s in twins if s.id in fake.images]
     assert len(left) == 1  # one delete failed: that snapshot still exists
     assert panel.selected == tuple(left)
-    listed = {s.id for s in panel.current.items}
+    listed = {s.id for s in page_of(panel).items}
     assert left[0] in listed and not ({s.id for s in twins} - set(left)) & listed
-    assert "index: 5 snapshots" in panel._index_badge.value
+    assert "index: 5 snapshots" in panel.table._index_badge.value
 
 
 def test_create_snapshot_job_adds_the_snapshot_to_the_table(
@@ -116,27 +116,27 @@ def test_create_snapshot_job_adds_the_snapshot_to_the_table(
     panel = SnapshotPanel(job_shared)
     panel.wait_idle()
     vm2 = next(s for s in fake.servers.values() if s.name == "vm2")
-    panel._snap_server.value = vm2.id
-    panel._snap_name.value = "vm2-nightly"
+    panel.create._server.value = vm2.id
+    panel.create._name.value = "vm2-nightly"
     panel.wait_idle()
-    assert panel.preflight.ok and not panel._snap_go.disabled
-    panel._snap_go.click()
+    assert panel.create.preflight.ok and not panel.create._go.disabled
+    panel.create._go.click()
     wait_until(lambda: panel.jobs.cards, what="a job card")
     card = panel.jobs.cards[0]
     assert card.job.wait(120), "snapshot job did not end"
     assert card.state == "completed", card.job.error
-    wait_until(lambda: any(s.name == "vm2-nightly" for s in panel.current.items))
+    wait_until(lambda: any(s.name == "vm2-nightly" for s in page_of(panel).items))
     assert "Snapshot vm2-nightly is active" in texts(card)
-    assert panel._snap_name.value == ""
+    assert panel.create._name.value == ""
 
 
 def test_start_vm_from_snapshot_uses_the_chosen_flavor(fake: FakeCloud, job_shared: Shared) -> None:
     panel = SnapshotPanel(job_shared)
     panel.wait_idle()
-    snap = next(s for s in panel.current.items if s.name == "analysis-snap")
+    snap = next(s for s in page_of(panel).items if s.name == "analysis-snap")
     panel.open_launch(snap.id)
-    panel._launch_name.value = "again-1"
-    panel._launch_go.click()
+    panel.relaunch._name.value = "again-1"
+    panel.relaunch._go.click()
     wait_until(lambda: panel.jobs.cards, what="a job card")
     assert panel.jobs.cards[0].job.wait(120)
     server = next(s for s in fake.servers.values() if s.name == "again-1")

@@ -11,12 +11,12 @@ from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.types import Page, Snapshot, SnapshotQuery, SnapshotSort
 from denbi_jupyter.panels import Shared, SiteClients, SnapshotPanel
-from tests.panels._support import shown, texts, wait_until
+from tests.panels._support import page_of, shown, texts, wait_until
 from tests.support.fake_cloud import FakeCloud
 
 
 def page_names(panel: SnapshotPanel) -> list[str]:
-    return [s.name for s in panel.current.items]
+    return [s.name for s in page_of(panel).items]
 
 
 def many_snapshots(fake: FakeCloud, count: int) -> None:
@@ -29,7 +29,7 @@ def test_first_page_lists_snapshots_with_project_status_and_index_badge(
 ) -> None:
     panel = SnapshotPanel(shared)
     assert panel.wait_idle()
-    assert panel.index_state == "loaded"
+    assert panel.table.index_state == "loaded"
     assert sorted(page_names(panel)) == [
         "analysis-snap",
         "assembly-snap",
@@ -38,7 +38,7 @@ def test_first_page_lists_snapshots_with_project_status_and_index_badge(
     ]
     table = texts(panel.table)
     assert "my-project" in table and "other-project" in table and "active" in table
-    assert "index: 4 snapshots" in panel._index_badge.value
+    assert "index: 4 snapshots" in panel.table._index_badge.value
 
 
 def test_a_filter_keystroke_is_served_by_the_index_without_a_request(
@@ -47,65 +47,88 @@ def test_a_filter_keystroke_is_served_by_the_index_without_a_request(
     panel = SnapshotPanel(shared)
     panel.wait_idle()
     before = len(fake.calls)
-    panel._filter.value = "assem"
+    panel.table._filter.value = "assem"
     panel.wait_idle()
     assert page_names(panel) == ["assembly-snap"]
-    panel._filter.value = "other-proj"  # project name
+    panel.table._filter.value = "other-proj"  # project name
     panel.wait_idle()
     assert page_names(panel) == ["theirs-snap"]
     snapshot_id = next(i for i in fake.images.values() if i.name == "golden-snap").id
-    panel._filter.value = snapshot_id[:8]  # OpenStack id
+    panel.table._filter.value = snapshot_id[:8]  # OpenStack id
     panel.wait_idle()
     assert page_names(panel) == ["golden-snap"]
     assert fake.calls[before:] == []
 
 
+def test_a_filter_keystroke_renders_the_table_only(
+    fake: FakeCloud, shared: Shared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = SnapshotPanel(shared)
+    panel.wait_idle()
+    renders: dict[str, int] = {}
+    for part in panel._parts():
+        name, render = type(part).__name__, part._render
+
+        def counted(name: str = name, render: Callable[[], None] = render) -> None:
+            renders[name] = renders.get(name, 0) + 1
+            render()
+
+        monkeypatch.setattr(part, "_render", counted)
+    for text in ("a", "as", "ass"):
+        panel.table._filter.value = text
+    panel.wait_idle()
+    assert page_names(panel) == ["assembly-snap"]
+    assert renders.get("SnapshotTable", 0) >= 1
+    assert set(renders) == {"SnapshotTable"}  # no form, no confirmation re-rendered
+    assert "Page 1 of 1 · 1 snapshots" in panel.table._page_label.value
+
+
 def test_no_match_says_so_in_words(shared: Shared) -> None:
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    panel.text = "foo"
+    panel.table.text = "foo"
     panel.wait_idle()
-    assert panel.current.items == ()
-    assert "No snapshots match &#x27;foo&#x27;" in panel._empty.value
+    assert page_of(panel).items == ()
+    assert "No snapshots match &#x27;foo&#x27;" in panel.table._empty.value
 
 
 def test_paging_with_a_page_size_and_sorting_by_name(fake: FakeCloud, shared: Shared) -> None:
     many_snapshots(fake, 21)
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    panel._per_page.value = 25
+    panel.table._per_page.value = 25
     panel.wait_idle()
-    assert "Page 1 of 1 · 25 snapshots" in panel._page_label.value
+    assert "Page 1 of 1 · 25 snapshots" in panel.table._page_label.value
     assert len(panel.table.rows) == 25
-    panel._per_page.value = 10
-    panel._sort.value = SnapshotSort.NAME.value
+    panel.table._per_page.value = 10
+    panel.table._sort.value = SnapshotSort.NAME.value
     panel.wait_idle()
     assert page_names(panel)[:2] == ["analysis-snap", "assembly-snap"]
-    assert "Page 1 of 3 · 25 snapshots" in panel._page_label.value
-    assert panel._prev.disabled and not panel._next.disabled
-    panel._next.click()
+    assert "Page 1 of 3 · 25 snapshots" in panel.table._page_label.value
+    assert panel.table._prev.disabled and not panel.table._next.disabled
+    panel.table._next.click()
     panel.wait_idle()
-    assert panel.page == 2 and page_names(panel)[0] == "bulk-008"
-    panel._next.click()
+    assert panel.table.page == 2 and page_names(panel)[0] == "bulk-008"
+    panel.table._next.click()
     panel.wait_idle()
-    assert len(page_names(panel)) == 5 and panel._next.disabled
-    panel.text = "bulk-01"  # a new filter goes back to page 1
+    assert len(page_names(panel)) == 5 and panel.table._next.disabled
+    panel.table.text = "bulk-01"  # a new filter goes back to page 1
     panel.wait_idle()
-    assert panel.page == 1 and len(page_names(panel)) == 10
+    assert panel.table.page == 1 and len(page_names(panel)) == 10
 
 
 def test_select_page_skips_protected_and_foreign_snapshots(shared: Shared) -> None:
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    panel._select_page.click()
-    chosen = sorted(panel._known[i].name for i in panel.selected)
+    panel.table._select_page.click()
+    chosen = sorted(panel.table.name_of(i) for i in panel.selected)
     assert chosen == ["analysis-snap", "assembly-snap"]
     disabled = {
-        panel._known[row.snapshot_id].name for row in panel.table.rows if row.check.disabled
+        panel.table.name_of(row.snapshot_id) for row in panel.table.rows if row.check.disabled
     }
     assert disabled == {"golden-snap", "theirs-snap"}
-    assert panel._delete_selected.description == "Delete selected (2)"
-    panel._select_page.click()  # all selected: the same button clears the page
+    assert panel.table._delete_selected.description == "Delete selected (2)"
+    panel.table._select_page.click()  # all selected: the same button clears the page
     assert panel.selected == ()
 
 
@@ -115,17 +138,17 @@ def test_checkbox_clicks_select_and_select_all_matching_spans_pages(
     many_snapshots(fake, 30)
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    panel.per_page = 10
-    panel.text = "bulk"
+    panel.table.per_page = 10
+    panel.table.text = "bulk"
     panel.wait_idle()
     panel.table.rows[0].check.value = True
     assert len(panel.selected) == 1
-    panel._select_matching.click()
+    panel.table._select_matching.click()
     panel.wait_idle()
     assert len(panel.selected) == 30
-    assert "Selected 30 matching snapshots" in panel._selection_label.value
-    panel._clear_selection.click()
-    assert panel.selected == () and panel._delete_selected.disabled
+    assert "Selected 30 matching snapshots" in panel.table._selection_label.value
+    panel.table._clear_selection.click()
+    assert not panel.selected and panel.table._delete_selected.disabled
 
 
 def test_delete_asks_first_naming_each_snapshot_and_cancel_keeps_everything(
@@ -133,15 +156,15 @@ def test_delete_asks_first_naming_each_snapshot_and_cancel_keeps_everything(
 ) -> None:
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    panel._select_page.click()
-    panel._delete_selected.click()
-    assert shown(panel._confirm_box)
-    assert "Delete these 2 snapshots from fake?" in panel._confirm_html.value
-    assert "analysis-snap" in panel._confirm_html.value
-    assert "assembly-snap" in panel._confirm_html.value
-    assert panel._confirm_yes.description == "Delete 2"
-    panel._confirm_no.click()
-    assert not shown(panel._confirm_box)
+    panel.table._select_page.click()
+    panel.table._delete_selected.click()
+    assert shown(panel.confirmation.box)
+    assert "Delete these 2 snapshots from fake?" in panel.confirmation._html.value
+    assert "analysis-snap" in panel.confirmation._html.value
+    assert "assembly-snap" in panel.confirmation._html.value
+    assert panel.confirmation._yes.description == "Delete 2"
+    panel.confirmation._no.click()
+    assert not shown(panel.confirmation.box)
     assert len(panel.selected) == 2
     assert not any(method == "delete_image" for method, _ in fake.calls)
 
@@ -149,42 +172,42 @@ def test_delete_asks_first_naming_each_snapshot_and_cancel_keeps_everything(
 def test_delete_one_row_asks_about_that_row_only(shared: Shared) -> None:
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    row = next(r for r in panel.table.rows if panel._known[r.snapshot_id].name == "assembly-snap")
+    row = next(r for r in panel.table.rows if panel.table.name_of(r.snapshot_id) == "assembly-snap")
     row.delete.click()
-    assert "Delete this snapshot from fake?" in panel._confirm_html.value
-    assert "assembly-snap" in panel._confirm_html.value
-    assert "analysis-snap" not in panel._confirm_html.value
+    assert "Delete this snapshot from fake?" in panel.confirmation._html.value
+    assert "assembly-snap" in panel.confirmation._html.value
+    assert "analysis-snap" not in panel.confirmation._html.value
 
 
 def test_start_vm_form_preselects_the_recorded_flavor(fake: FakeCloud, shared: Shared) -> None:
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    row = next(r for r in panel.table.rows if panel._known[r.snapshot_id].name == "analysis-snap")
+    row = next(r for r in panel.table.rows if panel.table.name_of(r.snapshot_id) == "analysis-snap")
     row.launch.click()
-    assert shown(panel._launch_box)
+    assert shown(panel.relaunch)
     small = next(f for f in fake.flavors.values() if f.name == "de.NBI small")
-    assert panel._launch_flavor.value == small.id
-    assert "Flavor recorded with the snapshot: <b>de.NBI small</b>" in panel._launch_head.value
-    assert panel._launch_name.value.startswith("analysis-snap-vm-")
-    panel._launch_cancel.click()
-    assert not shown(panel._launch_box)
+    assert panel.relaunch._flavor.value == small.id
+    assert "Flavor recorded with the snapshot: <b>de.NBI small</b>" in panel.relaunch._head.value
+    assert panel.relaunch._name.value.startswith("analysis-snap-vm-")
+    panel.relaunch._cancel_button.click()
+    assert not shown(panel.relaunch)
 
 
 def test_create_form_shows_preflight_warnings_inline(fake: FakeCloud, shared: Shared) -> None:
     panel = SnapshotPanel(shared)
     panel.wait_idle()
     vm1 = next(s for s in fake.servers.values() if s.name == "vm1")
-    panel._snap_server.value = vm1.id
-    panel._snap_name.value = "vm1-backup"
+    panel.create._server.value = vm1.id
+    panel.create._name.value = "vm1-backup"
     panel.wait_idle()
-    assert panel.preflight is not None and panel.preflight.ok
-    assert "ACTIVE" in panel._preflight_html.value  # stop-first warning
-    assert not panel._snap_go.disabled
-    panel._snap_name.value = "analysis-snap"  # used already in this project
+    assert panel.create.preflight is not None and panel.create.preflight.ok
+    assert "ACTIVE" in panel.create._preflight_html.value  # stop-first warning
+    assert not panel.create._go.disabled
+    panel.create._name.value = "analysis-snap"  # used already in this project
     panel.wait_idle()
-    assert not panel.preflight.ok
-    assert "analysis-snap" in panel._preflight_html.value
-    assert panel._snap_go.disabled
+    assert not panel.create.preflight.ok
+    assert "analysis-snap" in panel.create._preflight_html.value
+    assert panel.create._go.disabled
 
 
 def test_site_switch_clears_selection_and_reloads(fake: FakeCloud) -> None:
@@ -196,7 +219,7 @@ def test_site_switch_clears_selection_and_reloads(fake: FakeCloud) -> None:
     shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
     panel = SnapshotPanel(shared)
     panel.wait_idle()
-    panel._select_page.click()
+    panel.table._select_page.click()
     panel._site_picker.value = "heidelberg"
     panel.wait_idle()
     assert panel.selected == ()
@@ -207,14 +230,14 @@ def test_reload_fetches_snapshots_made_elsewhere(fake: FakeCloud, shared: Shared
     panel = SnapshotPanel(shared)
     panel.wait_idle()
     fake.add_snapshot("made-in-horizon")
-    panel.text = "horizon"
+    panel.table.text = "horizon"
     panel.wait_idle()
     assert page_names(panel) == []  # the index answers: it does not know it yet
-    panel._refresh.click()
-    assert panel._refresh.disabled  # while it loads
+    panel.table._refresh.click()
+    assert panel.table._refresh.disabled  # while it loads
     panel.wait_idle()
     assert page_names(panel) == ["made-in-horizon"]
-    assert "index: 5 snapshots" in panel._index_badge.value
+    assert "index: 5 snapshots" in panel.table._index_badge.value
 
 
 def site_pair(a: FakeCloud, b: FakeCloud, *, open_a: Callable[[], object] = lambda: None) -> Shared:
@@ -248,13 +271,13 @@ def test_select_all_matching_answered_after_a_site_switch_selects_nothing_there(
         return query(wanted)
 
     monkeypatch.setattr(index, "query", held)
-    panel._select_matching.click()
+    panel.table._select_matching.click()
     panel.site = "B"
     release.set()
     assert panel.wait_idle()
     assert panel.selected == ()
-    assert not panel.selecting and panel.notice_text == ""
-    assert panel._delete_selected.description == "Delete selected"
+    assert not panel.table.selecting and panel.table.notice_text == ""
+    assert panel.table._delete_selected.description == "Delete selected"
     shared.background.shutdown()
 
 
@@ -265,10 +288,10 @@ def test_a_slow_site_answering_after_a_switch_keeps_the_new_sites_project() -> N
     shared = site_pair(a, b, open_a=lambda: release.wait(30))  # Keystone on A is slow
     panel = SnapshotPanel(shared, site="A")
     panel.site = "B"
-    wait_until(lambda: panel.index_state == "loaded" and panel.current is not None, what="B")
+    wait_until(lambda: panel.table.index_state == "loaded" and panel.current is not None, what="B")
     release.set()
     assert panel.wait_idle()
-    panel._select_page.click()
+    panel.table._select_page.click()
     assert panel.selected == (mine.id,)  # B's own snapshot is not "owned by" A's project
     assert "owned by project" not in texts(panel.table)
     shared.background.shutdown()
@@ -294,10 +317,10 @@ def test_a_slow_index_load_left_behind_does_not_write_into_the_new_sites_badge(
     shared = site_pair(a, b)
     panel = SnapshotPanel(shared, site="A")
     panel.site = "B"
-    wait_until(lambda: panel.index_state == "loaded", what="B's index")
+    wait_until(lambda: panel.table.index_state == "loaded", what="B's index")
     release.set()
     assert panel.wait_idle()
     assert slow.loaded  # A's load did finish, and reported 4 on the way
-    assert (panel.site, panel.index_count) == ("B", 1)
-    assert "index: 1 snapshots" in panel._index_badge.value
+    assert (panel.site, panel.table.index_count) == ("B", 1)
+    assert "index: 1 snapshots" in panel.table._index_badge.value
     shared.background.shutdown()

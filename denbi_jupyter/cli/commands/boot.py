@@ -7,10 +7,13 @@ answers) unless ``--no-wait``, which starts it in the background and prints its 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from denbi_jupyter.cli._output import add_json_flag, add_site_option, resolve_site
 from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
+
+if TYPE_CHECKING:
+    from denbi_jupyter.cloud.results import BootResult
 
 __all__ = ["register", "run"]
 
@@ -33,21 +36,21 @@ def _background(args: argparse.Namespace, site: str) -> int:
     )
 
 
-def _describe(result: dict[str, Any]) -> None:
-    server, connection = result["server"], result["connection"]
-    verb = "exists already" if result.get("reused") else "is ACTIVE"
-    print(f"VM {server['name']} ({server['id']}) {verb} at {server['private_ipv4'] or '-'}")
-    if not connection.get("available"):
-        print(f"No SSH details: {connection.get('reason')}")
+def _describe(result: BootResult) -> None:
+    connection = result.connection
+    verb = "exists already" if result.reused else "is ACTIVE"
+    print(f"VM {result.name} ({result.server_id}) {verb} at {result.private_ipv4 or '-'}")
+    if connection is None:
+        print(f"No SSH details: {result.unreachable_reason}")
         return
-    print(f"SSH:        {connection['ssh_command']}")
-    if connection.get("x2go_session_type"):
+    print(f"SSH:        {connection.ssh_command}")
+    if connection.x2go_session_type is not None:
         print(
-            f"X2Go:       {connection['x2go_session_type']} desktop; session file: "
-            f"denbi-jupyter connect --site {server['site']} {server['name']} --x2go-session FILE"
+            f"X2Go:       {connection.x2go_session_type.value} desktop; session file: "
+            f"denbi-jupyter connect --site {result.site} {result.name} --x2go-session FILE"
         )
-    if connection.get("guacamole_url"):
-        print(f"Guacamole:  {connection['guacamole_url']}")
+    if connection.guacamole_url:
+        print(f"Guacamole:  {connection.guacamole_url}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,33 +26,30 @@ def _write_session(path: Path, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Show the VM's connection details."""
     from denbi_jupyter.cloud import open_site
-    from denbi_jupyter.jobs import load_flows
-
-    load_flows()
-    from flows.connection import connection_details
+    from denbi_jupyter.connect.details import connection_details
 
     client = open_site(resolve_site(args))
     server = client.find_server(args.server)
     image = client.get_image(server.image_id) if server.image_id else None
     details = connection_details(client.site, server, image, key_path=args.identity_file)
-    if not details.get("available"):
-        raise UserInputError(str(details.get("reason")))
     if args.x2go_session is not None:
-        session = details.get("x2go_session")
-        if not session:
+        if not details.x2go_session:
             raise UserInputError(
                 f"VM {server.name!r} runs no X2Go desktop image; connect with SSH instead."
             )
-        _write_session(args.x2go_session, str(session))
+        _write_session(args.x2go_session, details.x2go_session)
     if args.json:
-        emit_json({"server": {"id": server.id, "name": server.name}, **details})
+        emit_json(
+            {"server": {"id": server.id, "name": server.name}, "available": True}
+            | details.as_dict()
+        )
         return 0
     if args.ssh_config:
-        print(details["ssh_config"], end="")
+        print(details.ssh_config, end="")
     else:
-        print(details["ssh_command"])
-    if details.get("guacamole_url"):
-        print(f"Guacamole: {details['guacamole_url']}")
+        print(details.ssh_command)
+    if details.guacamole_url:
+        print(f"Guacamole: {details.guacamole_url}")
     if args.x2go_session is not None:
         print(f"X2Go session written to {args.x2go_session} (X2Go Client: Session → Import)")
     return 0

@@ -181,7 +181,7 @@ def ready_line(cloud: Any, clouds_yaml: Path) -> str:
     return f"denbi-jupyter local cloud ready at {cloud.url} (clouds.yaml: {clouds_yaml})"
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - signal handler
     raise KeyboardInterrupt
 
 

@@ -8,11 +8,14 @@ the first one (same site, VM and name) and waits for it.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from denbi_jupyter.cli._output import add_json_flag, add_site_option, resolve_site
 from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
 from denbi_jupyter.errors import UserInputError
+
+if TYPE_CHECKING:
+    from denbi_jupyter.cloud.results import SnapshotResult
 
 __all__ = ["register", "run_create"]
 
@@ -41,9 +44,9 @@ def _background(args: argparse.Namespace, site: str) -> int:
     )
 
 
-def _describe(result: dict[str, Any]) -> None:
-    verb = "existed already" if result["reused"] else "is active"
-    print(f"Snapshot {result['name']} ({result['image_id']}) {verb}.")
+def _describe(result: SnapshotResult) -> None:
+    verb = "existed already" if result.reused else "is active"
+    print(f"Snapshot {result.name} ({result.image_id}) {verb}.")
 
 
 def run_create(args: argparse.Namespace) -> int:

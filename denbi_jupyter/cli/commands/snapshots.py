@@ -21,6 +21,7 @@ from denbi_jupyter.cli._output import (
     table,
 )
 from denbi_jupyter.cli._progress import run_flow
+from denbi_jupyter.cli._results import delete_json
 from denbi_jupyter.errors import NotFoundError, UserInputError
 
 __all__ = ["register", "run_delete", "run_list"]
@@ -119,26 +120,26 @@ def run_delete(args: argparse.Namespace) -> int:
     if not confirm(f"Delete {len(ids)} snapshot(s) on {site}?", assume_yes=args.yes):
         print("Nothing deleted.")
         return NOT_ALL_DELETED
-    from denbi_jupyter.jobs import load_flows
-
-    load_flows()
-    from flows.delete import DELETED, delete_snapshots
+    from denbi_jupyter.cloud.results import DeleteOutcome, DeleteReport
+    from denbi_jupyter.jobs import FlowRef
 
     outcome = run_flow(
-        delete_snapshots,
+        FlowRef.DELETE_SNAPSHOTS.resolve(),
         title=f"Delete {len(ids)} snapshot(s)",
         site=site,
         image_ids=ids,
         max_parallel=args.max_parallel,
     )
-    results: list[dict[str, Any]] = list(outcome["results"])  # type: ignore[call-overload]
+    if not isinstance(outcome, DeleteReport):  # what the delete flow returns
+        raise TypeError(f"The delete flow returned {type(outcome).__name__}, not a report")
     if args.json:
-        emit_json(outcome)
+        emit_json(delete_json(outcome))
     else:
-        for item in results:
-            label = f"{item['id']} ({item['name']})" if item["name"] else item["id"]
-            print(f"{label}: {item['result']}")
-    return 0 if all(item["result"] == DELETED for item in results) else NOT_ALL_DELETED
+        for item in outcome.items:
+            label = f"{item.id} ({item.name})" if item.name else item.id
+            print(f"{label}: {item.text}")
+    done = all(item.outcome is DeleteOutcome.DELETED for item in outcome.items)
+    return 0 if done else NOT_ALL_DELETED
 
 
 def register(subparsers: Any) -> None:

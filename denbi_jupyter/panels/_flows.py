@@ -1,0 +1,59 @@
+"""The one place where panels meet the flows: submitting a job and the snapshot pre-flight.
+
+Panels name flows by :class:`denbi_jupyter.jobs.FlowRef` and never import ``flows``; the jobs
+layer resolves a reference (behind its guard that the installed ``flows`` is ours) and lets
+the flow open sites through the panel's clients (:func:`denbi_jupyter.jobs.use_clients`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.rules.preflight import Preflight
+from denbi_jupyter.jobs import FlowRef, resolve_flow, use_clients
+
+if TYPE_CHECKING:
+    from denbi_jupyter.jobs import Job, JobRunner
+
+__all__ = ["FlowRef", "preflight", "submit_flow", "warm_flows"]
+
+#: The flows the panels start, resolved (Prefect imported) during the warm-up.
+PANEL_FLOWS = (FlowRef.BOOT_SERVER, FlowRef.CREATE_SNAPSHOT, FlowRef.DELETE_SNAPSHOTS)
+
+
+def warm_flows() -> None:
+    """Import the panels' flows (and with them Prefect); failures surface on first use."""
+    for flow in PANEL_FLOWS:
+        try:
+            resolve_flow(flow)
+        except Exception:  # noqa: BLE001, RUF100 - reported by the job that needs the flow
+            return
+
+
+def submit_flow(
+    runner: JobRunner,
+    title: str,
+    flow: FlowRef,
+    parameters: Mapping[str, object],
+    *,
+    clients: Callable[[str], CloudClient],
+) -> Job:
+    """Submit ``flow(**parameters)`` to ``runner``; the flow opens sites through ``clients``."""
+    with use_clients(clients):
+        return runner.submit(title, flow, **parameters)
+
+
+def preflight(client: CloudClient, server_id: str, name: str) -> Preflight:
+    """The snapshot pre-flight of ``server_id`` as ``name`` (three read calls).
+
+    The verdict is :func:`denbi_jupyter.cloud.rules.preflight.evaluate`; gathering its facts
+    lives beside the snapshot flow, reached here through the flow's own module (resolved by
+    the jobs layer) until it moves to ``denbi_jupyter.cloud``.
+    """
+    flow = resolve_flow(FlowRef.CREATE_SNAPSHOT)
+    module = inspect.getmodule(getattr(flow, "fn", flow))
+    gather: Callable[[CloudClient, str, str], Preflight] = getattr(module, "preflight")  # noqa: B009
+    return gather(client, server_id, name)
