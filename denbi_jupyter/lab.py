@@ -23,11 +23,11 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from denbi_jupyter._serving import wait_until_answering
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
+from denbi_jupyter.localcloud.server import StopsOnExit
 from denbi_jupyter.prefect_server import PrefectServer
 
 __all__ = [
@@ -94,7 +94,7 @@ def _free_port(host: str) -> int:
 
 
 @dataclass
-class LabSession:
+class LabSession(StopsOnExit):
     """A running JupyterLab (and the local cloud started for it); a context manager.
 
     Attributes:
@@ -146,14 +146,6 @@ class LabSession:
 
     def __enter__(self) -> LabSession:
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _wait_or_kill(process: subprocess.Popen[bytes]) -> None:

@@ -14,16 +14,16 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 
 from denbi_jupyter._serving import wait_until_answering
+from denbi_jupyter.localcloud.server import StopsOnExit
 
 __all__ = ["PrefectServer"]
 
 _START_TIMEOUT_S = 120.0
 
 
-class PrefectServer:
+class PrefectServer(StopsOnExit):
     """``prefect server start`` on 127.0.0.1 in its own session; a context manager.
 
     Args:
@@ -103,11 +103,3 @@ class PrefectServer:
 
     def __enter__(self) -> PrefectServer:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -14,30 +14,21 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from denbi_jupyter.errors import (
-    AuthenticationError,
-    CloudUnavailableError,
-    ConflictError,
-    DenbiError,
-    NotFoundError,
-    OperationFailedError,
-    PermissionDeniedError,
-    QuotaExceededError,
-    UserInputError,
-)
+from denbi_jupyter import errors
+from denbi_jupyter.errors import DenbiError
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
 #: Exit code for each kind of error; 0 is success, 130 an interrupt.
 EXIT_CODES: dict[type[DenbiError], int] = {
-    UserInputError: 2,
-    NotFoundError: 3,
-    ConflictError: 4,
-    QuotaExceededError: 5,
-    AuthenticationError: 6,
-    PermissionDeniedError: 7,
-    CloudUnavailableError: 8,
-    OperationFailedError: 9,  # no longer a kind of CloudUnavailableError (8 before)
+    errors.UserInputError: 2,
+    errors.NotFoundError: 3,
+    errors.ConflictError: 4,
+    errors.QuotaExceededError: 5,
+    errors.AuthenticationError: 6,
+    errors.PermissionDeniedError: 7,
+    errors.CloudUnavailableError: 8,
+    errors.OperationFailedError: 9,  # no longer a kind of CloudUnavailableError (8 before)
 }
 
 

@@ -17,17 +17,7 @@ import keystoneauth1.exceptions as ks_exc
 import requests
 from openstack import exceptions as os_exc
 
-from denbi_jupyter.errors import (
-    AuthenticationError,
-    CloudUnavailableError,
-    ConflictError,
-    DenbiError,
-    NotFoundError,
-    OperationFailedError,
-    PermissionDeniedError,
-    QuotaExceededError,
-    UserInputError,
-)
+from denbi_jupyter import errors
 
 __all__ = ["ERRORS", "TRANSLATED", "make_error", "map_error", "translated"]
 
@@ -37,17 +27,17 @@ _URL = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-=+/]{60,}")
 
 _NOT_FOUND = (
-    NotFoundError,
+    errors.NotFoundError,
     "Could not {action} on {site}: it was not found{said}. It may have been deleted; refresh "
     "the list and check the name or id.",
 )
 _CONFLICT = (
-    ConflictError,
+    errors.ConflictError,
     "{site} cannot {action} right now{said}. Wait until the resource's current operation "
     "finishes, then try again.",
 )
 _QUOTA = (
-    QuotaExceededError,
+    errors.QuotaExceededError,
     "{site} refused to {action} because your project is out of quota{said}. Delete servers or "
     "snapshots you no longer need, or ask the site's support for more quota.",
 )
@@ -58,25 +48,25 @@ _QUOTA = (
 #: that talks about quota) or the kind of a failure without a status (see :data:`_NON_HTTP`).
 #: Templates use ``{site}``, ``{action}``, ``{detail}`` (the server's cleaned explanation),
 #: ``{said}`` (``": " + detail``, or nothing when there is none) and ``{status}``.
-ERRORS: Mapping[int | str, tuple[type[DenbiError], str]] = {
+ERRORS: Mapping[int | str, tuple[type[errors.DenbiError], str]] = {
     400: (
-        UserInputError,
+        errors.UserInputError,
         "{site} rejected the request to {action}{said}. Check the values you gave.",
     ),
     401: (
-        AuthenticationError,
+        errors.AuthenticationError,
         "{site} refused the credentials of clouds.yaml entry {site!r} when asked to "
         "{action}{said}. Check username, password, project and domains in that entry (or renew "
         "the application credential).",
     ),
     403: (
-        PermissionDeniedError,
+        errors.PermissionDeniedError,
         "{site} does not allow you to {action}{said}. It may be protected or belong to another "
         "project; ask its owner or the project manager.",
     ),
     404: _NOT_FOUND,
     406: (
-        CloudUnavailableError,
+        errors.CloudUnavailableError,
         "{site} does not support the API version needed to {action}{said}. The site may run an "
         "older OpenStack; report this to the site's support.",
     ),
@@ -85,53 +75,53 @@ ERRORS: Mapping[int | str, tuple[type[DenbiError], str]] = {
     412: _CONFLICT,
     413: _QUOTA,
     429: (
-        CloudUnavailableError,
+        errors.CloudUnavailableError,
         "{site} is limiting the request rate and refused to {action}{said}. Wait a minute, then "
         "try again.",
     ),
     "quota": _QUOTA,
     "4xx": (
-        UserInputError,
+        errors.UserInputError,
         "{site} rejected the request to {action} (HTTP {status}){said}. Check the values you gave.",
     ),
     "5xx": (
-        CloudUnavailableError,
+        errors.CloudUnavailableError,
         "{site} failed to {action} (HTTP {status}){said}. Try again later; if it persists, "
         "contact the site's support.",
     ),
     "unreachable": (
-        CloudUnavailableError,
+        errors.CloudUnavailableError,
         "{site} could not be reached to {action}{said}. Check your network (VPN) and the "
         "auth_url in clouds.yaml, then try again.",
     ),
     "auth_setup": (
-        AuthenticationError,
+        errors.AuthenticationError,
         "The credentials of clouds.yaml entry {site!r} are incomplete or unusable ({detail}) so "
         "denbi-jupyter could not {action}. Fix the entry's auth section.",
     ),
     "bad_config": (
-        UserInputError,
+        errors.UserInputError,
         "clouds.yaml entry {site!r} is not usable to {action}{said}. Fix the entry.",
     ),
     "no_service": (
-        CloudUnavailableError,
+        errors.CloudUnavailableError,
         "{site} offered no working endpoint to {action}{said}. The service may be down (try "
         "again later), or region_name/interface in clouds.yaml may not match the site.",
     ),
     "timeout": (
-        OperationFailedError,
+        errors.OperationFailedError,
         "{site} did not finish in time to {action}{said}. Check its state and try again.",
     ),
     "bad_request": (
-        UserInputError,
+        errors.UserInputError,
         "Could not {action} on {site}{said}. Check the values you gave.",
     ),
     "ambiguous": (
-        UserInputError,
+        errors.UserInputError,
         "Could not {action} on {site}{said}. Several resources match; use the id.",
     ),
     "failed": (
-        CloudUnavailableError,
+        errors.CloudUnavailableError,
         "{site} failed to {action}{said}. Try again later; if it persists, contact the site's "
         "support.",
     ),
@@ -220,7 +210,7 @@ def _key_of(exc: BaseException, status: int | None, detail: str) -> int | str:
 
 def make_error(
     key: int | str, *, site: str, action: str, detail: str = "", status: int | None = None
-) -> DenbiError:
+) -> errors.DenbiError:
     """The error :data:`ERRORS` names under ``key``, with its context attached."""
     kind, template = ERRORS[key]
     said = f": {detail}" if detail else ""
@@ -228,14 +218,14 @@ def make_error(
     return kind(message, site=site, action=action, status=status)
 
 
-def map_error(exc: BaseException, *, site: str, action: str) -> DenbiError:
+def map_error(exc: BaseException, *, site: str, action: str) -> errors.DenbiError:
     """Our error for an SDK / keystoneauth / requests exception; the caller raises it ``from``.
 
     ``action`` is a verb phrase (``"delete image 1234"``) used in the message. Messages carry
     the server's explanation without HTML, query strings or token-like strings. Our own errors
     pass through unchanged.
     """
-    if isinstance(exc, DenbiError):
+    if isinstance(exc, errors.DenbiError):
         return exc
     status = _status_of(exc)
     detail = _detail_of(exc)

@@ -24,9 +24,28 @@ from denbi_jupyter.localcloud.site import CloudState, Site
 from denbi_jupyter.localcloud.store import SiteStore
 from denbi_jupyter.localcloud.timeline import Timeline
 
-__all__ = ["LocalCloud", "build_state", "load_credentials"]
+__all__ = ["LocalCloud", "StopsOnExit", "build_state", "load_credentials"]
 
 _CREDENTIALS_FILE = "credentials.json"
+
+
+class StopsOnExit:
+    """Mixin of the things we start (local cloud, lab, Prefect server): leaving ``with`` stops.
+
+    A subclass defines :meth:`stop` and its own ``__enter__`` (which may start it).
+    """
+
+    def stop(self) -> None:
+        """Stop what was started; idempotent."""
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def load_credentials(state_dir: Path) -> dict[str, str]:
@@ -65,7 +84,7 @@ def build_state(config: LocalCloudConfig, state_dir: Path) -> CloudState:
     return CloudState(config=config, sites=sites, faults=faults)
 
 
-class LocalCloud:
+class LocalCloud(StopsOnExit):
     """The local cloud served from a background thread; a context manager.
 
     ``with LocalCloud(config) as cloud: cloud.write_clouds_yaml(path)`` serves every site on
@@ -204,11 +223,3 @@ class LocalCloud:
 
     def __enter__(self) -> LocalCloud:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -18,7 +18,7 @@ from denbi_jupyter.jobs import FlowRef, resolve_flow, use_clients
 if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
 
-__all__ = ["FlowRef", "preflight", "submit_flow", "warm_flows"]
+__all__ = ["FlowRef", "boot_parameters", "preflight", "submit_flow", "warm_flows"]
 
 #: The flows the panels start, resolved (Prefect imported) during the warm-up.
 PANEL_FLOWS = (FlowRef.BOOT_SERVER, FlowRef.CREATE_SNAPSHOT, FlowRef.DELETE_SNAPSHOTS)
@@ -44,6 +44,19 @@ def submit_flow(
     """Submit ``flow(**parameters)`` to ``runner``; the flow opens sites through ``clients``."""
     with use_clients(clients):
         return runner.submit(title, flow, **parameters)
+
+
+def boot_parameters(
+    *, site: str, image: str, flavor: str, key_name: str, name: str
+) -> dict[str, object]:
+    """The parameters of :attr:`FlowRef.BOOT_SERVER`; an empty ``key_name`` means no key pair."""
+    return {
+        "site": site,
+        "image": image,
+        "flavor": flavor,
+        "key_name": key_name or None,
+        "name": name,
+    }
 
 
 def preflight(client: CloudClient, server_id: str, name: str) -> Preflight:

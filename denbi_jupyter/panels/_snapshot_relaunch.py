@@ -16,7 +16,7 @@ from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.types import Flavor, Snapshot
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind, size_fields
-from denbi_jupyter.panels._flows import FlowRef
+from denbi_jupyter.panels._flows import FlowRef, boot_parameters
 from denbi_jupyter.panels._html import Tone, esc, notice, title
 from denbi_jupyter.panels._image_view import flavor_label
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
@@ -121,13 +121,13 @@ class RelaunchForm(Panel):
         if problem or snapshot is None:
             self.launch_error = problem
             return
-        parameters: dict[str, object] = {
-            "site": self.site,
-            "image": snapshot.id,
-            "flavor": self.flavor_id,
-            "key_name": self.key_name or None,
-            "name": name,
-        }
+        parameters = boot_parameters(
+            site=self.site,
+            image=snapshot.id,
+            flavor=self.flavor_id,
+            key_name=self.key_name,
+            name=name,
+        )
 
         def started(_card: JobCard) -> None:
             self.snapshot = None

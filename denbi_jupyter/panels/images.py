@@ -24,7 +24,7 @@ from denbi_jupyter.jobs import JobState
 from denbi_jupyter.panels._availability import sites_offering
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind, size_fields
-from denbi_jupyter.panels._flows import FlowRef
+from denbi_jupyter.panels._flows import FlowRef, boot_parameters
 from denbi_jupyter.panels._html import Tone, badge, esc, notice, title
 from denbi_jupyter.panels._image_view import (
     DESKTOP_FILTERS,
@@ -287,13 +287,9 @@ class ImagePanel(Panel):
             return
         self.boot_error = ""
         self._running_boots.add((site, name))
-        parameters: dict[str, object] = {
-            "site": site,
-            "image": image.id,
-            "flavor": self.flavor_id,
-            "key_name": self.key_name or None,
-            "name": name,
-        }
+        parameters = boot_parameters(
+            site=site, image=image.id, flavor=self.flavor_id, key_name=self.key_name, name=name
+        )
 
         def started(card: JobCard) -> None:
             card.on_done(lambda done: self._on_boot_done(site, name, done))

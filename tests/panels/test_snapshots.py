@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
@@ -240,6 +240,18 @@ def test_reload_fetches_snapshots_made_elsewhere(fake: FakeCloud, shared: Shared
     assert "index: 5 snapshots" in panel.table._index_badge.value
 
 
+def two_sites(
+    a_snapshots: Iterable[str] = (), b_snapshots: Iterable[str] = ()
+) -> tuple[FakeCloud, FakeCloud]:
+    """Fake clouds for sites ``A`` and ``B`` (projects ``p-A``, ``p-B``) with these snapshots."""
+    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
+    for name in a_snapshots:
+        a.add_snapshot(name)
+    for name in b_snapshots:
+        b.add_snapshot(name)
+    return a, b
+
+
 def site_pair(a: FakeCloud, b: FakeCloud, *, open_a: Callable[[], object] = lambda: None) -> Shared:
     """Shared state with sites ``A`` and ``B``; opening A's client first calls ``open_a``."""
 
@@ -255,10 +267,7 @@ def site_pair(a: FakeCloud, b: FakeCloud, *, open_a: Callable[[], object] = lamb
 def test_select_all_matching_answered_after_a_site_switch_selects_nothing_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
-    for number in range(5):
-        a.add_snapshot(f"a-snap-{number}")
-    b.add_snapshot("b-only")
+    a, b = two_sites([f"a-snap-{number}" for number in range(5)], ["b-only"])
     shared = site_pair(a, b)
     panel = SnapshotPanel(shared, site="A")
     assert panel.wait_idle()
@@ -282,7 +291,7 @@ def test_select_all_matching_answered_after_a_site_switch_selects_nothing_there(
 
 
 def test_a_slow_site_answering_after_a_switch_keeps_the_new_sites_project() -> None:
-    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
+    a, b = two_sites()
     mine = b.add_snapshot("mine-on-B")
     release = threading.Event()
     shared = site_pair(a, b, open_a=lambda: release.wait(30))  # Keystone on A is slow
@@ -300,10 +309,7 @@ def test_a_slow_site_answering_after_a_switch_keeps_the_new_sites_project() -> N
 def test_a_slow_index_load_left_behind_does_not_write_into_the_new_sites_badge(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    a, b = FakeCloud(project_id="p-A"), FakeCloud(project_id="p-B")
-    for number in range(4):
-        a.add_snapshot(f"a-{number}")
-    b.add_snapshot("b-0")
+    a, b = two_sites([f"a-{number}" for number in range(4)], ["b-0"])
     release = threading.Event()
 
     def pages() -> Iterator[list[Snapshot]]:
