@@ -203,38 +203,14 @@ def start_lab(
         _write_lab_settings(temp / "lab-settings")
         token = secrets.token_hex(24)
         chosen_port = port or _free_port("127.0.0.1")
-        command = [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--ip=127.0.0.1",
-            f"--port={chosen_port}",
-            "--port-retries=0",
-            "--no-browser",
-            "--allow-root",
-            f"--ServerApp.root_dir={folder}",
-            f"--IdentityProvider.token={token}",
-            f"--LabApp.default_url=/lab/tree/{MAIN_NOTEBOOK}",
-            f"--LabApp.user_settings_dir={temp / 'lab-settings'}",
-            f"--LabApp.workspaces_dir={temp / 'workspaces'}",
-            *extra_args,
-        ]
-        output = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115
-        try:
-            # Own session: Ctrl-C reaches only us, and we shut the lab down in order
-            # (kernels first) instead of the lab asking "Shutdown this server?".
-            process = subprocess.Popen(
-                command,
-                env=child_env,
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-                start_new_session=True,
-            )
-        finally:
-            if output is not None:
-                output.close()
+        process = _spawn_lab(
+            _lab_command(
+                folder=folder, port=chosen_port, token=token, temp=temp, extra_args=extra_args
+            ),
+            env=child_env,
+            cwd=folder,
+            log_file=log_file,
+        )
         session = LabSession(
             url=f"http://127.0.0.1:{chosen_port}",
             token=token,
@@ -257,6 +233,48 @@ def start_lab(
         session.stop()
         raise
     return session
+
+
+def _lab_command(
+    *, folder: Path, port: int, token: str, temp: Path, extra_args: Sequence[str]
+) -> list[str]:
+    """The JupyterLab command line: loopback only, our token, fresh settings, main notebook."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        "--no-browser",
+        "--allow-root",
+        f"--ServerApp.root_dir={folder}",
+        f"--IdentityProvider.token={token}",
+        f"--LabApp.default_url=/lab/tree/{MAIN_NOTEBOOK}",
+        f"--LabApp.user_settings_dir={temp / 'lab-settings'}",
+        f"--LabApp.workspaces_dir={temp / 'workspaces'}",
+        *extra_args,
+    ]
+
+
+def _spawn_lab(
+    command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path | None
+) -> subprocess.Popen[bytes]:
+    """Start the lab in its own session (Ctrl-C reaches only us; we stop it kernels first)."""
+    output = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            list(command),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+    finally:
+        if output is not None:
+            output.close()
 
 
 def _wait_until_up(session: LabSession) -> None:
