@@ -20,7 +20,6 @@ from itertools import repeat
 
 from prefect import flow
 
-from denbi_jupyter.cloud.client import OpenStackCloud
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import DeleteItem, DeleteOutcome, DeleteReport
 from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
@@ -64,10 +63,7 @@ def delete_checked(client: CloudClient, image: Image) -> DeleteItem:
         return DeleteItem(id=image.id, name=image.name, outcome=outcome, reason=reason)
 
     try:
-        if isinstance(client, OpenStackCloud):
-            client.delete_image(image.id, checked=image)  # no second read of the image
-        else:
-            client.delete_image(image.id)
+        client.delete_image(image.id, checked=image)  # no second read of the image
     except NotFoundError:  # it existed a moment ago: gone now, whoever was quicker
         return item(DeleteOutcome.DELETED)
     except PermissionDeniedError as exc:
@@ -85,11 +81,10 @@ def read_images(client: CloudClient, image_ids: Sequence[str]) -> dict[str, Imag
     when the listing failed) is read with one ``GET``, whose failure is that item's alone.
     """
     found: dict[str, Image | str | None] = {}
-    if isinstance(client, OpenStackCloud):
-        try:
-            found.update(client.get_images(image_ids))
-        except DenbiError as exc:  # judge item by item instead
-            run_logger().warning("Listing the named images failed (%s); reading each", exc)
+    try:
+        found.update(client.get_images(image_ids))
+    except DenbiError as exc:  # judge item by item instead
+        run_logger().warning("Listing the named images failed (%s); reading each", exc)
     for image_id in image_ids:
         if image_id in found:
             continue

@@ -101,8 +101,15 @@ class CloudClient(Protocol):
         """Replace the image's tags."""
         ...
 
-    def delete_image(self, image_id: str) -> None:
-        """Delete an image; PermissionDeniedError when protected or not the project's."""
+    def get_images(self, image_ids: Sequence[str]) -> dict[str, Image]:
+        """The existing, visible images of ``image_ids`` by id, in one listing per 40 ids."""
+        ...
+
+    def delete_image(self, image_id: str, *, checked: Image | None = None) -> None:
+        """Delete an image; PermissionDeniedError when protected or not the project's.
+
+        ``checked`` is the image as the caller just read it, which saves reading it again.
+        """
         ...
 
     # --- snapshots ----------------------------------------------------------------------

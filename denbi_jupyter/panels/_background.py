@@ -48,7 +48,7 @@ def guarded(log: ActivityLog, handler: Callable[..., object], what: str) -> Call
     def run(*args: object) -> None:
         try:
             handler(*args)
-        except Exception as exc:  # noqa: BLE001, RUF100 - shown in the log: JupyterLab would drop it
+        except Exception as exc:  # noqa: BLE001 - shown in the log: JupyterLab would drop it
             log.error(what, exc)
 
     return run
@@ -201,7 +201,7 @@ class Background:
     ) -> None:
         try:
             value = call()
-        except Exception as exc:  # noqa: BLE001, RUF100 - any failure goes to on_error, bugs also to the log
+        except Exception as exc:  # noqa: BLE001 - any failure goes to on_error, bugs also to the log
             if not self.is_current(key, generation):
                 return
             if not isinstance(exc, DenbiError):
@@ -214,7 +214,7 @@ class Background:
     def _deliver(self, key: str, callback: Callable[[T], None], value: T) -> None:
         try:
             callback(value)
-        except Exception as exc:  # noqa: BLE001, RUF100 - a panel update's bug goes to the log
+        except Exception as exc:  # noqa: BLE001 - a panel update's bug goes to the log
             self.log.error(f"{key} (updating the panel)", exc)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

@@ -66,7 +66,7 @@ class RunnerHandle:
 
                 self._runner = JobRunner()
             self._runner.warm_up()
-        except BaseException as exc:  # noqa: BLE001, RUF100 - kept and raised by get() in the caller
+        except BaseException as exc:  # noqa: BLE001 - kept and raised by get() in the caller
             self._error = exc
         finally:
             self._ready.set()
@@ -231,7 +231,7 @@ class Panel(w.VBox):  # type: ignore[misc]
         def failed(*args: object) -> None:
             try:
                 handler(*args)
-            except Exception as exc:  # noqa: BLE001, RUF100 - a handler's bug must be shown, not lost
+            except Exception as exc:  # noqa: BLE001 - a handler's bug must be shown, not lost
                 self.log.error(f"{type(self).__name__} event", exc)
                 self.error = describe_error(exc)
 

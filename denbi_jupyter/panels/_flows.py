@@ -29,7 +29,7 @@ def warm_flows() -> None:
     for flow in PANEL_FLOWS:
         try:
             resolve_flow(flow)
-        except Exception:  # noqa: BLE001, RUF100 - reported by the job that needs the flow
+        except Exception:  # noqa: BLE001 - reported by the job that needs the flow
             return
 
 
