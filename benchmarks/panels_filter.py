@@ -5,8 +5,10 @@ snapshots). For each scale, a local cloud is seeded and a fresh Python process m
 every HTTP request counted on the wire (``panels_support.WireCounter``):
 
 * opening the image catalog: ``ImagePanel(...)`` with new clients (a Keystone login each time)
-  until the list shows; requests by service and the median time of three openings
-  (target: the same requests at every scale);
+  until the list shows the public and shared images; requests by service (the snapshot
+  index's walk, which runs beside it and brings the project's private uploads, counted
+  apart as ``image-index``) and the median time of three openings (target: the same
+  requests at every scale); then the time until the private uploads have joined;
 * one image-filter change (search keystrokes, desktop, OS, clear): requests (target 0) and the
   median time until ``images`` is updated; baseline: what the panel used to do per change, one
   ``CloudClient.list_images`` call with that filter;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,17 @@ KEYSTROKES = ("r", "rn", "rna", "rnas", "rnase", "rnaseq", "rnaseq-snap-0", "rna
 OPENINGS = 3
 
 
-def _open_catalog(counter: WireCounter, config: str, site: str) -> tuple[float, dict[str, int]]:
+def _catalog_shown(panel: Any, timeout: float = 300.0) -> None:
+    """Wait until the panel lists its public and shared images (a tick-wise poll)."""
+    deadline, tick = time.monotonic() + timeout, threading.Event()
+    while panel.loading or not panel.catalog:
+        assert time.monotonic() < deadline and not panel.error, panel.error or "timed out"
+        tick.wait(0.002)
+
+
+def _open_catalog(
+    counter: WireCounter, config: str, site: str
+) -> tuple[float, dict[str, int], float, dict[str, int]]:
     from denbi_jupyter.cloud import open_site
     from denbi_jupyter.panels import ImagePanel, Shared, SiteClients
 
@@ -43,12 +56,15 @@ def _open_catalog(counter: WireCounter, config: str, site: str) -> tuple[float, 
     shared = Shared(SiteClients(lambda name: open_site(name, config_file=Path(config)), [site]),
                     warm_up=False, debounce_s=0.0)  # fmt: skip
     panel = ImagePanel(shared)
-    assert panel.wait_idle(300) and panel.catalog, panel.error
+    _catalog_shown(panel)
     seconds = time.perf_counter() - began
-    requests = counter.since(mark)
+    requests = {k: v for k, v in counter.since(mark).items() if k != "image-index"}
+    assert panel.wait_idle(600), panel.error
+    complete = time.perf_counter() - began
+    walk = counter.since(mark).get("image-index", 0)
     panel.close()
     shared.close()
-    return seconds, requests
+    return seconds, requests, complete, {"image-index": walk}
 
 
 def _image_filters(counter: WireCounter, panel: Any, client: Any) -> dict[str, Any]:
@@ -124,7 +140,7 @@ def child(config: str, site: str) -> None:
     """Measure in this (fresh) process and print one RESULT line."""
     import json
 
-    counter = WireCounter().install()
+    counter = WireCounter(split_index=True).install()
     openings = [_open_catalog(counter, config, site) for _ in range(OPENINGS)]
     from denbi_jupyter.cloud import open_site
     from denbi_jupyter.panels import ImagePanel, Shared, SiteClients
@@ -134,9 +150,11 @@ def child(config: str, site: str) -> None:
     images = ImagePanel(shared)
     assert images.wait_idle(300)
     result = {
-        "catalog_ms": statistics.median(s for s, _ in openings) * 1000,
+        "catalog_ms": statistics.median(o[0] for o in openings) * 1000,
         "catalog_first_ms": openings[0][0] * 1000,
         "catalog_requests": openings[-1][1],
+        "private_ms": statistics.median(o[2] for o in openings) * 1000,
+        "index_walk_requests": openings[-1][3]["image-index"],
         "catalog_size": len(images.catalog),
         "images": _image_filters(counter, images, shared.clients.get(site)),
         "snapshots": _snapshot_keystrokes(counter, shared),
@@ -153,6 +171,10 @@ def _print(scale: int, r: dict[str, Any]) -> None:
         f"open image catalog ({r['catalog_size']} images): {total(r['catalog_requests'])} "
         f"requests ({glance} Glance; by service {r['catalog_requests']}), median "
         f"{r['catalog_ms']:.0f} ms (first, cold process {r['catalog_first_ms']:.0f} ms)"
+    )
+    print(
+        f"  private uploads joined after {r['private_ms']:.0f} ms (the snapshot index's walk "
+        f"beside it: {r['index_walk_requests']} Glance requests, shared with the Snapshots tab)"
     )
     print(
         f"image-filter change: {images['requests_per_change']:.1f} requests, "

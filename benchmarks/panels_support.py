@@ -38,11 +38,26 @@ def service_of(url: str) -> str:
     return "other"
 
 
-class WireCounter:
-    """Counts every HTTP request this process sends through ``requests``, by service."""
+#: Query parameters of the snapshot index's walk (which also finds the private uploads).
+_INDEX_WALK = ("visibility=private", "image_type=snapshot", "bdm_v2=")
 
-    def __init__(self) -> None:
+
+def walks_the_index(url: str) -> bool:
+    """True for a Glance listing that belongs to the snapshot index's walk."""
+    return "/images?" in url and any(marker in url for marker in _INDEX_WALK)
+
+
+class WireCounter:
+    """Counts every HTTP request this process sends through ``requests``, by service.
+
+    Args:
+        split_index: Count the snapshot index's Glance listings as ``image-index`` apart from
+            the other ``image`` requests.
+    """
+
+    def __init__(self, *, split_index: bool = False) -> None:
         self._lock = threading.Lock()
+        self._split_index = split_index
         self.counts: Counter[str] = Counter()
 
     def install(self) -> WireCounter:
@@ -53,8 +68,12 @@ class WireCounter:
         counter = self
 
         def send(session: Any, request: Any, **kwargs: Any) -> Any:
+            url = str(request.url)
+            service = service_of(url)
+            if counter._split_index and service == "image" and walks_the_index(url):
+                service = "image-index"
             with counter._lock:
-                counter.counts[service_of(str(request.url))] += 1
+                counter.counts[service] += 1
             return original(session, request, **kwargs)
 
         requests.Session.send = send  # type: ignore[method-assign]

@@ -99,6 +99,7 @@ class Gateway:
         self.site = site
         self._config_file = config_file
         self._lock = threading.Lock()
+        self._proxy_lock = threading.Lock()
         self._connection: os_connection.Connection | None = None
 
     # --- connection ---------------------------------------------------------------------
@@ -178,7 +179,10 @@ class Gateway:
             else:
                 kwargs["json"] = body
         with translated(self.site, action):
-            proxy = getattr(self.connection, service)
+            # openstacksdk discovers a service's endpoint when its proxy is first made: one
+            # thread at a time, or two panels' first calls would each discover it.
+            with self._proxy_lock:
+                proxy = getattr(self.connection, service)
             response: requests.Response = proxy.request(path, method, **kwargs)
             if missing_ok and response.status_code == 404:
                 return None

@@ -6,6 +6,7 @@ objects costs ~1.3 ms per image) and turns them into :mod:`~denbi_jupyter.cloud.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from denbi_jupyter.cloud.types import (
 
 __all__ = [
     "GLANCE_BASE_FIELDS",
+    "classified",
     "flavor_from_nova",
     "image_from_glance",
     "keypair_from_nova",
@@ -103,6 +105,11 @@ def image_from_glance(record: Mapping[str, Any], *, classified: bool = True) -> 
         properties=properties,
         kind=classify(name, tags, properties) if classified else ImageClass(),
     )
+
+
+def classified(image: Image) -> Image:
+    """``image`` with its ``kind`` computed (for one read with ``classified=False``)."""
+    return dataclasses.replace(image, kind=classify(image.name, image.tags, image.properties))
 
 
 def snapshot_from_image(image: Image, project_names: Mapping[str, str]) -> Snapshot:

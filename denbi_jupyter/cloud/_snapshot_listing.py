@@ -9,6 +9,11 @@ Volume-backed snapshot images lack ``image_type=snapshot`` and carry ``block_dev
 plus ``bdm_v2=True`` instead; Glance cannot filter on a property's presence, so the index loads
 them with a second, exact ``bdm_v2=True`` filter, while the paged listing shows
 ``image_type=snapshot`` images only.
+
+The index walks the project's private images without a type filter (Nova makes snapshots
+private): the non-snapshot ones among them are the project's own uploads, which the image
+catalog needs and cannot get in a number of requests independent of the snapshots, since
+Glance has no negative filter. :meth:`SnapshotListing.private_images` hands them over.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from denbi_jupyter.cloud._records import snapshot_from_image
+from denbi_jupyter.cloud._records import classified, snapshot_from_image
 from denbi_jupyter.cloud.index import MemorySnapshotIndex, validate_query
 from denbi_jupyter.cloud.paging import MarkerCache
 from denbi_jupyter.cloud.rules.listing import ListingSource, plan_listing
-from denbi_jupyter.cloud.types import Page, SiteSettings, Snapshot, SnapshotQuery
+from denbi_jupyter.cloud.types import Image, Page, SiteSettings, Snapshot, SnapshotQuery
 from denbi_jupyter.errors import CloudUnavailableError, NotFoundError, UserInputError
 
 if TYPE_CHECKING:
@@ -32,8 +37,13 @@ __all__ = ["GLANCE_PAGE_MAX", "SnapshotListing", "image_pages"]
 
 #: Glance's largest page (``api_limit_max``); bigger limits are capped silently.
 GLANCE_PAGE_MAX = 1000
+#: Every visible snapshot without one Glance listing per visibility growing with the others:
+#: the project's private images (snapshots and uploads alike), then the snapshots others
+#: publish or share, the project's own community ones, and volume-backed ones.
+_PRIVATE_FILTER: Mapping[str, str] = {"visibility": "private"}
 _SNAPSHOT_FILTERS: tuple[Mapping[str, str], ...] = (
-    {"image_type": "snapshot"},
+    {"image_type": "snapshot", "visibility": "public"},
+    {"image_type": "snapshot", "visibility": "shared"},
     {"bdm_v2": "True"},
 )
 
@@ -64,6 +74,7 @@ class SnapshotListing:
     _index_lock: threading.Lock
     _markers: MarkerCache
     _index: MemorySnapshotIndex | None
+    _private_uploads: tuple[Image, ...] | None = None
 
     @property
     def project_id(self) -> str:  # pragma: no cover - provided by the client
@@ -82,13 +93,25 @@ class SnapshotListing:
             return self._index
 
     def _snapshot_pages(self) -> Iterator[list[Snapshot]]:
-        """Every visible snapshot, 1000 per request, as raw JSON (no classification)."""
+        """Every visible snapshot, 1000 per request, as raw JSON (no classification).
+
+        The private pass also keeps the project's non-snapshot images for
+        :meth:`private_images` (classified: they are few).
+        """
         names = self.project_names()
         seen: set[str] = set()
-        for params in _SNAPSHOT_FILTERS:
+        uploads: list[Image] = []
+        filters = (
+            _PRIVATE_FILTER,
+            *_SNAPSHOT_FILTERS,
+            {"image_type": "snapshot", "visibility": "community", "owner": self.project_id},
+        )
+        for params in filters:
             for page in image_pages(
                 self._gateway, {**params, "sort": "created_at:desc"}, classified=False
             ):
+                if params is _PRIVATE_FILTER:
+                    uploads.extend(classified(i) for i in page.images if not i.is_snapshot)
                 batch = [
                     snapshot_from_image(image, names)
                     for image in page.images
@@ -96,6 +119,23 @@ class SnapshotListing:
                 ]
                 seen.update(snapshot.id for snapshot in batch)
                 yield batch
+            if params is _PRIVATE_FILTER:
+                self._private_uploads = tuple(uploads)
+
+    def private_images(self, *, reload: bool = False) -> list[Image]:
+        """The project's own active private images that are not snapshots, newest first.
+
+        They come from the snapshot index's walk (loaded in the background when needed, and
+        at most ``index_timeout`` awaited), so the image catalog's own requests do not grow
+        with the number of snapshots. ``reload`` walks them again.
+        """
+        index = self.snapshot_index()
+        if reload or not index.loaded or self._private_uploads is None:
+            if not index.loading:
+                index.load_in_background()
+            self._await_index(index, "the project's private images")
+        active = [i for i in self._private_uploads or () if i.status == "active"]
+        return sorted(active, key=lambda image: image.created_at, reverse=True)
 
     def list_snapshots(self, query: SnapshotQuery) -> Page[Snapshot]:
         """One page of snapshots, from the index or one Glance request.
@@ -121,15 +161,18 @@ class SnapshotListing:
 
     def _query_index(self, index: MemorySnapshotIndex, query: SnapshotQuery) -> Page[Snapshot]:
         index.load_in_background()
+        self._await_index(index, "a name search")
+        return index.query(query)
+
+    def _await_index(self, index: MemorySnapshotIndex, purpose: str) -> None:
         if not index.wait_loaded(self._index_timeout):
             error = index.last_error
             if error is not None:
                 raise error
             raise CloudUnavailableError(
-                f"Loading the snapshot list of {self._site.name} for a name search took longer "
+                f"Loading the snapshot list of {self._site.name} for {purpose} took longer "
                 f"than {self._index_timeout:.0f} s; try again in a moment."
             )
-        return index.query(query)
 
     def _glance_page(self, params: dict[str, Any], query: SnapshotQuery) -> Page[Snapshot]:
         key = (tuple(sorted(params.items())), query.per_page)

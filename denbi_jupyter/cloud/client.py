@@ -61,6 +61,8 @@ _log = logging.getLogger(__name__)
 IDS_PER_LISTING = 40
 
 _ALL_IMAGES = ImageQuery()
+#: The catalog's listings besides the project's private images (see ``offered_images``).
+_OFFERED_VISIBILITIES = ("public", "shared")
 _RESERVED_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "page_size"})
 _PUBLIC_KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
@@ -169,6 +171,18 @@ class OpenStackCloud(SnapshotListing):
                 continue
             found.append(image)
         return found
+
+    def offered_images(self) -> list[Image]:
+        """Active public and shared images that are not snapshots, classified, newest first.
+
+        One Glance listing per visibility: their size does not depend on the project's own
+        snapshots (Nova makes those private). The catalog adds :meth:`private_images`.
+        """
+        found: dict[str, Image] = {}
+        for visibility in _OFFERED_VISIBILITIES:
+            params = {"status": "active", "visibility": visibility, "sort": "created_at:desc"}
+            found.update((i.id, i) for i in self._all_images(params) if not i.is_snapshot)
+        return sorted(found.values(), key=lambda image: image.created_at, reverse=True)
 
     def get_image(self, image_id: str) -> Image | None:
         """The image by id, or None when it does not exist (any more)."""

@@ -85,6 +85,21 @@ class CloudClient(Protocol):
         """Active catalog images matching ``query`` (all when None), classified, newest first."""
         ...
 
+    def offered_images(self) -> list[Image]:
+        """Active public and shared images that are not snapshots, classified, newest first.
+
+        Requests do not grow with the number of snapshots; the project's private uploads come
+        from :meth:`private_images`.
+        """
+        ...
+
+    def private_images(self, *, reload: bool = False) -> list[Image]:
+        """The project's own active private non-snapshot images (from the snapshot index).
+
+        ``reload`` walks them again (with the snapshot index) instead of the last walk's.
+        """
+        ...
+
     def find_image(self, name_or_id: str) -> Image:
         """The image with this id or exact name; NotFoundError, or UserInputError if ambiguous."""
         ...

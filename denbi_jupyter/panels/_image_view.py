@@ -24,6 +24,7 @@ __all__ = [
     "flavor_label",
     "image_badges",
     "image_query",
+    "merge_catalog",
     "os_options",
     "row_html",
     "suggest_name",
@@ -123,6 +124,12 @@ def boot_problem(image: Image | None, name: str, flavor_id: str | None) -> str:
     if not flavor_id:
         return "Choose a flavor."
     return ""
+
+
+def merge_catalog(offered: Sequence[Image], private: Sequence[Image]) -> list[Image]:
+    """The catalog: offered and the project's private images, each once, newest first."""
+    by_id = {image.id: image for image in (*offered, *private)}
+    return sorted(by_id.values(), key=lambda image: image.created_at, reverse=True)
 
 
 def desktop_options(catalog: Sequence[Image]) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ import traitlets as t
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.rules.names import vm_name_warning
-from denbi_jupyter.cloud.types import Flavor, Image, ImageQuery, KeyPair
+from denbi_jupyter.cloud.types import Flavor, Image, KeyPair
 from denbi_jupyter.jobs import JobState
 from denbi_jupyter.panels._availability import sites_offering
 from denbi_jupyter.panels._base import Panel, Shared
@@ -35,6 +35,7 @@ from denbi_jupyter.panels._image_view import (
     empty_text,
     filter_catalog,
     flavor_label,
+    merge_catalog,
     os_options,
     row_html,
     suggest_name,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["DESKTOP_FILTERS", "ImagePanel", "flavor_label"]
 
 _MAX_ROWS = 40
-_LIST_STATE = ("images", "catalog", "selected_id", "loading", "error")
+_LIST_STATE = ("images", "catalog", "selected_id", "loading", "private_loading", "error")
 _DETAIL_STATE = (
     "selected_id", "catalog", "availability", "flavors", "keypairs", "submitting",
     "boot_error", "boot_name", "loading",
@@ -76,6 +77,7 @@ class ImagePanel(Panel):
     images: t.List[Any] = t.List().tag(sync=False)
     selected_id = t.Unicode("").tag(sync=False)
     loading = t.Bool(False).tag(sync=False)
+    private_loading = t.Bool(False).tag(sync=False)
     availability = t.Dict().tag(sync=False)
     flavors: t.List[Any] = t.List().tag(sync=False)
     keypairs: t.List[Any] = t.List().tag(sync=False)
@@ -100,6 +102,8 @@ class ImagePanel(Panel):
         self._booted = w.CallbackDispatcher()
         self._availability_cache: dict[tuple[str, str], dict[str, bool | None]] = {}
         self._running_boots: set[tuple[str, str]] = set()
+        self._offered: list[Image] = []
+        self._private: list[Image] = []
         self._site_picker = self._new_site_picker(visible=show_site_picker)
         self._search = w.Text(
             placeholder="Search images by name…",
@@ -150,7 +154,7 @@ class ImagePanel(Panel):
         self._flavor_choice = bind(self._boot_flavor, self, "flavor_id")
         self._key_choice = bind(self._boot_key, self, "key_name")
         self._clear.on_click(self._guard(lambda _b: self.clear_filters()))
-        self._reload.on_click(self._guard(lambda _b: self.load_site()))
+        self._reload.on_click(self._guard(lambda _b: self.load_site(reload=True)))
         self._boot_button.on_click(self._guard(lambda _b: self.boot()))
         self.shared.warm_runner()
         self.load_site()
@@ -205,21 +209,38 @@ class ImagePanel(Panel):
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
+            self._offered, self._private = [], []
             self.catalog, self.selected_id = [], ""
             self.load_site()
 
-    def load_site(self) -> None:
-        """Load the catalog, flavors and key pairs of the current site (the only requests)."""
+    def load_site(self, *, reload: bool = False) -> None:
+        """Load the catalog, flavors and key pairs of the current site (the only requests).
+
+        The public and shared images come first, in requests that do not grow with the
+        project's snapshots; the project's private uploads join when the snapshot index (which
+        walks the private images anyway) has loaded. ``reload`` walks it again.
+        """
         self.error = ""
 
         def fetch(client: CloudClient) -> tuple[list[Image], list[Flavor], list[KeyPair]]:
-            return client.list_images(ImageQuery()), client.list_flavors(), client.list_keypairs()
+            return client.offered_images(), client.list_flavors(), client.list_keypairs()
 
         self._call("site", fetch, self._apply_site, busy="loading")
+        self._call(
+            "private",
+            lambda client: client.private_images(reload=reload),
+            self._apply_private,
+            busy="private_loading",
+        )
 
     def _apply_site(self, data: tuple[list[Image], list[Flavor], list[KeyPair]]) -> None:
-        catalog, flavors, keypairs = data
-        self.flavors, self.keypairs, self.catalog = list(flavors), list(keypairs), list(catalog)
+        offered, flavors, keypairs = data
+        self.flavors, self.keypairs, self._offered = list(flavors), list(keypairs), list(offered)
+        self.catalog = merge_catalog(self._offered, self._private)
+
+    def _apply_private(self, private: list[Image]) -> None:
+        self._private = list(private)
+        self.catalog = merge_catalog(self._offered, self._private)
 
     @t.observe("catalog", "search", "desktop", "os_family")
     def _on_filter(self, _change: dict[str, Any]) -> None:
@@ -371,7 +392,13 @@ class ImagePanel(Panel):
     def _count_html(self, matching: int) -> str:
         if self.loading and not self.catalog:
             return notice(f"Loading the image catalog of {self.site}…", Tone.BUSY)
-        status = badge("loading…", Tone.BUSY) if self.loading else ""
+        status = (
+            badge("loading…", Tone.BUSY)
+            if self.loading
+            else badge("loading your project's own images…", Tone.BUSY)
+            if self.private_loading
+            else ""
+        )
         more = (
             f" · showing the first {_MAX_ROWS}: refine the search" if matching > _MAX_ROWS else ""
         )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from denbi_jupyter.cloud import DesktopKind, ImageQuery, OpenStackCloud, list_sites, open_site
+from denbi_jupyter.cloud.classify import classify
 from denbi_jupyter.errors import NotFoundError, UserInputError
 
 Record = Callable[[OpenStackCloud], Any]
@@ -129,3 +130,25 @@ def test_set_image_tags_replaces_the_list(bielefeld: OpenStackCloud) -> None:
         assert bielefeld.get_image(image.id).tags == ("checked", "custom")  # type: ignore[union-attr]
     finally:
         bielefeld.set_image_tags(image.id, list(image.tags))
+
+
+def test_catalog_listings_never_walk_the_private_images(
+    bielefeld: OpenStackCloud, record: Record
+) -> None:
+    with record(bielefeld) as log:
+        offered = bielefeld.offered_images()
+    visibilities = sorted(
+        q for r in log.matching(path_suffix="/v2/images") for q in r.query["visibility"]
+    )
+    assert visibilities == ["public", "shared"]  # one listing each; snapshots are private
+    assert all(i.status == "active" and not i.is_snapshot for i in offered)
+    assert "demo-private-image" not in {i.name for i in offered}
+
+
+def test_private_uploads_come_from_the_snapshot_index_walk(bielefeld: OpenStackCloud) -> None:
+    private = bielefeld.private_images()
+    assert [i.name for i in private] == ["demo-private-image"]
+    assert private[0].kind == classify(private[0].name, private[0].tags, private[0].properties)
+    assert bielefeld.snapshot_index().loaded  # the same walk filled the index
+    catalog = {i.id for i in (*bielefeld.offered_images(), *private)}
+    assert catalog == {i.id for i in bielefeld.list_images()}
