@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,3 +25,12 @@ def local_cloud() -> Iterator[LocalCloud]:
 def clouds_yaml(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clouds.yaml (mode 0600) with one entry per local-cloud site."""
     return local_cloud.write_clouds_yaml(tmp_path_factory.mktemp("clouds") / "clouds.yaml")
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A TCP port on loopback that accepts connections."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]

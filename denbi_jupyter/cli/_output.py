@@ -1,4 +1,4 @@
-"""Shared pieces of the cloud subcommands: ``--site``, ``--json``, tables, confirmation.
+"""Shared pieces of the subcommands: adding one, ``--site``, ``--json``, tables, confirmation.
 
 Results go to stdout (JSON with ``--json``, an aligned table or a few lines otherwise);
 progress and warnings go to stderr, so ``--json`` output always parses.
@@ -13,12 +13,13 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from denbi_jupyter.errors import UserInputError
 
 __all__ = [
+    "add_command",
     "add_json_flag",
     "add_site_option",
     "confirm",
@@ -27,6 +28,22 @@ __all__ = [
     "resolve_site",
     "table",
 ]
+
+
+def add_command(
+    subparsers: Any,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``, which ``run`` carries out; return its parser for the options."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=description
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def add_site_option(parser: argparse.ArgumentParser) -> None:

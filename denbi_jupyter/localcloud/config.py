@@ -37,23 +37,35 @@ class SiteProfile:
     network_cidr: str
 
 
-#: The SSH gateways are on loopback: the live "port reachable" probe of a demo or test must never
-#: send traffic to the real de.NBI gateways.
-DEFAULT_SITES: tuple[SiteProfile, ...] = (
-    SiteProfile(
-        name="bielefeld",
-        region="Bielefeld",
+def _loopback_site(
+    name: str, *, guacamole_code: str, ssh_port_formula: str, network_cidr: str
+) -> SiteProfile:
+    """The local play of site ``name``, its SSH gateway on loopback.
+
+    The live "port reachable" probe of a demo or test must never send traffic to the real
+    de.NBI gateways; the Guacamole URL is the real site's (``guacamole.<code>.denbi.de``).
+    """
+    return SiteProfile(
+        name=name,
+        region=name.title(),
         gateway_host="127.0.0.1",
+        ssh_port_formula=ssh_port_formula,
+        guacamole_base_url=f"https://guacamole.{guacamole_code}.denbi.de/guacamole",
+        network_cidr=network_cidr,
+    )
+
+
+DEFAULT_SITES: tuple[SiteProfile, ...] = (
+    _loopback_site(
+        "bielefeld",
+        guacamole_code="bi",
         ssh_port_formula="30000 + 256*oct3 + oct4",
-        guacamole_base_url="https://guacamole.bi.denbi.de/guacamole",
         network_cidr="192.168.1.0/24",
     ),
-    SiteProfile(
-        name="heidelberg",
-        region="Heidelberg",
-        gateway_host="127.0.0.1",
+    _loopback_site(
+        "heidelberg",
+        guacamole_code="hd",
         ssh_port_formula="30000 + oct4",
-        guacamole_base_url="https://guacamole.hd.denbi.de/guacamole",
         network_cidr="192.168.20.0/24",
     ),
 )

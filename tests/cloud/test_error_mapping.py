@@ -136,11 +136,19 @@ def test_every_openstack_exception_class_has_a_decided_mapping() -> None:
     )
 
 
-@pytest.mark.parametrize(("name", "expected"), sorted(SDK_EXPECTED.items()))
-def test_openstack_non_http_exceptions_map_to_the_decided_error(
-    name: str, expected: type[errors.DenbiError]
+#: Every exception of openstacksdk and keystoneauth without an HTTP status, and its error.
+_NON_HTTP = [
+    pytest.param(getattr(module, name), expected, id=f"{module.__name__}.{name}")
+    for module, decided in ((os_exc, SDK_EXPECTED), (ks_exc, KS_EXPECTED_NON_HTTP))
+    for name, expected in sorted(decided.items())
+]
+
+
+@pytest.mark.parametrize(("cls", "expected"), _NON_HTTP)
+def test_non_http_exceptions_map_to_the_decided_error(
+    cls: type[BaseException], expected: type[errors.DenbiError]
 ) -> None:
-    mapped = map_error(_bare(getattr(os_exc, name)), site="bielefeld", action="list images")
+    mapped = map_error(_bare(cls), site="bielefeld", action="list images")
     assert type(mapped) is expected
 
 
@@ -183,14 +191,6 @@ def test_every_keystoneauth_exception_class_has_a_decided_mapping() -> None:
             errors.UserInputError if status < 500 else errors.CloudUnavailableError
         )
         assert type(mapped) is expected, name
-
-
-@pytest.mark.parametrize(("name", "expected"), sorted(KS_EXPECTED_NON_HTTP.items()))
-def test_keystoneauth_non_http_exceptions_map_to_the_decided_error(
-    name: str, expected: type[errors.DenbiError]
-) -> None:
-    mapped = map_error(_bare(getattr(ks_exc, name)), site="bielefeld", action="list images")
-    assert type(mapped) is expected
 
 
 def test_wrong_password_says_to_check_clouds_yaml() -> None:

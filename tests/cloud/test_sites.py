@@ -11,6 +11,14 @@ from openstack.config import loader as openstack_loader
 from denbi_jupyter.cloud import SiteSettings, default_site_name, get_site, list_sites
 from denbi_jupyter.errors import NotFoundError, UserInputError
 
+#: The ``denbi:`` section of the bielefeld entry, and so the settings its site carries.
+_BIELEFELD_DENBI: dict[str, str] = {
+    "gateway_host": "129.70.51.75",
+    "ssh_port_formula": "30000 + 256*oct3 + oct4",
+    "guacamole_base_url": "https://guacamole.bi.denbi.de/guacamole",
+    "ssh_user": "centos",
+}
+
 
 def _entry(site: str, denbi: dict[str, object] | None = None) -> dict[str, object]:
     entry: dict[str, object] = {
@@ -36,15 +44,7 @@ def two_sites(tmp_path: Path) -> Path:
     path.parent.mkdir()
     data = {
         "clouds": {
-            "bielefeld": _entry(
-                "bielefeld",
-                {
-                    "gateway_host": "129.70.51.75",
-                    "ssh_port_formula": "30000 + 256*oct3 + oct4",
-                    "guacamole_base_url": "https://guacamole.bi.denbi.de/guacamole",
-                    "ssh_user": "centos",
-                },
-            ),
+            "bielefeld": _entry("bielefeld", dict(_BIELEFELD_DENBI)),
             "plain": _entry("plain"),
         }
     }
@@ -69,10 +69,7 @@ def test_sites_come_with_their_denbi_settings(two_sites: Path) -> None:
         name="bielefeld",
         region="Bielefeld",
         auth_url="http://127.0.0.1:9/bielefeld/identity/v3",
-        gateway_host="129.70.51.75",
-        ssh_port_formula="30000 + 256*oct3 + oct4",
-        guacamole_base_url="https://guacamole.bi.denbi.de/guacamole",
-        ssh_user="centos",
+        **_BIELEFELD_DENBI,
     )
 
 

@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from denbi_jupyter.connect import MAX_PROBE_TIMEOUT, ProbeResult, probe_tcp
 from denbi_jupyter.errors import UserInputError
-
-
-@pytest.fixture
-def listening_port() -> Iterator[int]:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(8)
-        yield server.getsockname()[1]
 
 
 @pytest.fixture

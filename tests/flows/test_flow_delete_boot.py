@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 
-from denbi_jupyter.cloud.results import DeleteOutcome
-from denbi_jupyter.cloud.types import Limits, SiteSettings
+from denbi_jupyter.cloud.results import BootResult, DeleteOutcome
+from denbi_jupyter.cloud.types import Limits
 from denbi_jupyter.connect.x2go import SessionType
 from denbi_jupyter.errors import (
     CloudUnavailableError,
@@ -21,6 +20,7 @@ from flows._ids import REQUEST_ID_KEY
 from flows.boot import boot_server
 from flows.delete import delete_snapshots
 from tests.support.fake_cloud import FakeCloud
+from tests.support.sites import loopback_site
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -85,16 +85,30 @@ def test_bulk_delete_needs_ids_and_a_sane_parallelism(cloud: FakeCloud) -> None:
         delete_snapshots(site="fake", image_ids=["x"], max_parallel=0)
 
 
+def _boot(
+    image: str = "Ubuntu-22.04",
+    *,
+    site: str = "fake",
+    flavor: str = "de.NBI mini",
+    key_name: str | None = None,
+    name: str = "vm",
+    wait_for_port: bool = False,
+) -> BootResult:
+    """The boot flow, with the parameters most tests here share as defaults."""
+    return boot_server(
+        site=site,
+        image=image,
+        flavor=flavor,
+        key_name=key_name,
+        name=name,
+        wait_for_port=wait_for_port,
+    )
+
+
 def test_boot_waits_for_active_and_returns_the_x2go_connection(cloud: FakeCloud) -> None:
     cloud.add_image("X2Go_xfce Ubuntu-22.04", tags=["x2go"])
     cloud.import_keypair("laptop", "ssh-ed25519 AAAAC3Nza laptop")
-    result = boot_server(
-        site="fake",
-        image="X2Go_xfce Ubuntu-22.04",
-        flavor="de.NBI mini",
-        key_name="laptop",
-        name="desk",
-    )
+    result = _boot("X2Go_xfce Ubuntu-22.04", key_name="laptop", name="desk")
     connection = result.connection
     assert connection is not None and result.unreachable_reason is None
     assert result.status == "ACTIVE" and result.flavor == "de.NBI mini"
@@ -109,13 +123,7 @@ def test_boot_waits_for_active_and_returns_the_x2go_connection(cloud: FakeCloud)
 
 def test_boot_gives_a_guacamole_link_for_guacamole_images(cloud: FakeCloud) -> None:
     cloud.add_image("Guacamole-ubuntu22.04 de.NBI (2026-05-01)", tags=["guacamole"])
-    result = boot_server(
-        site="fake",
-        image="Guacamole-ubuntu22.04 de.NBI (2026-05-01)",
-        flavor="de.NBI mini",
-        key_name=None,
-        name="guac",
-    )
+    result = _boot("Guacamole-ubuntu22.04 de.NBI (2026-05-01)", name="guac")
     connection = result.connection
     assert connection is not None
     assert str(connection.guacamole_url).startswith(
@@ -125,12 +133,8 @@ def test_boot_gives_a_guacamole_link_for_guacamole_images(cloud: FakeCloud) -> N
 
 def test_a_rerun_of_the_same_boot_request_returns_the_existing_server(cloud: FakeCloud) -> None:
     cloud.add_image("Ubuntu-22.04")
-    first = boot_server(
-        site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
-    )
-    second = boot_server(
-        site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
-    )
+    first = _boot()
+    second = _boot()
     assert second.reused is True
     assert second.server_id == first.server_id
     assert sum(method == "create_server" for method, _ in cloud.calls) == 1
@@ -139,9 +143,7 @@ def test_a_rerun_of_the_same_boot_request_returns_the_existing_server(cloud: Fak
 def test_a_lost_boot_answer_is_looked_up_before_asking_again(cloud: FakeCloud) -> None:
     cloud.add_image("Ubuntu-22.04")
     cloud.fail_next("create_server", CloudUnavailableError("502 from the proxy"))
-    result = boot_server(
-        site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name=None, name="vm"
-    )
+    result = _boot()
     assert result.reused is False
     assert sum(method == "create_server" for method, _ in cloud.calls) == 2
 
@@ -150,15 +152,13 @@ def test_boot_refuses_an_unknown_key_pair_with_the_known_ones(cloud: FakeCloud) 
     cloud.add_image("Ubuntu-22.04")
     cloud.import_keypair("laptop", "ssh-ed25519 AAAAC3Nza laptop")
     with pytest.raises(UserInputError, match=r"no key pair 'desktop' \(yours: laptop\)"):
-        boot_server(
-            site="fake", image="Ubuntu-22.04", flavor="de.NBI mini", key_name="desktop", name="x"
-        )
+        _boot(key_name="desktop")
     assert not any(method == "create_server" for method, _ in cloud.calls)
 
 
 def test_boot_reports_an_unknown_image(cloud: FakeCloud) -> None:
     with pytest.raises(NotFoundError, match="no image named or with id 'nope'"):
-        boot_server(site="fake", image="nope", flavor="de.NBI mini", key_name=None, name="x")
+        _boot("nope")
 
 
 def test_boot_refuses_what_the_quota_cannot_take_before_asking_nova(cloud: FakeCloud) -> None:
@@ -172,33 +172,15 @@ def test_boot_refuses_what_the_quota_cannot_take_before_asking_nova(cloud: FakeC
         used_ram_mb=0,
     )
     with pytest.raises(QuotaExceededError, match="uses 7 of 8 and the VM needs 2"):
-        boot_server(
-            site="fake", image="Ubuntu-22.04", flavor="de.NBI small", key_name=None, name="x"
-        )
+        _boot(flavor="de.NBI small")
     assert not any(method == "create_server" for method, _ in cloud.calls)
 
 
-def test_boot_can_wait_until_the_ssh_port_answers(prefect_harness: None) -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        site = SiteSettings(
-            name="loop",
-            region=None,
-            auth_url="http://loop.invalid/v3",
-            gateway_host="127.0.0.1",
-            ssh_port_formula=f"{port} + 0*oct4",
-        )
-        fake = FakeCloud(site=site)
-        fake.add_image("Ubuntu-22.04")
-        with use_clients(lambda _name: fake):
-            result = boot_server(
-                site="loop",
-                image="Ubuntu-22.04",
-                flavor="de.NBI mini",
-                key_name=None,
-                name="vm",
-                wait_for_port=True,
-            )
-    assert result.connection is not None and result.connection.port == port
+def test_boot_can_wait_until_the_ssh_port_answers(
+    prefect_harness: None, listening_port: int
+) -> None:
+    fake = FakeCloud(site=loopback_site(listening_port))
+    fake.add_image("Ubuntu-22.04")
+    with use_clients(lambda _name: fake):
+        result = _boot(site="loop", wait_for_port=True)
+    assert result.connection is not None and result.connection.port == listening_port

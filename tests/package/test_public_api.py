@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import denbi_jupyter
+from tests.support.imports import heavy_modules_loaded_by
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -29,9 +27,4 @@ def test_unknown_attribute_raises_attribute_error() -> None:
 
 
 def test_import_does_not_load_openstack_prefect_or_widgets() -> None:
-    code = (
-        "import sys, denbi_jupyter; "
-        "print(','.join(m for m in ('openstack', 'prefect', 'ipywidgets') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert heavy_modules_loaded_by("denbi_jupyter") == []

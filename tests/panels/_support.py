@@ -5,10 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import ipywidgets as w
 
 from denbi_jupyter.cloud.types import Page, Snapshot
+
+
+class _Loading(Protocol):
+    """A panel: it can wait for its background loads."""
+
+    def wait_idle(self, timeout: float = ...) -> bool: ...
+
+
+P = TypeVar("P", bound=_Loading)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
@@ -19,6 +29,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         tick.wait(0.02)
+
+
+def loaded(panel: P) -> P:
+    """``panel``, once the loads it started on creation have finished."""
+    panel.wait_idle()
+    return panel
 
 
 def texts(widget: w.Widget) -> str:

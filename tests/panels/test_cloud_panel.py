@@ -7,7 +7,7 @@ import ipywidgets as w
 import denbi_jupyter
 import denbi_jupyter.panels as panels
 from denbi_jupyter.panels import CloudPanel, Shared, SiteClients, open_sidebar
-from tests.panels._support import page_of
+from tests.panels._support import loaded, page_of
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.support.fake_cloud import FakeCloud
 
@@ -37,8 +37,7 @@ def test_tabs_hold_the_three_panels_and_the_activity_log() -> None:
 
 def test_picking_a_site_switches_every_tab() -> None:
     shared, _, _ = two_sites()
-    panel = CloudPanel(shared=shared, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
     panel._site_picker.value = "heidelberg"
     assert panel.wait_idle()
     assert [i.name for i in panel.images.images] == ["Only-There"]
@@ -66,8 +65,7 @@ def test_panels_are_exported_from_the_package() -> None:
 
 def test_a_booted_vm_is_selected_in_the_connect_tab_even_before_the_list_knows_it() -> None:
     shared, here, _ = two_sites()
-    panel = CloudPanel(shared=shared, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
     vm = here.add_server("fresh-vm", private_ipv4="192.168.1.77")
     panel._on_booted("bielefeld", vm.id)  # what ImagePanel.on_booted reports
     assert panel.wait_idle()
@@ -79,8 +77,7 @@ def test_a_booted_vm_is_selected_in_the_connect_tab_even_before_the_list_knows_i
 
 def test_a_boot_finishing_on_a_site_left_behind_keeps_every_tab_on_the_picked_site() -> None:
     shared, here, _ = two_sites()
-    panel = CloudPanel(shared=shared, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
     vm = here.add_server("booted-late", status="ACTIVE")
     panel._site_picker.value = "heidelberg"
     assert panel.wait_idle()

@@ -5,19 +5,17 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from denbi_jupyter.cloud.types import SiteSettings
 from denbi_jupyter.panels import ConnectionCard, ConnectionPanel, Shared, SiteClients
-from tests.panels._support import shown, texts
+from tests.panels._support import loaded, shown, texts
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.support.fake_cloud import FakeCloud
+from tests.support.sites import loopback_site
 
 PUTTYGEN = shutil.which("puttygen")
 
@@ -50,25 +48,12 @@ def test_unreachable_port_shows_a_red_badge_with_the_reason(
     assert "denbi-error" in card._reach.value
 
 
-@pytest.fixture
-def listener() -> Iterator[int]:
-    """A TCP port on loopback that accepts connections."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        yield sock.getsockname()[1]
-
-
-def test_live_badge_probes_the_real_port_on_loopback(listener: int) -> None:
-    site = SiteSettings(
-        name="loop", region=None, auth_url="http://127.0.0.1/", gateway_host="127.0.0.1",
-        ssh_port_formula=str(listener),
-    )  # fmt: skip
-    fake = FakeCloud(site=site)
+def test_live_badge_probes_the_real_port_on_loopback(listening_port: int) -> None:
+    fake = FakeCloud(site=loopback_site(listening_port))
     vm = fake.add_server("vm1")
     card = ConnectionCard(Shared(SiteClients(fake), debounce_s=0, warm_up=False), server_id=vm.id)
     card.wait_idle()
-    assert card._ssh_command.value == f"ssh -p {listener} ubuntu@127.0.0.1"
+    assert card._ssh_command.value == f"ssh -p {listening_port} ubuntu@127.0.0.1"
     assert "reachable (" in card._reach.value and "denbi-ok" in card._reach.value
 
 
@@ -110,8 +95,7 @@ def test_vm_without_an_address_explains_why_nothing_is_shown(
 def test_panel_lists_vms_and_switching_updates_the_card(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe, tmp_path: Path
 ) -> None:
-    panel = ConnectionPanel(shared, key_dir=tmp_path, probe=probe)
-    panel.wait_idle()
+    panel = loaded(ConnectionPanel(shared, key_dir=tmp_path, probe=probe))
     labels = [label for label, _ in panel._server_select.options]
     assert any(label.startswith("vm1") for label in labels)
     panel._server_select.value = server_id(fake, "vm2")
@@ -121,8 +105,7 @@ def test_panel_lists_vms_and_switching_updates_the_card(
 
 
 def test_panel_without_vms_says_how_to_get_one(probe: RecordingProbe, tmp_path: Path) -> None:
-    panel = ConnectionPanel(FakeCloud(), key_dir=tmp_path, probe=probe)
-    panel.wait_idle()
+    panel = loaded(ConnectionPanel(FakeCloud(), key_dir=tmp_path, probe=probe))
     assert "no VMs on fake yet: boot one in the Images tab" in panel._summary.value
     assert panel.log in panel.children  # a panel on its own brings its activity log
 
@@ -155,8 +138,7 @@ def test_ppk_upload_writes_an_openssh_key_with_mode_0600_and_never_shows_it(
     keys = tmp_path / "keys"
     keys.mkdir()
     data = make_ppk(tmp_path, "s3cret pass")
-    panel = ConnectionPanel(shared, key_dir=keys, probe=probe)
-    panel.wait_idle()
+    panel = loaded(ConnectionPanel(shared, key_dir=keys, probe=probe))
     upload(panel, "my laptop.ppk", data)
     assert panel._save_as.value == "my laptop_openssh"
     panel._passphrase.value = "wrong"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from denbi_jupyter.errors import CloudUnavailableError
 from denbi_jupyter.panels import ImagePanel, Shared, SiteClients
-from tests.panels._support import texts
+from tests.panels._support import loaded, texts
 from tests.panels.conftest import seeded_cloud
 from tests.support.fake_cloud import FakeCloud
 
@@ -21,17 +21,31 @@ def test_catalog_loads_in_the_background_and_lists_every_image(shared: Shared) -
     assert len(panel._rows.children) == 6
 
 
+def test_the_projects_private_uploads_join_the_catalog_and_snapshots_stay_out(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    fake.add_image("my-upload", visibility="private")
+    fake.add_image("their-private", visibility="private", owner="p-other")
+    panel = loaded(ImagePanel(shared))
+    assert "my-upload" in names(panel)
+    assert "their-private" not in names(panel)
+    assert not {"analysis-snap", "theirs-snap"} & set(names(panel))
+    assert "7 of 7" in panel._count.value
+    calls = len(fake.calls)
+    panel._reload.click()  # reload walks the private images again
+    assert panel.wait_idle()
+    assert len(fake.calls) > calls and "my-upload" in names(panel)
+
+
 def test_search_narrows_the_list_by_name(shared: Shared) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     panel._search.value = "x2go"
     assert panel.wait_idle()
     assert names(panel) == ["X2Go_mate", "X2Go_xfce"]
 
 
 def test_x2go_session_filter_keeps_only_that_desktop(shared: Shared) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     assert ("   X2Go · MATE", "x2go:MATE") in panel._desktop.options
     panel._desktop.value = "x2go:MATE"
     panel.wait_idle()
@@ -39,8 +53,7 @@ def test_x2go_session_filter_keeps_only_that_desktop(shared: Shared) -> None:
 
 
 def test_plain_os_filter_shows_base_images_and_os_filter_narrows_them(shared: Shared) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     panel.desktop = "plain"
     panel.wait_idle()
     assert names(panel) == ["Debian-12 de.NBI", "Ubuntu-22.04 de.NBI"]
@@ -50,8 +63,7 @@ def test_plain_os_filter_shows_base_images_and_os_filter_narrows_them(shared: Sh
 
 
 def test_no_match_shows_an_empty_state_naming_the_search(shared: Shared) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     panel.search = "nothing-like-this"
     panel.wait_idle()
     assert panel.images == []
@@ -64,8 +76,7 @@ def test_no_match_shows_an_empty_state_naming_the_search(shared: Shared) -> None
 def test_filter_changes_are_answered_from_the_catalog_without_a_request(
     fake: FakeCloud, shared: Shared
 ) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     before = len(fake.calls)
     for text in ("g", "gu", "gua", "guac"):
         panel._search.value = text
@@ -85,8 +96,7 @@ def test_selecting_an_image_shows_details_and_sites_offering_it() -> None:
     there.add_image("X2Go_xfce", tags=["x2go"])
     clouds = {"bielefeld": here, "heidelberg": there}
     shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     selected: list[str] = []
     panel.on_select(lambda image: selected.append(image.name))
     for name in ("X2Go_xfce", "RStudio-ubuntu22.04 de.NBI"):
@@ -108,8 +118,7 @@ def test_selecting_an_image_shows_details_and_sites_offering_it() -> None:
 def test_a_failed_load_shows_the_error_and_keeps_the_filters(
     fake: FakeCloud, shared: Shared
 ) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     panel._search.value = "x2go"
     fake.fail_next("list_images", CloudUnavailableError("Glance on fake answered 503: try later."))
     panel.load_site()
@@ -123,8 +132,7 @@ def test_a_failed_load_shows_the_error_and_keeps_the_filters(
 
 
 def test_boot_form_says_what_is_missing_before_starting_anything(shared: Shared) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
     panel.select(panel.images[0].id)
     panel._boot_name.value = "x" * 256
     panel._boot_button.click()
@@ -139,8 +147,7 @@ def test_boot_form_says_what_is_missing_before_starting_anything(shared: Shared)
 
 
 def test_a_failing_handler_is_shown_not_swallowed(shared: Shared) -> None:
-    panel = ImagePanel(shared)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(shared))
 
     def broken(_image: object) -> None:
         raise RuntimeError("listener bug")

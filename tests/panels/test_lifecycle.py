@@ -11,6 +11,7 @@ import pytest
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.errors import CloudUnavailableError
 from denbi_jupyter.panels import CloudPanel, ConnectionPanel, Shared, SiteClients
+from tests.panels._support import loaded
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.panels.test_connection import PUTTYGEN, make_ppk, upload
 from tests.support.fake_cloud import FakeCloud
@@ -58,8 +59,7 @@ def test_a_client_handed_in_ready_is_left_open(tmp_path: Path) -> None:
     cloud = seeded_cloud()
     closed: list[bool] = []
     cloud.close = lambda: closed.append(True)  # type: ignore[method-assign]
-    panel = ConnectionPanel(cloud, key_dir=tmp_path, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(ConnectionPanel(cloud, key_dir=tmp_path, probe=RecordingProbe()))
     panel.close()
     assert closed == [] and panel.background.threads() == []
 
@@ -79,8 +79,7 @@ def test_cloud_panel_close_closes_every_tab_the_pool_and_the_clients() -> None:
 
 def test_a_tab_closed_inside_a_cloud_panel_leaves_the_shared_pool_running() -> None:
     shared = Shared(SiteClients(seeded_cloud()), debounce_s=0, warm_up=False)
-    panel = CloudPanel(shared=shared, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
     panel.images.close()
     assert panel.shared.background.threads()  # the other tabs still use it
     panel.snapshots.reload()
@@ -96,8 +95,9 @@ def keystone_down(site: str) -> FakeCloud:
 
 @pytest.mark.skipif(PUTTYGEN is None, reason="puttygen (putty-tools) is not installed")
 def test_a_ppk_converts_while_keystone_is_down(tmp_path: Path) -> None:
-    panel = ConnectionPanel(keystone_down, sites=["down"], key_dir=tmp_path, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(
+        ConnectionPanel(keystone_down, sites=["down"], key_dir=tmp_path, probe=RecordingProbe())
+    )
     assert "Keystone on down answered 503" in panel._error_box.value  # the VM list needs it
     upload(panel, "laptop.ppk", make_ppk(tmp_path, None))
     panel._convert.click()
@@ -116,8 +116,7 @@ def test_local_work_never_opens_a_site() -> None:
         raise CloudUnavailableError("Keystone is down.")
 
     shared = Shared(SiteClients(factory, ["A"]), debounce_s=0, warm_up=False)
-    panel = ConnectionPanel(shared, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(ConnectionPanel(shared, probe=RecordingProbe()))
     opened.clear()
     got: list[int] = []
     panel._run_local("sum", lambda: 40 + 2, got.append)
@@ -128,8 +127,7 @@ def test_local_work_never_opens_a_site() -> None:
 
 def test_events_use_a_callback_dispatcher_and_can_be_removed() -> None:
     shared = Shared(SiteClients(seeded_cloud()), debounce_s=0, warm_up=False)
-    panel = CloudPanel(shared=shared, probe=RecordingProbe())
-    panel.wait_idle()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
     asked: list[tuple[str, ...]] = []
     panel.snapshots.table.on_delete(asked.append)
     row = panel.snapshots.table.rows[0]

@@ -12,7 +12,7 @@ import pytest
 from denbi_jupyter.errors import PermissionDeniedError
 from denbi_jupyter.panels import ImagePanel, Shared, SiteClients, SnapshotPanel
 from denbi_jupyter.panels.jobs_view import PendingJobCard
-from tests.panels._support import page_of, texts, wait_until
+from tests.panels._support import loaded, page_of, texts, wait_until
 from tests.panels.conftest import RecordingProbe
 from tests.support.fake_cloud import FakeCloud
 
@@ -27,8 +27,7 @@ def job_shared(fake: FakeCloud, job_runner: Any) -> Shared:
 def test_boot_runs_in_the_background_and_ends_on_a_connection_card(
     fake: FakeCloud, job_shared: Shared, probe: RecordingProbe
 ) -> None:
-    panel = ImagePanel(job_shared, probe=probe)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(job_shared, probe=probe))
     booted: list[tuple[str, str]] = []
     panel.on_booted(lambda site, server: booted.append((site, server)))
     image = next(i for i in panel.images if i.name == "X2Go_xfce")
@@ -57,8 +56,7 @@ def test_boot_runs_in_the_background_and_ends_on_a_connection_card(
 def test_bulk_delete_reports_each_snapshot_and_leaves_protected_ones(
     fake: FakeCloud, job_shared: Shared
 ) -> None:
-    panel = SnapshotPanel(job_shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(job_shared))
     ids = {s.name: s.id for s in page_of(panel).items}
     panel.ask_delete([ids["analysis-snap"], ids["assembly-snap"], ids["golden-snap"]])
     panel.confirmation._yes.click()
@@ -77,8 +75,7 @@ def test_bulk_delete_reports_each_snapshot_and_leaves_protected_ones(
 
 
 def test_a_failed_delete_is_reported_per_item(fake: FakeCloud, job_shared: Shared) -> None:
-    panel = SnapshotPanel(job_shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(job_shared))
     target = next(s for s in page_of(panel).items if s.name == "assembly-snap")
     fake.fail_next("delete_image", PermissionDeniedError("Glance refused: image is in use."))
     panel.ask_delete_one(target.id)
@@ -93,8 +90,7 @@ def test_a_failed_delete_keeps_its_same_named_twin_listed_and_selected(
     fake: FakeCloud, job_shared: Shared
 ) -> None:
     twins = [fake.add_snapshot("nightly"), fake.add_snapshot("nightly")]
-    panel = SnapshotPanel(job_shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(job_shared))
     fake.fail_next("delete_image", PermissionDeniedError("Glance refused: image is in use."))
     panel.table.selected = tuple(s.id for s in twins)
     panel.table._delete_selected.click()
@@ -113,8 +109,7 @@ def test_a_failed_delete_keeps_its_same_named_twin_listed_and_selected(
 def test_create_snapshot_job_adds_the_snapshot_to_the_table(
     fake: FakeCloud, job_shared: Shared
 ) -> None:
-    panel = SnapshotPanel(job_shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(job_shared))
     vm2 = next(s for s in fake.servers.values() if s.name == "vm2")
     panel.create._server.value = vm2.id
     panel.create._name.value = "vm2-nightly"
@@ -131,8 +126,7 @@ def test_create_snapshot_job_adds_the_snapshot_to_the_table(
 
 
 def test_start_vm_from_snapshot_uses_the_chosen_flavor(fake: FakeCloud, job_shared: Shared) -> None:
-    panel = SnapshotPanel(job_shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(job_shared))
     snap = next(s for s in page_of(panel).items if s.name == "analysis-snap")
     panel.open_launch(snap.id)
     panel.relaunch._name.value = "again-1"
@@ -148,8 +142,7 @@ def test_a_failed_boot_says_why_in_its_card_and_keeps_the_form(
 ) -> None:
     from denbi_jupyter.errors import QuotaExceededError
 
-    panel = ImagePanel(job_shared, probe=probe)
-    panel.wait_idle()
+    panel = loaded(ImagePanel(job_shared, probe=probe))
     panel.select(panel.images[0].id)
     panel._boot_name.value = "too-many"
     fake.fail_next(

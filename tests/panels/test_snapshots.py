@@ -11,7 +11,7 @@ from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.types import Page, Snapshot, SnapshotQuery, SnapshotSort
 from denbi_jupyter.panels import Shared, SiteClients, SnapshotPanel
-from tests.panels._support import page_of, shown, texts, wait_until
+from tests.panels._support import loaded, page_of, shown, texts, wait_until
 from tests.support.fake_cloud import FakeCloud
 
 
@@ -44,8 +44,7 @@ def test_first_page_lists_snapshots_with_project_status_and_index_badge(
 def test_a_filter_keystroke_is_served_by_the_index_without_a_request(
     fake: FakeCloud, shared: Shared
 ) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     before = len(fake.calls)
     panel.table._filter.value = "assem"
     panel.wait_idle()
@@ -63,8 +62,7 @@ def test_a_filter_keystroke_is_served_by_the_index_without_a_request(
 def test_a_filter_keystroke_renders_the_table_only(
     fake: FakeCloud, shared: Shared, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     renders: dict[str, int] = {}
     for part in panel._parts():
         name, render = type(part).__name__, part._render
@@ -84,8 +82,7 @@ def test_a_filter_keystroke_renders_the_table_only(
 
 
 def test_no_match_says_so_in_words(shared: Shared) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     panel.table.text = "foo"
     panel.wait_idle()
     assert page_of(panel).items == ()
@@ -94,8 +91,7 @@ def test_no_match_says_so_in_words(shared: Shared) -> None:
 
 def test_paging_with_a_page_size_and_sorting_by_name(fake: FakeCloud, shared: Shared) -> None:
     many_snapshots(fake, 21)
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     panel.table._per_page.value = 25
     panel.wait_idle()
     assert "Page 1 of 1 · 25 snapshots" in panel.table._page_label.value
@@ -118,8 +114,7 @@ def test_paging_with_a_page_size_and_sorting_by_name(fake: FakeCloud, shared: Sh
 
 
 def test_select_page_skips_protected_and_foreign_snapshots(shared: Shared) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     panel.table._select_page.click()
     chosen = sorted(panel.table.name_of(i) for i in panel.selected)
     assert chosen == ["analysis-snap", "assembly-snap"]
@@ -136,8 +131,7 @@ def test_checkbox_clicks_select_and_select_all_matching_spans_pages(
     fake: FakeCloud, shared: Shared
 ) -> None:
     many_snapshots(fake, 30)
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     panel.table.per_page = 10
     panel.table.text = "bulk"
     panel.wait_idle()
@@ -154,8 +148,7 @@ def test_checkbox_clicks_select_and_select_all_matching_spans_pages(
 def test_delete_asks_first_naming_each_snapshot_and_cancel_keeps_everything(
     fake: FakeCloud, shared: Shared
 ) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     panel.table._select_page.click()
     panel.table._delete_selected.click()
     assert shown(panel.confirmation.box)
@@ -170,8 +163,7 @@ def test_delete_asks_first_naming_each_snapshot_and_cancel_keeps_everything(
 
 
 def test_delete_one_row_asks_about_that_row_only(shared: Shared) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     row = next(r for r in panel.table.rows if panel.table.name_of(r.snapshot_id) == "assembly-snap")
     row.delete.click()
     assert "Delete this snapshot from fake?" in panel.confirmation._html.value
@@ -180,8 +172,7 @@ def test_delete_one_row_asks_about_that_row_only(shared: Shared) -> None:
 
 
 def test_start_vm_form_preselects_the_recorded_flavor(fake: FakeCloud, shared: Shared) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     row = next(r for r in panel.table.rows if panel.table.name_of(r.snapshot_id) == "analysis-snap")
     row.launch.click()
     assert shown(panel.relaunch)
@@ -194,8 +185,7 @@ def test_start_vm_form_preselects_the_recorded_flavor(fake: FakeCloud, shared: S
 
 
 def test_create_form_shows_preflight_warnings_inline(fake: FakeCloud, shared: Shared) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     vm1 = next(s for s in fake.servers.values() if s.name == "vm1")
     panel.create._server.value = vm1.id
     panel.create._name.value = "vm1-backup"
@@ -217,8 +207,7 @@ def test_site_switch_clears_selection_and_reloads(fake: FakeCloud) -> None:
     from denbi_jupyter.panels import SiteClients
 
     shared = Shared(SiteClients(clouds.__getitem__, list(clouds)), debounce_s=0, warm_up=False)
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     panel.table._select_page.click()
     panel._site_picker.value = "heidelberg"
     panel.wait_idle()
@@ -227,8 +216,7 @@ def test_site_switch_clears_selection_and_reloads(fake: FakeCloud) -> None:
 
 
 def test_reload_fetches_snapshots_made_elsewhere(fake: FakeCloud, shared: Shared) -> None:
-    panel = SnapshotPanel(shared)
-    panel.wait_idle()
+    panel = loaded(SnapshotPanel(shared))
     fake.add_snapshot("made-in-horizon")
     panel.table.text = "horizon"
     panel.wait_idle()

@@ -57,6 +57,7 @@ from denbi_jupyter.cloud.types import (
 from denbi_jupyter.errors import ConflictError, DenbiError
 
 from .fake_gateway import FakeGateway, Record, glance_time
+from .sites import fake_site
 
 __all__ = ["FakeCloud"]
 
@@ -80,18 +81,6 @@ _GATEWAY_CALL: Mapping[str, str] = {
     "project_names": "auth_projects",
     "find_flavor": "list_flavors",
 }
-
-
-def _default_site() -> SiteSettings:
-    return SiteSettings(
-        name="fake",
-        region="Fake",
-        auth_url="http://fake.invalid/identity/v3",
-        gateway_host="192.0.2.1",
-        ssh_port_formula="30000 + 256*oct3 + oct4",
-        guacamole_base_url="https://guacamole.fake.invalid/guacamole",
-        ssh_user="ubuntu",
-    )
 
 
 # --- domain object → record (the inverse of cloud/_records.py, for test edits) ------------------
@@ -198,7 +187,7 @@ class FakeCloud(OpenStackCloud):
         other_projects: Mapping[str, str] | None = None,
         index_timeout: float = 10.0,
     ) -> None:
-        settings = site or _default_site()
+        settings = site or fake_site()
         self._fake = FakeGateway(
             site=settings.name,
             project_id=project_id,

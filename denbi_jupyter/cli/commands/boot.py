@@ -9,31 +9,26 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, resolve_site
-from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
+from denbi_jupyter.cli._flow_command import FlowCommand
+from denbi_jupyter.cli._output import add_command, add_json_flag, add_site_option, resolve_site
+from denbi_jupyter.jobs import FlowRef
 
 if TYPE_CHECKING:
     from denbi_jupyter.cloud.results import BootResult
 
 __all__ = ["register", "run"]
 
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter boot --help`` say of it.
+_HELP = "boot a VM from an image or snapshot"
+_DESCRIPTION = "Boot a VM and wait until it is ACTIVE; print how to connect."
 
-def _background(args: argparse.Namespace, site: str) -> int:
-    command = ["boot", "--site", site, "--image", args.image, "--flavor", args.flavor]
-    command += ["--name", args.name, "--json"]
-    if args.key_name:
-        command += ["--key-name", args.key_name]
-    if args.request_id:
-        command += ["--request-id", args.request_id]
-    if args.wait_for_port:
-        command.append("--wait-for-port")
-    return start_detached(
-        command,
-        name="boot",
-        what=f"Booting {args.name!r}",
-        hint="Run the same command without --no-wait to wait for that VM (it boots only once).",
-        as_json=args.json,
-    )
+_COMMAND = FlowCommand(
+    words=("boot",),
+    flow=FlowRef.BOOT_SERVER,
+    options=("image", "flavor", "key_name", "name", "wait_for_port", "request_id"),
+    started="Booting {name!r}",
+    hint="Run the same command without --no-wait to wait for that VM (it boots only once).",
+)
 
 
 def _describe(result: BootResult) -> None:
@@ -56,35 +51,12 @@ def _describe(result: BootResult) -> None:
 def run(args: argparse.Namespace) -> int:
     """Boot the VM."""
     site = resolve_site(args)
-    if args.no_wait:
-        return _background(args, site)
-    from denbi_jupyter.jobs import load_flows
-
-    load_flows()
-    from flows.boot import boot_server
-
-    return run_flow_and_report(
-        boot_server,
-        title=f"Boot {args.name}",
-        as_json=args.json,
-        describe=_describe,
-        site=site,
-        image=args.image,
-        flavor=args.flavor,
-        key_name=args.key_name,
-        name=args.name,
-        wait_for_port=args.wait_for_port,
-        request_id=args.request_id,
-    )
+    return _COMMAND.run(args, site, title=f"Boot {args.name}", describe=_describe)
 
 
 def register(subparsers: Any) -> None:
     """Add the ``boot`` subcommand."""
-    parser = subparsers.add_parser(
-        "boot",
-        help="boot a VM from an image or snapshot",
-        description="Boot a VM and wait until it is ACTIVE; print how to connect.",
-    )
+    parser = add_command(subparsers, "boot", run, help=_HELP, description=_DESCRIPTION)
     add_site_option(parser)
     parser.add_argument("--image", required=True, help="image or snapshot name or id")
     parser.add_argument("--flavor", required=True, help="flavor name or id")
@@ -98,4 +70,3 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-wait", action="store_true", help="start it and return at once")
     add_json_flag(parser)
-    parser.set_defaults(run=run)

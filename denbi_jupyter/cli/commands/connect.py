@@ -7,10 +7,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
+from denbi_jupyter.cli._output import (
+    add_command,
+    add_json_flag,
+    add_site_option,
+    emit_json,
+    resolve_site,
+)
 from denbi_jupyter.errors import UserInputError
 
 __all__ = ["register", "run"]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter connect --help`` say of it.
+_HELP = "show how to connect to a VM"
+_DESCRIPTION = (
+    "Print the SSH command (or an ~/.ssh/config block) for a VM through its "
+    "site's gateway; optionally write an X2Go Client session file."
+)
 
 
 def _write_session(path: Path, text: str) -> None:
@@ -57,12 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``connect`` subcommand."""
-    parser = subparsers.add_parser(
-        "connect",
-        help="show how to connect to a VM",
-        description="Print the SSH command (or an ~/.ssh/config block) for a VM through its "
-        "site's gateway; optionally write an X2Go Client session file.",
-    )
+    parser = add_command(subparsers, "connect", run, help=_HELP, description=_DESCRIPTION)
     add_site_option(parser)
     parser.add_argument("server", metavar="SERVER", help="VM name or id")
     parser.add_argument("--ssh-config", action="store_true", help="print an ~/.ssh/config block")
@@ -71,4 +79,3 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--identity-file", metavar="KEY", help="private key path to put in")
     add_json_flag(parser)
-    parser.set_defaults(run=run)

@@ -12,9 +12,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from denbi_jupyter.cli._output import add_command
 from denbi_jupyter.errors import UserInputError
 
 __all__ = ["register", "run"]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter convert-key --help`` say of it.
+_HELP = "convert a PuTTY .ppk key to OpenSSH"
+_DESCRIPTION = (
+    "Convert a PuTTY private key (PPK v2 or v3) to an OpenSSH private key "
+    "file with mode 0600. Key material is never printed."
+)
 
 _MAX_PASSPHRASE_FILE = 64 * 1024
 
@@ -74,12 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``convert-key`` subcommand."""
-    parser = subparsers.add_parser(
-        "convert-key",
-        help="convert a PuTTY .ppk key to OpenSSH",
-        description="Convert a PuTTY private key (PPK v2 or v3) to an OpenSSH private key "
-        "file with mode 0600. Key material is never printed.",
-    )
+    parser = add_command(subparsers, "convert-key", run, help=_HELP, description=_DESCRIPTION)
     parser.add_argument("input", type=Path, metavar="IN.ppk", help="the PuTTY key file")
     parser.add_argument("output", type=Path, metavar="OUT", help="the OpenSSH key file to write")
     parser.add_argument(
@@ -102,4 +105,3 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     parser.add_argument("--public", action="store_true", help="also write OUT.pub")
-    parser.set_defaults(run=run)

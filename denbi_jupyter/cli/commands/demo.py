@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from denbi_jupyter.cli._output import add_command
 from denbi_jupyter.cli.commands.local_cloud import (
     add_serve_arguments,
     config_from_args,
@@ -22,6 +23,13 @@ from denbi_jupyter.cli.commands.local_cloud import (
 )
 
 __all__ = ["demo_guide", "register", "run"]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter demo --help`` say of it.
+_HELP = "start the local cloud and JupyterLab with the main notebook"
+_DESCRIPTION = (
+    "Start the embedded local cloud (two de.NBI-like sites) and JupyterLab "
+    "on loopback, opening notebooks/denbi_cloud.ipynb. Ctrl-C stops everything."
+)
 
 
 def demo_guide(cloud: Any, clouds_yaml: Path) -> list[str]:
@@ -47,23 +55,25 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     with interrupt_on_signals():
-        prefect_home = config.state_dir.parent / "prefect"
-        return launch_lab(port=args.lab_port, cloud_config=config, prefect_home=prefect_home)
+        state = config.state_dir.parent
+        return launch_lab(
+            port=args.lab_port,
+            cloud_config=config,
+            prefect_home=state / "prefect",
+            lab_dir=state / "lab",
+        )
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` subcommand."""
-    parser = subparsers.add_parser(
-        "demo",
-        help="start the local cloud and JupyterLab with the main notebook",
-        description="Start the embedded local cloud (two de.NBI-like sites) and JupyterLab "
-        "on loopback, opening notebooks/denbi_cloud.ipynb. Ctrl-C stops everything.",
-    )
+    parser = add_command(subparsers, "demo", run, help=_HELP, description=_DESCRIPTION)
     add_serve_arguments(parser)
     parser.add_argument(
-        "--lab-port", type=int, default=8888, help="JupyterLab's port on 127.0.0.1 (0: any free)"
+        "--lab-port",
+        type=int,
+        default=None,
+        help="JupyterLab's port on 127.0.0.1 (default: 8888, or any free one if taken; 0: any)",
     )
     parser.add_argument(
         "--no-lab", action="store_true", help="serve only the local cloud, without JupyterLab"
     )
-    parser.set_defaults(run=run)

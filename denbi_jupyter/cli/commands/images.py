@@ -5,9 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site, table
+from denbi_jupyter.cli._output import (
+    add_command,
+    add_json_flag,
+    add_site_option,
+    emit_json,
+    resolve_site,
+    table,
+)
 
 __all__ = ["register", "run"]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter images --help`` say of it.
+_HELP = "list a site's images"
+_DESCRIPTION = "List the active images of a site, newest first."
 
 
 def _size(size: int | None) -> str:
@@ -53,11 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``images`` subcommand."""
-    parser = subparsers.add_parser(
-        "images",
-        help="list a site's images",
-        description="List the active images of a site, newest first.",
-    )
+    parser = add_command(subparsers, "images", run, help=_HELP, description=_DESCRIPTION)
     add_site_option(parser)
     parser.add_argument("--search", metavar="TEXT", help="text in the name, kind or tags")
     parser.add_argument(
@@ -65,4 +72,3 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--snapshots", action="store_true", help="include snapshots")
     add_json_flag(parser)
-    parser.set_defaults(run=run)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from denbi_jupyter.cli._output import add_command
 from denbi_jupyter.errors import UserInputError
 
 __all__ = [
@@ -33,6 +34,14 @@ __all__ = [
     "start_cloud",
     "usage_lines",
 ]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter local-cloud --help`` say of it.
+_HELP = "serve the embedded OpenStack-compatible cloud on loopback"
+_DESCRIPTION = (
+    "Serve a small OpenStack-compatible cloud (Keystone, Glance, Nova, Neutron) with a "
+    "de.NBI-like catalog on 127.0.0.1, one cloud per site, and write a clouds.yaml "
+    "for it. Ctrl-C stops it."
+)
 
 #: Where the cloud listens unless ``--port`` says otherwise (0 picks a free port).
 DEFAULT_PORT = 8790
@@ -235,14 +244,5 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``local-cloud`` subcommand."""
-    parser = subparsers.add_parser(
-        "local-cloud",
-        help="serve the embedded OpenStack-compatible cloud on loopback",
-        description=(
-            "Serve a small OpenStack-compatible cloud (Keystone, Glance, Nova, Neutron) with a "
-            "de.NBI-like catalog on 127.0.0.1, one cloud per site, and write a clouds.yaml "
-            "for it. Ctrl-C stops it."
-        ),
-    )
+    parser = add_command(subparsers, "local-cloud", run, help=_HELP, description=_DESCRIPTION)
     add_serve_arguments(parser)
-    parser.set_defaults(run=run)

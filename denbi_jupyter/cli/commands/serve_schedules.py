@@ -12,10 +12,23 @@ import argparse
 import zoneinfo
 from typing import Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, emit_json, resolve_site
+from denbi_jupyter.cli._output import (
+    add_command,
+    add_json_flag,
+    add_site_option,
+    emit_json,
+    resolve_site,
+)
 from denbi_jupyter.errors import UserInputError
 
 __all__ = ["build_deployments", "register", "run"]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter serve-schedules --help`` say of it.
+_HELP = "serve the scheduled snapshot flows"
+_DESCRIPTION = (
+    "Serve nightly snapshots (with retention) and a cleanup on cron "
+    "schedules from this process until Ctrl-C."
+)
 
 
 def _schedule(cron: str, timezone: str) -> Any:
@@ -94,12 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``serve-schedules`` subcommand."""
-    parser = subparsers.add_parser(
-        "serve-schedules",
-        help="serve the scheduled snapshot flows",
-        description="Serve nightly snapshots (with retention) and a cleanup on cron "
-        "schedules from this process until Ctrl-C.",
-    )
+    parser = add_command(subparsers, "serve-schedules", run, help=_HELP, description=_DESCRIPTION)
     add_site_option(parser)
     parser.add_argument("--nightly-cron", default="0 2 * * *", help="cron of the nightly run")
     parser.add_argument("--cleanup-cron", default="30 3 * * 0", help="cron of the cleanup")
@@ -116,4 +124,3 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--check", action="store_true", help="print the deployments and exit")
     add_json_flag(parser)
-    parser.set_defaults(run=run)

@@ -6,9 +6,16 @@ import argparse
 import os
 from typing import Any
 
-from denbi_jupyter.cli._output import add_json_flag, emit_json, table
+from denbi_jupyter.cli._output import add_command, add_json_flag, emit_json, jsonable, table
 
 __all__ = ["register", "run"]
+
+#: What ``denbi-jupyter --help`` and ``denbi-jupyter sites --help`` say of it.
+_HELP = "list the sites (clouds.yaml entries)"
+_DESCRIPTION = (
+    "List the de.NBI sites configured in clouds.yaml ($OS_CLIENT_CONFIG_FILE "
+    "or the usual places); * marks $OS_CLOUD."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     sites = list_sites()
     default = os.environ.get("OS_CLOUD", "")
     if args.json:
-        emit_json([{**_fields(site), "default": site.name == default} for site in sites])
+        emit_json([{**jsonable(site), "default": site.name == default} for site in sites])
         return 0
     rows = [
         (
@@ -34,25 +41,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fields(site: Any) -> dict[str, Any]:
-    return {
-        "name": site.name,
-        "region": site.region,
-        "auth_url": site.auth_url,
-        "gateway_host": site.gateway_host,
-        "ssh_port_formula": site.ssh_port_formula,
-        "guacamole_base_url": site.guacamole_base_url,
-        "ssh_user": site.ssh_user,
-    }
-
-
 def register(subparsers: Any) -> None:
     """Add the ``sites`` subcommand."""
-    parser = subparsers.add_parser(
-        "sites",
-        help="list the sites (clouds.yaml entries)",
-        description="List the de.NBI sites configured in clouds.yaml ($OS_CLIENT_CONFIG_FILE "
-        "or the usual places); * marks $OS_CLOUD.",
-    )
+    parser = add_command(subparsers, "sites", run, help=_HELP, description=_DESCRIPTION)
     add_json_flag(parser)
-    parser.set_defaults(run=run)

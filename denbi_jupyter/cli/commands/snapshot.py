@@ -10,14 +10,24 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from denbi_jupyter.cli._output import add_json_flag, add_site_option, resolve_site
-from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
+from denbi_jupyter.cli._flow_command import FlowCommand
+from denbi_jupyter.cli._output import add_command, add_json_flag, add_site_option, resolve_site
 from denbi_jupyter.errors import UserInputError
+from denbi_jupyter.jobs import FlowRef
 
 if TYPE_CHECKING:
     from denbi_jupyter.cloud.results import SnapshotResult
 
 __all__ = ["register", "run_create"]
+
+_COMMAND = FlowCommand(
+    words=("snapshot", "create"),
+    flow=FlowRef.CREATE_SNAPSHOT,
+    options=("server", "name", "request_id", "timeout"),
+    renamed={"timeout": "timeout_s"},
+    started="Snapshot {name!r} started",
+    hint="Run the same command without --no-wait to wait for it (it is made only once).",
+)
 
 
 def _positive(text: str) -> float:
@@ -30,20 +40,6 @@ def _positive(text: str) -> float:
     return value
 
 
-def _background(args: argparse.Namespace, site: str) -> int:
-    command = ["snapshot", "create", "--site", site, "--server", args.server, "--name", args.name]
-    command += ["--timeout", f"{args.timeout:g}", "--json"]
-    if args.request_id:
-        command += ["--request-id", args.request_id]
-    return start_detached(
-        command,
-        name="snapshot",
-        what=f"Snapshot {args.name!r} started",
-        hint="Run the same command without --no-wait to wait for it (it is made only once).",
-        as_json=args.json,
-    )
-
-
 def _describe(result: SnapshotResult) -> None:
     verb = "existed already" if result.reused else "is active"
     print(f"Snapshot {result.name} ({result.image_id}) {verb}.")
@@ -54,24 +50,8 @@ def run_create(args: argparse.Namespace) -> int:
     site = resolve_site(args)
     if not args.name.strip():
         raise UserInputError("The snapshot name is empty: give --name a name.")
-    if args.no_wait:
-        return _background(args, site)
-    from denbi_jupyter.jobs import load_flows
-
-    load_flows()
-    from flows.snapshot import create_snapshot
-
-    return run_flow_and_report(
-        create_snapshot,
-        title=f"Snapshot {args.server} → {args.name.strip()}",
-        as_json=args.json,
-        describe=_describe,
-        site=site,
-        server=args.server,
-        name=args.name,
-        request_id=args.request_id,
-        timeout_s=args.timeout,
-    )
+    title = f"Snapshot {args.server} → {args.name.strip()}"
+    return _COMMAND.run(args, site, title=title, describe=_describe)
 
 
 def register(subparsers: Any) -> None:
@@ -80,8 +60,10 @@ def register(subparsers: Any) -> None:
         "snapshot", help="snapshot a VM", description="Snapshot a VM (Nova createImage)."
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = actions.add_parser(
+    create = add_command(
+        actions,
         "create",
+        run_create,
         help="snapshot a VM and wait until the image is active",
         description="Check the VM, ask Nova for a snapshot, follow it until Glance says "
         "active, record its provenance and copy the source image's tags.",
@@ -97,4 +79,3 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument("--no-wait", action="store_true", help="start it and return at once")
     add_json_flag(create)
-    create.set_defaults(run=run_create)

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from denbi_jupyter.cli._output import (
+    add_command,
     add_json_flag,
     add_site_option,
     confirm,
@@ -149,7 +150,7 @@ def register(subparsers: Any) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    listing = actions.add_parser("list", help="list snapshots, one page at a time")
+    listing = add_command(actions, "list", run_list, help="list snapshots, one page at a time")
     add_site_option(listing)
     listing.add_argument("--filter", metavar="TEXT", help="name, project name or OpenStack id")
     listing.add_argument("--page", type=_count(1, 1_000_000), default=1, help="page (from 1)")
@@ -161,10 +162,11 @@ def register(subparsers: Any) -> None:
     )
     listing.add_argument("--own", action="store_true", help="only the project's own snapshots")
     add_json_flag(listing)
-    listing.set_defaults(run=run_list)
 
-    delete = actions.add_parser(
+    delete = add_command(
+        actions,
         "delete",
+        run_delete,
         help="delete snapshots (protected and other projects' are refused)",
         description="Delete snapshots by id or name. Without --yes it asks on a terminal "
         "and refuses otherwise. Exit code 1 when any was not deleted.",
@@ -176,4 +178,3 @@ def register(subparsers: Any) -> None:
         "--max-parallel", type=_count(1, 16), default=4, help="deletions at once (1-16)"
     )
     add_json_flag(delete)
-    delete.set_defaults(run=run_delete)
