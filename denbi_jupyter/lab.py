@@ -2,9 +2,13 @@
 
 :func:`launch_lab` is what ``denbi-jupyter demo`` runs: it starts the local cloud, writes a
 ``clouds.yaml`` (mode 0600) and exports it to the lab's kernels as ``OS_CLIENT_CONFIG_FILE``
-(with ``OS_CLOUD`` naming the first site), starts JupyterLab on 127.0.0.1 with the repository's
-``notebooks/`` folder open at the main notebook, prints the URL with its token, and stops
-everything it started on Ctrl-C or when the lab exits. :func:`start_lab` does the same without
+(with ``OS_CLOUD`` naming the first site), copies the repository's notebooks into the demo's
+state folder (the lab serves that folder, so nothing is written into the checkout), starts
+JupyterLab on 127.0.0.1 (port 8888, or a free one when it is taken) with the main notebook open
+and the de.NBI panel beside it, and with the server extension (:mod:`denbi_jupyter.labserver`)
+starting a Prefect server in the demo's state folder; it prints the lab's URL and the Prefect
+UI's (both under the lab's URL, with its token), and stops everything it started on Ctrl-C or
+when the lab exits. :func:`start_lab` does the same without
 blocking (tests), and :func:`notebook_clouds` is the notebooks' first cell: it finds the
 configured clouds or starts a local cloud in the kernel.
 """
@@ -28,12 +32,14 @@ from denbi_jupyter._serving import wait_until_answering
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from denbi_jupyter.localcloud.server import StopsOnExit
-from denbi_jupyter.prefect_server import PrefectServer
 
 __all__ = [
+    "DEFAULT_LAB_PORT",
     "MAIN_NOTEBOOK",
     "LabSession",
     "NotebookClouds",
+    "choose_lab_port",
+    "copy_notebooks",
     "demo_cloud_config",
     "launch_lab",
     "notebook_clouds",
@@ -43,6 +49,13 @@ __all__ = [
 
 #: The notebook the lab opens.
 MAIN_NOTEBOOK = "denbi_cloud.ipynb"
+#: The lab's port when it is free (the demo then takes any free port).
+DEFAULT_LAB_PORT = 8888
+#: The server extension :func:`start_lab` enables, and where it serves the Prefect UI.
+_EXTENSION = "denbi_jupyter.labserver"
+PREFECT_UI_PATH = "denbi-jupyter/prefect/"
+#: The id of the front-end's panel in JupyterLab's left area.
+_PANEL_ID = "denbi-cloud-panel"
 _START_TIMEOUT_S = 90.0
 
 
@@ -78,13 +91,47 @@ _LAB_SETTINGS: dict[str, dict[str, object]] = {
 }
 
 
-def _write_lab_settings(folder: Path) -> None:
+#: Lab settings that open the front-end's de.NBI panel when the lab starts.
+_PANEL_SETTINGS: dict[str, dict[str, object]] = {"denbi-jupyter/plugin": {"openOnStart": True}}
+
+
+def _write_lab_settings(folder: Path, *, open_panel: bool = False) -> None:
     import json
 
-    for plugin, values in _LAB_SETTINGS.items():
+    settings = {**_LAB_SETTINGS, **(_PANEL_SETTINGS if open_panel else {})}
+    for plugin, values in settings.items():
         path = folder / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values, indent=2))
+
+
+def _write_workspace(folder: Path, *, notebook: str) -> None:
+    """The default workspace: ``notebook`` in the main area, our panel shown on the left."""
+    import json
+
+    from jupyterlab_server.workspaces_handler import WORKSPACE_EXTENSION, slugify
+
+    widget = f"notebook:{notebook}"
+    data = {
+        "data": {
+            "layout-restorer:data": {
+                "main": {
+                    "dock": {"type": "tab-area", "currentIndex": 0, "widgets": [widget]},
+                    "current": widget,
+                },
+                "left": {
+                    "collapsed": False,
+                    "visible": True,
+                    "current": _PANEL_ID,
+                    "widgets": ["filebrowser", "running-sessions", _PANEL_ID],
+                },
+            },
+            widget: {"data": {"path": notebook, "factory": "Notebook"}},
+        },
+        "metadata": {"id": "default"},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{slugify('default')}{WORKSPACE_EXTENSION}").write_text(json.dumps(data, indent=2))
 
 
 def _free_port(host: str) -> int:
@@ -93,12 +140,37 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on ``host:port`` (and we may bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_lab_port(port: int, *, fallback: bool) -> int:
+    """``port`` if free (or 0: any free port); with ``fallback``, a free one when it is taken.
+
+    Raises:
+        UserInputError: ``port`` is taken and ``fallback`` is False.
+    """
+    if not port:
+        return _free_port("127.0.0.1")
+    if _port_is_free("127.0.0.1", port):
+        return port
+    if fallback:
+        return _free_port("127.0.0.1")
+    raise UserInputError(f"Port {port} on 127.0.0.1 is taken: choose another (0: any free).")
+
+
 @dataclass
 class LabSession(StopsOnExit):
     """A running JupyterLab (and the local cloud started for it); a context manager.
 
     Attributes:
-        url: The lab's base URL, e.g. ``http://127.0.0.1:8888``.
+        url: The lab's base URL, e.g. ``http://127.0.0.1:8888`` (no trailing slash).
         token: The access token (random per start).
         notebook_dir: The folder the lab serves.
         process: The JupyterLab server process.
@@ -117,6 +189,11 @@ class LabSession(StopsOnExit):
     def notebook_url(self, name: str = MAIN_NOTEBOOK) -> str:
         """The URL that opens ``name`` in the lab, token included."""
         return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+    @property
+    def prefect_ui_url(self) -> str:
+        """The Prefect UI under the lab's URL (the server extension's proxy), token included."""
+        return f"{self.url}/{PREFECT_UI_PATH}?token={self.token}"
 
     def stop(self) -> None:
         """Stop the lab (and its kernels), then the local cloud; remove temporary files.
@@ -169,11 +246,17 @@ def start_lab(
     env: Mapping[str, str] | None = None,
     extra_args: Sequence[str] = (),
     log_file: Path | None = None,
+    port_fallback: bool = False,
+    prefect_home: Path | None = None,
+    open_panel: bool = False,
+    base_url: str = "/",
 ) -> LabSession:
     """Start JupyterLab (and the local cloud) and return once the lab answers.
 
     The lab gets fresh settings and workspaces in a temporary folder: the notebook opens alone
-    and its kernel starts without a question.
+    and its kernel starts without a question. The server extension
+    :mod:`denbi_jupyter.labserver` is enabled; it starts a Prefect server only when
+    ``prefect_home`` is given (and ``PREFECT_API_URL`` is not set), never the user's own.
 
     Args:
         notebook_dir: Folder to serve; the repository's ``notebooks/`` by default.
@@ -184,13 +267,23 @@ def start_lab(
         env: Extra environment variables for the lab and its kernels.
         extra_args: Extra JupyterLab command-line options.
         log_file: Where the lab's output goes (default: inherited stdout/stderr).
+        port_fallback: When ``port`` is taken, use a free one instead of failing.
+        prefect_home: The folder of the lab's Prefect server (``DENBI_JUPYTER_PREFECT_HOME``);
+            None: the lab starts none (kernels use ``PREFECT_API_URL`` or Prefect's ephemeral
+            API).
+        open_panel: Show the front-end's de.NBI panel beside the notebook.
+        base_url: The lab's base URL (JupyterHub-like, e.g. ``/user/alice/``); in ``url``.
 
     Raises:
         CloudUnavailableError: The lab did not start within 90 seconds.
+        UserInputError: ``port`` is taken (and ``port_fallback`` is False).
     """
     folder = notebook_dir or notebooks_dir()
     temp = Path(tempfile.mkdtemp(prefix="denbi-lab-"))
     child_env = dict(os.environ)
+    if prefect_home is not None:  # the lab's own Prefect server, not the caller's
+        child_env.pop("PREFECT_API_URL", None)
+        child_env["DENBI_JUPYTER_PREFECT_HOME"] = str(prefect_home)
     child_env.update(env or {})
     cloud: LocalCloud | None = None
     clouds_yaml: Path | None = None
@@ -200,19 +293,26 @@ def start_lab(
             clouds_yaml = cloud.write_clouds_yaml(temp / "clouds.yaml")
             child_env["OS_CLIENT_CONFIG_FILE"] = str(clouds_yaml)
             child_env["OS_CLOUD"] = cloud.config.sites[0].name
-        _write_lab_settings(temp / "lab-settings")
+        _write_lab_settings(temp / "lab-settings", open_panel=open_panel)
+        if open_panel:
+            _write_workspace(temp / "workspaces", notebook=MAIN_NOTEBOOK)
         token = secrets.token_hex(24)
-        chosen_port = port or _free_port("127.0.0.1")
+        chosen_port = choose_lab_port(port, fallback=port_fallback)
+        own_prefect = () if prefect_home is not None else ("--DenbiJupyter.start_prefect=False",)
         process = _spawn_lab(
             _lab_command(
-                folder=folder, port=chosen_port, token=token, temp=temp, extra_args=extra_args
+                folder=folder,
+                port=chosen_port,
+                token=token,
+                temp=temp,
+                extra_args=[*own_prefect, f"--ServerApp.base_url={base_url}", *extra_args],
             ),
             env=child_env,
             cwd=folder,
             log_file=log_file,
         )
         session = LabSession(
-            url=f"http://127.0.0.1:{chosen_port}",
+            url=f"http://127.0.0.1:{chosen_port}{base_url.rstrip('/')}",
             token=token,
             notebook_dir=folder,
             process=process,
@@ -253,6 +353,7 @@ def _lab_command(
         f"--LabApp.default_url=/lab/tree/{MAIN_NOTEBOOK}",
         f"--LabApp.user_settings_dir={temp / 'lab-settings'}",
         f"--LabApp.workspaces_dir={temp / 'workspaces'}",
+        f"--ServerApp.jpserver_extensions={_EXTENSION}=True",
         *extra_args,
     ]
 
@@ -293,44 +394,64 @@ def _wait_until_up(session: LabSession) -> None:
 def launch_lab(
     *,
     notebook_dir: Path | None = None,
-    port: int = 0,
+    port: int | None = None,
     local_cloud: bool = True,
     cloud_config: LocalCloudConfig | None = None,
     prefect_home: Path | None = None,
+    lab_dir: Path | None = None,
 ) -> int:
     """Run the demo lab in the foreground until Ctrl-C or the lab exits; return its exit code.
 
-    Starts a Prefect server on loopback first (its UI shows every flow run, and kernels need
-    no ephemeral Prefect API of their own), then the local cloud and JupyterLab.
+    Starts the local cloud and JupyterLab; the lab's server extension starts a Prefect server
+    (its UI, under the lab's URL, shows every flow run; kernels need no ephemeral Prefect API).
 
     Args:
-        notebook_dir: Folder to serve; the repository's ``notebooks/`` by default.
-        port: TCP port on 127.0.0.1; 0 picks a free one.
+        notebook_dir: Where the notebooks come from; the repository's ``notebooks/`` by default.
+        port: TCP port on 127.0.0.1; None: 8888, or a free one when it is taken; 0: any free.
         local_cloud: Start the local cloud for the lab (False: use your own clouds.yaml).
         cloud_config: Local-cloud settings (default :func:`demo_cloud_config`).
-        prefect_home: The Prefect server's home (its run history); a temporary folder if None.
+        prefect_home: The Prefect server's folder (its run history); a temporary one if None.
+        lab_dir: The folder the lab serves; the notebooks are copied into it when missing
+            there (your edits stay); a temporary folder if None.
     """
     home = prefect_home or Path(tempfile.mkdtemp(prefix="denbi-prefect-"))
-    print("Starting the Prefect server, the local cloud and JupyterLab…", flush=True)
-    with PrefectServer(port=_free_port("127.0.0.1"), home=home) as prefect:
-        session = start_lab(
-            notebook_dir=notebook_dir,
-            port=port,
-            local_cloud=local_cloud,
-            cloud_config=cloud_config,
-            env={"PREFECT_API_URL": prefect.api_url},
-        )
-        with session:
-            where = f"local cloud on {session.cloud.url}" if session.cloud else "your clouds.yaml"
-            print(f"JupyterLab is running with the {where}.", flush=True)
-            print(f"Prefect UI: {prefect.ui_url}", flush=True)
-            print(f"Open: {session.notebook_url()}", flush=True)
-            print("Press Ctrl-C to stop the lab and everything it started.", flush=True)
-            try:
-                return session.process.wait()
-            except KeyboardInterrupt:
-                print("\nStopping…", flush=True)
-                return 0
+    served = lab_dir or Path(tempfile.mkdtemp(prefix="denbi-lab-"))
+    copy_notebooks(notebook_dir or notebooks_dir(), served)
+    print("Starting the local cloud, JupyterLab and its Prefect server…", flush=True)
+    session = start_lab(
+        notebook_dir=served,
+        port=DEFAULT_LAB_PORT if port is None else port,
+        port_fallback=port is None,
+        local_cloud=local_cloud,
+        cloud_config=cloud_config,
+        prefect_home=home,
+        open_panel=True,
+    )
+    with session:
+        where = f"local cloud on {session.cloud.url}" if session.cloud else "your clouds.yaml"
+        print(f"JupyterLab is running with the {where}, serving {served}.", flush=True)
+        print(f"Prefect UI: {session.prefect_ui_url}", flush=True)
+        print(f"Open: {session.notebook_url()}", flush=True)
+        print("Press Ctrl-C to stop the lab and everything it started.", flush=True)
+        try:
+            return session.process.wait()
+        except KeyboardInterrupt:
+            print("\nStopping…", flush=True)
+            return 0
+
+
+def copy_notebooks(source: Path, target: Path) -> list[Path]:
+    """Copy the ``*.ipynb`` of ``source`` into ``target`` where missing; return the copies."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for notebook in sorted(source.glob("*.ipynb")):
+        destination = target / notebook.name
+        if not destination.exists():
+            shutil.copyfile(notebook, destination)
+            copied.append(destination)
+    return copied
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,21 +5,67 @@ a SQLite database) the first time a flow runs; a cold start takes about ten seco
 on a busy machine). :class:`Backend` starts it in a daemon thread, so a kernel pays it while
 the user is still choosing what to do, and jobs wait for it instead of racing it (Prefect's
 server start is not safe against two threads starting it at once). With ``PREFECT_API_URL``
-set, warming up is one health check of that server.
+set, warming up waits (bounded) until that server answers ``/health``: the lab's server
+extension exports the URL of a Prefect server it may still be starting, and a kernel must not
+race it.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from denbi_jupyter.jobs._flows import load_flows
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "wait_for_api"]
 
 _log = logging.getLogger(__name__)
+
+#: Longest wait for a server at ``PREFECT_API_URL`` to answer, in seconds.
+API_WAIT_S = 120.0
+_POLL_S = 0.25
+
+
+def wait_for_api(
+    api_url: str, *, timeout_s: float = API_WAIT_S, stop: threading.Event | None = None
+) -> None:
+    """Return once ``<api_url>/health`` answers 200; poll briefly against a deadline.
+
+    Args:
+        api_url: The value of ``PREFECT_API_URL``.
+        timeout_s: How long to wait.
+        stop: Ends the wait early (raising) when set.
+
+    Raises:
+        TimeoutError: Nothing answered within ``timeout_s`` (the message says what to do).
+    """
+    stop = stop or threading.Event()
+    health = f"{api_url.rstrip('/')}/health"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(health, timeout=min(2.0, timeout_s)) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0 or stop.wait(min(_POLL_S, left)):
+            break
+    parts = urllib.parse.urlsplit(api_url)  # shown without user info or query
+    port = f":{parts.port}" if parts.port else ""
+    shown = f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+    raise TimeoutError(
+        f"The Prefect API at {shown} (PREFECT_API_URL) did not answer within {timeout_s:.0f} s: "
+        "check that its server runs (the lab's Prefect status), or unset PREFECT_API_URL to "
+        "use Prefect's ephemeral API."
+    )
 
 
 class Backend:
@@ -30,6 +76,7 @@ class Backend:
         self._started = False
         self._ready = threading.Event()
         self.error: str | None = None
+        self.unreachable = False
         self.seconds: float | None = None
 
     @property
@@ -61,6 +108,9 @@ class Backend:
     def _warm(self) -> None:
         began = time.perf_counter()
         try:
+            api_url = os.environ.get("PREFECT_API_URL")
+            if api_url:
+                wait_for_api(api_url, timeout_s=API_WAIT_S)
             flows = load_flows()
             flows.quiet_console()
             with flows.flow_settings():
@@ -70,6 +120,9 @@ class Backend:
                     failure = client.api_healthcheck()
             if failure is not None:
                 self.error = f"The Prefect API is not healthy: {failure}"
+        except TimeoutError as exc:
+            self.error, self.unreachable = str(exc), True
+            _log.warning("%s", self.error)
         except Exception as exc:  # noqa: BLE001 - reported on the jobs that need the backend
             self.error = f"The Prefect backend did not start: {type(exc).__name__}: {exc}"
             _log.warning("%s", self.error)

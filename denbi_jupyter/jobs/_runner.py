@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from denbi_jupyter.errors import DenbiError
-from denbi_jupyter.jobs._backend import Backend
+from denbi_jupyter.jobs._backend import API_WAIT_S, Backend
 from denbi_jupyter.jobs._flows import FlowRef, load_flows, resolve_flow
 from denbi_jupyter.jobs._job import Job
 
@@ -16,8 +16,9 @@ __all__ = ["JobRunner", "describe_failure"]
 
 _log = logging.getLogger(__name__)
 
-#: Longest wait of a job for the Prefect backend to warm up, in seconds.
-BACKEND_WAIT_S = 120.0
+#: Longest wait of a job for the Prefect backend to warm up, in seconds (longer than the
+#: backend's own bounded wait for a server at ``PREFECT_API_URL``, then its health check).
+BACKEND_WAIT_S = API_WAIT_S + 30.0
 
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
@@ -111,6 +112,9 @@ class JobRunner:
                 if not self._backend.ready:
                     job._waiting("Starting the Prefect backend")
                     self._backend.wait(BACKEND_WAIT_S)
+                if self._backend.unreachable and self._backend.error is not None:
+                    job._finish(error=self._backend.error, error_type="PrefectUnavailableError")
+                    return
                 job._set_running()
                 self._execute(job, resolve_flow(flow), parameters)
         except DenbiError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import subprocess
 import sys
 import threading
@@ -11,7 +12,8 @@ import pytest
 
 from denbi_jupyter.cloud.results import BootResult, SnapshotResult
 from denbi_jupyter.errors import UserInputError
-from denbi_jupyter.jobs import FlowRef, Job, JobRunner, JobState
+from denbi_jupyter.jobs import FlowRef, Job, JobRunner, JobState, _backend
+from denbi_jupyter.jobs._backend import wait_for_api
 from flows import use_clients
 from flows.boot import boot_server
 from flows.snapshot import create_snapshot
@@ -229,3 +231,67 @@ def test_a_plain_function_runs_as_a_job_too(runner: JobRunner) -> None:
     assert done.wait(DONE_WITHIN) and failed.wait(DONE_WITHIN)
     assert done.result == 3 and done.message == "Done"
     assert (failed.error, failed.error_type) == ("Give a name.", "UserInputError")
+
+
+# --- a server at PREFECT_API_URL that is still starting -----------------------------------------
+class _Health(http.server.BaseHTTPRequestHandler):
+    """``/health`` of a Prefect server: 503 until ``ready`` is set, then 200 ``true``."""
+
+    ready = threading.Event()
+
+    def do_GET(self) -> None:
+        ok = self.ready.is_set() and self.path.endswith("/health")
+        body = b"true" if ok else b"starting"
+        self.send_response(200 if ok else 503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def starting_api() -> Iterator[tuple[str, threading.Event]]:
+    """The URL of an API that answers only once the returned event is set."""
+    _Health.ready = threading.Event()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api", _Health.ready
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_wait_for_api_returns_once_the_server_answers(
+    starting_api: tuple[str, threading.Event],
+) -> None:
+    url, ready = starting_api
+    waiter = threading.Thread(target=wait_for_api, args=(url,), kwargs={"timeout_s": 60})
+    waiter.start()
+    assert waiter.is_alive()  # nothing answers 200 before ready is set
+    ready.set()
+    waiter.join(60)
+    assert not waiter.is_alive()
+
+
+def test_wait_for_api_fails_clearly_when_nothing_answers(listening_port: int) -> None:
+    url = f"http://user:secret@127.0.0.1:{listening_port}/api"
+    with pytest.raises(TimeoutError, match="PREFECT_API_URL") as failure:
+        wait_for_api(url, timeout_s=0.5)
+    assert "secret" not in str(failure.value)
+
+
+def test_a_job_fails_clearly_when_the_api_never_answers(
+    monkeypatch: pytest.MonkeyPatch, listening_port: int
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{listening_port}/api")
+    monkeypatch.setattr(_backend, "API_WAIT_S", 0.5)
+    job = JobRunner().submit("never runs", lambda: 1)
+    assert job.wait(DONE_WITHIN)
+    assert job.state is JobState.FAILED and job.error_type == "PrefectUnavailableError"
+    assert job.error is not None and "did not answer" in job.error

@@ -159,6 +159,7 @@ def test_the_scan_covers_both_packages() -> None:
     for package in (
         "denbi_jupyter.cloud",
         "denbi_jupyter.connect",
+        "denbi_jupyter.labserver",
         "denbi_jupyter.localcloud",
         "denbi_jupyter.panels",
         "flows",
@@ -209,6 +210,26 @@ def test_only_the_gateway_imports_openstack_or_keystoneauth() -> None:
                 "denbi_jupyter.localcloud",
             ),
             id="connect-is-pure",
+        ),
+        pytest.param(
+            "denbi_jupyter.labserver",
+            (
+                *SDK,
+                "prefect",
+                "ipywidgets",
+                "flows",
+                "denbi_jupyter.cloud",
+                "denbi_jupyter.jobs",
+                "denbi_jupyter.panels",
+                "denbi_jupyter.cli",
+                "denbi_jupyter.localcloud",
+            ),
+            id="labserver-is-server-side",
+        ),
+        pytest.param(
+            "denbi_jupyter.prefect_server",
+            ("prefect", "flows", "denbi_jupyter.localcloud", "denbi_jupyter.panels"),
+            id="prefect-server-starts-a-process-only",
         ),
     ],
 )
