@@ -8,16 +8,21 @@ PIP := $(BIN)/pip --disable-pip-version-check
 
 setup: $(VENV)/.installed
 
+# The editable install also builds the JupyterLab extension (labextension/, with npm) unless
+# denbi_jupyter/labextension is newer than its source, and installs it for the venv's lab.
 $(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v npm >/dev/null || { echo "npm (Node.js >= 20.19) builds the JupyterLab extension: make system-deps, or install Node.js" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 # Debian packages the tests need: Chromium for the browser tests, puttygen as the PPK oracle,
-# Qt's QSettings (python3-pyqt5) as the reader of X2Go session files.
+# Qt's QSettings (python3-pyqt5) as the reader of X2Go session files; Node.js and npm build the
+# JupyterLab extension (its builder needs Node >= 20.19: Debian 13's nodejs, or NodeSource's).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v puttygen >/dev/null || missing="$$missing putty-tools"; \
 	dpkg -s python3-pyqt5 >/dev/null 2>&1 || missing="$$missing python3-pyqt5"; \
 	if [ -n "$$missing" ]; then \
@@ -56,3 +61,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info test-artifacts
+	rm -rf denbi_jupyter/labextension labextension/node_modules labextension/lib labextension/tsconfig.tsbuildinfo

@@ -1,4 +1,4 @@
-"""Wait until a server process we started answers over HTTP."""
+"""Servers we start: wait until one answers over HTTP; stop it when a ``with`` block ends."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from types import TracebackType
 
 from denbi_jupyter.errors import CloudUnavailableError
 
-__all__ = ["wait_until_answering"]
+__all__ = ["StopsOnExit", "wait_until_answering"]
 
 
 def wait_until_answering(
@@ -47,3 +48,22 @@ def wait_until_answering(
             pass
         time.sleep(0.2)  # polling a starting server: nothing to wait on but its port
     raise CloudUnavailableError(f"{what} did not answer on {url} within {timeout_s:.0f} s.")
+
+
+class StopsOnExit:
+    """Mixin of the things we start (local cloud, lab, Prefect server): leaving ``with`` stops.
+
+    A subclass defines :meth:`stop` and its own ``__enter__`` (which may start it).
+    """
+
+    def stop(self) -> None:
+        """Stop what was started; idempotent."""
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -28,10 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from denbi_jupyter._serving import wait_until_answering
+from denbi_jupyter._serving import StopsOnExit, wait_until_answering
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
-from denbi_jupyter.localcloud.server import StopsOnExit
 
 __all__ = [
     "DEFAULT_LAB_PORT",

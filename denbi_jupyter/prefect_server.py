@@ -32,9 +32,8 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
-from denbi_jupyter._serving import wait_until_answering
+from denbi_jupyter._serving import StopsOnExit, wait_until_answering
 
 __all__ = [
     "PrefectLaunch",
@@ -201,7 +200,7 @@ def _ended(pid: int, process: subprocess.Popen[bytes] | None, timeout_s: float) 
     return True
 
 
-class PrefectServer:
+class PrefectServer(StopsOnExit):
     """``prefect server start`` on 127.0.0.1 in its own session; a context manager.
 
     Args:
@@ -249,11 +248,3 @@ class PrefectServer:
 
     def __enter__(self) -> PrefectServer:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

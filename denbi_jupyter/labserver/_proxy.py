@@ -60,26 +60,8 @@ class PrefectProxyHandler(ProxyHandler):  # type: ignore[misc]  # jupyter-server
         """A websocket (Prefect's events and logs)."""
         return await self.proxy_open(_HOST, self._port(), self._path(path))
 
-    def post(self, path: str) -> Any:
-        """POST."""
+    def _forward(self, path: str) -> Any:
+        """Any other method, as it came."""
         return self.proxy(_HOST, self._port(), self._path(path))
 
-    def put(self, path: str) -> Any:
-        """PUT."""
-        return self.proxy(_HOST, self._port(), self._path(path))
-
-    def delete(self, path: str) -> Any:
-        """DELETE."""
-        return self.proxy(_HOST, self._port(), self._path(path))
-
-    def head(self, path: str) -> Any:
-        """HEAD."""
-        return self.proxy(_HOST, self._port(), self._path(path))
-
-    def patch(self, path: str) -> Any:
-        """PATCH."""
-        return self.proxy(_HOST, self._port(), self._path(path))
-
-    def options(self, path: str) -> Any:
-        """OPTIONS."""
-        return self.proxy(_HOST, self._port(), self._path(path))
+    post = put = delete = head = patch = options = _forward

@@ -10,12 +10,12 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import uvicorn
 import yaml
 
+from denbi_jupyter._serving import StopsOnExit
 from denbi_jupyter.localcloud import glance, neutron, nova, seed
 from denbi_jupyter.localcloud.app import create_app
 from denbi_jupyter.localcloud.config import LocalCloudConfig
@@ -27,25 +27,6 @@ from denbi_jupyter.localcloud.timeline import Timeline
 __all__ = ["LocalCloud", "StopsOnExit", "build_state", "load_credentials"]
 
 _CREDENTIALS_FILE = "credentials.json"
-
-
-class StopsOnExit:
-    """Mixin of the things we start (local cloud, lab, Prefect server): leaving ``with`` stops.
-
-    A subclass defines :meth:`stop` and its own ``__enter__`` (which may start it).
-    """
-
-    def stop(self) -> None:
-        """Stop what was started; idempotent."""
-        raise NotImplementedError
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def load_credentials(state_dir: Path) -> dict[str, str]:

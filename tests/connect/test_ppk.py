@@ -13,19 +13,8 @@ import pytest
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from denbi_jupyter.connect import (
-    KeyEncryptionUnavailableError,
-    KeyFormatError,
-    KeyIntegrityError,
-    PassphraseRequiredError,
-    UnsupportedKeyError,
-    WrongPassphraseError,
-    convert_ppk,
-    load_ppk,
-    peek_ppk,
-    read_ppk,
-    write_openssh_key,
-)
+from denbi_jupyter.connect import convert_ppk, load_ppk, peek_ppk, read_ppk, write_openssh_key
+from denbi_jupyter.connect import ppk as errors  # the error types, by their module
 from denbi_jupyter.errors import UserInputError
 
 from ._puttygen import (
@@ -142,7 +131,7 @@ def test_reencrypted_openssh_key_needs_the_new_passphrase(
 
 @pytest.mark.parametrize("spec", ["ed25519-v2-enc", "ecdsa256-v3-enc", "rsa2048-v3-enc"])
 def test_wrong_passphrase_is_reported(putty_keys: dict[str, PuttyKeyFile], spec: str) -> None:
-    with pytest.raises(WrongPassphraseError) as caught:
+    with pytest.raises(errors.WrongPassphraseError) as caught:
         load_ppk(putty_keys[spec].path, passphrase="not the passphrase")
     assert "not the passphrase" not in str(caught.value)
     assert isinstance(caught.value, UserInputError)
@@ -152,7 +141,7 @@ def test_wrong_passphrase_is_reported(putty_keys: dict[str, PuttyKeyFile], spec:
 def test_missing_passphrase_for_encrypted_key_is_reported(
     putty_keys: dict[str, PuttyKeyFile], passphrase: str | None
 ) -> None:
-    with pytest.raises(PassphraseRequiredError, match="passphrase"):
+    with pytest.raises(errors.PassphraseRequiredError, match="passphrase"):
         load_ppk(putty_keys["ed25519-v3-enc"].path, passphrase=passphrase)
 
 
@@ -183,13 +172,13 @@ def test_non_ascii_passphrase_opens_a_puttygen_key(tmp_path: Path) -> None:
 def test_tampered_private_data_in_unencrypted_key_fails_the_mac(
     putty_keys: dict[str, PuttyKeyFile], spec: str
 ) -> None:
-    with pytest.raises(KeyIntegrityError, match="MAC"):
+    with pytest.raises(errors.KeyIntegrityError, match="MAC"):
         read_ppk(_flip_private_byte(putty_keys[spec].path))
 
 
 @pytest.mark.parametrize("spec", ["ed25519-v2-enc", "ecdsa521-v3-enc"])
 def test_tampered_encrypted_key_is_rejected(putty_keys: dict[str, PuttyKeyFile], spec: str) -> None:
-    with pytest.raises(WrongPassphraseError, match="modified"):
+    with pytest.raises(errors.WrongPassphraseError, match="modified"):
         read_ppk(_flip_private_byte(putty_keys[spec].path), passphrase=PASSPHRASE)
 
 
@@ -198,13 +187,13 @@ def test_edited_mac_line_is_rejected(putty_keys: dict[str, PuttyKeyFile], spec: 
     key_file = putty_keys[spec]
     size = 40 if key_file.version == 2 else 64
     data = _replace_line(key_file.path, "Private-MAC:", "Private-MAC: " + "0" * size)
-    with pytest.raises((KeyIntegrityError, WrongPassphraseError)):
+    with pytest.raises((errors.KeyIntegrityError, errors.WrongPassphraseError)):
         read_ppk(data, passphrase=key_file.passphrase)
 
 
 def test_edited_comment_is_rejected(putty_keys: dict[str, PuttyKeyFile]) -> None:
     data = _replace_line(putty_keys["ed25519-v3-plain"].path, "Comment:", "Comment: swapped")
-    with pytest.raises(KeyIntegrityError):
+    with pytest.raises(errors.KeyIntegrityError):
         read_ppk(data)
 
 
@@ -215,7 +204,7 @@ def test_swapped_public_key_is_rejected(putty_keys: dict[str, PuttyKeyFile]) -> 
     count = int(target[start].split(": ")[1])
     donor_start = next(i for i, line in enumerate(donor) if line.startswith("Public-Lines"))
     target[start + 1 : start + 1 + count] = donor[donor_start + 1 : donor_start + 1 + count]
-    with pytest.raises(KeyIntegrityError):
+    with pytest.raises(errors.KeyIntegrityError):
         read_ppk("\n".join(target) + "\n")
 
 
@@ -297,7 +286,7 @@ def test_windows_and_old_mac_line_endings_are_accepted(
     ],
 )
 def test_malformed_files_are_rejected_clearly(data: bytes, message: str) -> None:
-    with pytest.raises(KeyFormatError, match=message):
+    with pytest.raises(errors.KeyFormatError, match=message):
         read_ppk(data)
 
 
@@ -307,13 +296,13 @@ def test_truncated_private_blob_is_rejected(putty_keys: dict[str, PuttyKeyFile])
     index = next(i for i, line in enumerate(lines) if line.startswith("Private-Lines"))
     lines[index] = "Private-Lines: 1"
     del lines[index + 2 : index + int(text.split("Private-Lines: ")[1].split()[0]) + 1]
-    with pytest.raises(KeyFormatError):
+    with pytest.raises(errors.KeyFormatError):
         read_ppk("\n".join(lines) + "\n")
 
 
 def test_ppk_version_1_is_unsupported(putty_keys: dict[str, PuttyKeyFile]) -> None:
     text = putty_keys["ed25519-v2-plain"].path.read_text()
-    with pytest.raises(UnsupportedKeyError, match="version 1"):
+    with pytest.raises(errors.UnsupportedKeyError, match="version 1"):
         read_ppk(text.replace("PuTTY-User-Key-File-2", "PuTTY-User-Key-File-1"))
 
 
@@ -322,7 +311,7 @@ def test_key_types_openssh_cannot_use_are_unsupported(
     putty_keys: dict[str, PuttyKeyFile], algorithm: str
 ) -> None:
     text = putty_keys["ed25519-v3-plain"].path.read_text()
-    with pytest.raises(UnsupportedKeyError, match="cannot be converted"):
+    with pytest.raises(errors.UnsupportedKeyError, match="cannot be converted"):
         read_ppk(text.replace("File-3: ssh-ed25519", f"File-3: {algorithm}"))
 
 
@@ -331,13 +320,13 @@ def test_real_ed448_key_from_puttygen_is_unsupported(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     run_puttygen("-t", "ed448", "-q", "--new-passphrase", empty, "-o", key_path)
-    with pytest.raises(UnsupportedKeyError, match="Ed448"):
+    with pytest.raises(errors.UnsupportedKeyError, match="Ed448"):
         load_ppk(key_path)
 
 
 def test_unknown_cipher_is_unsupported(putty_keys: dict[str, PuttyKeyFile]) -> None:
     text = putty_keys["ed25519-v3-plain"].path.read_text()
-    with pytest.raises(UnsupportedKeyError, match="aes256-cbc"):
+    with pytest.raises(errors.UnsupportedKeyError, match="aes256-cbc"):
         read_ppk(text.replace("Encryption: none", "Encryption: 3des-cbc"))
 
 
@@ -354,12 +343,12 @@ def test_unreasonable_argon2_parameters_are_refused_before_hashing(
     putty_keys: dict[str, PuttyKeyFile], header: str, value: str
 ) -> None:
     data = _replace_line(putty_keys["ed25519-v3-enc"].path, f"{header}:", f"{header}: {value}")
-    with pytest.raises(UnsupportedKeyError, match=re.escape(header) + "|key derivation"):
+    with pytest.raises(errors.UnsupportedKeyError, match=re.escape(header) + "|key derivation"):
         read_ppk(data, passphrase=PASSPHRASE)
 
 
 def test_unreadable_key_path_is_a_key_format_error(tmp_path: Path) -> None:
-    with pytest.raises(KeyFormatError, match="Cannot read"):
+    with pytest.raises(errors.KeyFormatError, match="Cannot read"):
         load_ppk(tmp_path / "missing.ppk")
 
 
@@ -373,5 +362,5 @@ def test_reencryption_without_bcrypt_is_a_clear_error(putty_keys: dict[str, Putt
             raise UnsupportedAlgorithm("Need bcrypt module")
 
     crippled = dataclasses.replace(key, private_key=NoBcryptKey())  # type: ignore[arg-type]
-    with pytest.raises(KeyEncryptionUnavailableError, match="bcrypt"):
+    with pytest.raises(errors.KeyEncryptionUnavailableError, match="bcrypt"):
         crippled.to_openssh(new_passphrase="new pass")
