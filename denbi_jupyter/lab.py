@@ -104,6 +104,10 @@ def _write_lab_settings(folder: Path, *, open_panel: bool = False) -> None:
         path.write_text(json.dumps(values, indent=2))
 
 
+#: Widths of the left, main and right areas in the demo's first layout.
+_DEMO_SPLIT = (0.42, 0.58, 0.0)
+
+
 def _write_workspace(folder: Path, *, notebook: str) -> None:
     """The default workspace: ``notebook`` in the main area, our panel shown on the left."""
     import json
@@ -124,6 +128,8 @@ def _write_workspace(folder: Path, *, notebook: str) -> None:
                     "current": _PANEL_ID,
                     "widgets": ["filebrowser", "running-sessions", _PANEL_ID],
                 },
+                # Left area, main area, right area: the panel needs room for its table.
+                "relativeSizes": list(_DEMO_SPLIT),
             },
             widget: {"data": {"path": notebook, "factory": "Notebook"}},
         },

@@ -113,9 +113,10 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
                 w.HBox(
                     [self._header, self._site_picker],
                     layout=w.Layout(
-                        justify_content="space-between",
+                        justify_content="flex-start",
                         align_items="center",
                         flex_flow="row wrap",
+                        grid_gap="4px 16px",
                         border_bottom="2px solid #1f6fb2",
                         padding="0 0 4px 0",
                         margin="0 0 6px 0",
