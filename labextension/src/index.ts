@@ -174,6 +174,7 @@ function activate(
 
   const showPanel = (): void => {
     app.shell.activateById(panel.id);
+    widenLeftArea(app);
   };
 
   const { commands } = app;
@@ -268,3 +269,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default plugin;
+
+/** The panel's tables need room: below this width the left area is widened on opening. */
+const MIN_PANEL_WIDTH = 480;
+
+/**
+ * Widen the left area to MIN_PANEL_WIDTH (at most 45% of the window) when the user opens the
+ * panel from the Launcher or the palette. JupyterLab 4 has no public API for the side areas'
+ * width; its split panel is used when present, and nothing happens otherwise (the user can
+ * still drag the handle).
+ */
+function widenLeftArea(app: JupyterFrontEnd): void {
+  const split = (app.shell as unknown as { _hsplitPanel?: IRelativeSizes })._hsplitPanel;
+  if (!split || typeof split.relativeSizes !== 'function') {
+    return;
+  }
+  const total = split.node.clientWidth;
+  const sizes = split.relativeSizes();
+  if (total <= 0 || sizes.length !== 3 || sizes[0] * total >= MIN_PANEL_WIDTH) {
+    return;
+  }
+  const left = Math.min(MIN_PANEL_WIDTH / total, 0.45);
+  const rest = sizes[1] + sizes[2] || 1;
+  const scale = (1 - left) / rest;
+  split.setRelativeSizes([left, sizes[1] * scale, sizes[2] * scale]);
+}
+
+interface IRelativeSizes {
+  node: HTMLElement;
+  relativeSizes(): number[];
+  setRelativeSizes(sizes: number[]): void;
+}

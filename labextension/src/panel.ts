@@ -31,6 +31,14 @@ export const SESSION_TYPE = 'denbi-cloud';
 /** The session path of this browser tab's kernel, kept across page reloads (one kernel per tab). */
 const SESSION_KEY = 'denbi-jupyter:session-path';
 
+/**
+ * How long a request may go unanswered before it is sent again: a request sent while a fresh
+ * kernel's websocket is still being replaced can be lost, and the panel would say "Loading…"
+ * forever. Once the kernel has started executing it, the panel waits as long as it takes.
+ */
+const UNANSWERED_RETRY_MS = 15000;
+const RETRIES = 2;
+
 /** What the panel needs to know from the settings when it (re)starts its kernel. */
 export interface IPanelSettings {
   kernelName: string;
@@ -367,7 +375,7 @@ export class CloudSidebar extends Widget {
     this._setError(null);
     this._setMessage('Loading the de.NBI Cloud panel…');
     this._rendering = createWidgetRendering(kernel, this._labRendermime);
-    const outcome = await this._run(kernel, showCode(this._settings.defaultSite), cycle);
+    const outcome = await this._run(kernel, showCode(this._settings.defaultSite), cycle, RETRIES);
     if (cycle !== this._cycle) {
       return;
     }
@@ -385,7 +393,8 @@ export class CloudSidebar extends Widget {
   private async _run(
     kernel: Kernel,
     code: string,
-    cycle: number
+    cycle: number,
+    retries = 0
   ): Promise<IExecuteOutcome> {
     let future: ReturnType<Kernel['requestExecute']>;
     try {
@@ -400,7 +409,9 @@ export class CloudSidebar extends Widget {
       return { ok: false, ename: 'KernelError', evalue: String(error) };
     }
     let failure: IExecuteOutcome | null = null;
+    let answered = false;
     future.onIOPub = msg => {
+      answered = true;
       if (cycle !== this._cycle) {
         return;
       }
@@ -421,6 +432,26 @@ export class CloudSidebar extends Widget {
       }
     };
     try {
+      if (retries > 0) {
+        const unanswered = await new Promise<boolean>((resolve, reject) => {
+          const timer = window.setTimeout(() => resolve(!answered), UNANSWERED_RETRY_MS);
+          future.done.then(
+            () => {
+              window.clearTimeout(timer);
+              resolve(false);
+            },
+            (reason: unknown) => {
+              window.clearTimeout(timer);
+              reject(reason);
+            }
+          );
+        });
+        if (unanswered && cycle === this._cycle) {
+          console.warn('denbi-jupyter: the kernel did not answer; sending the request again');
+          future.dispose();
+          return this._run(kernel, code, cycle, retries - 1);
+        }
+      }
       const reply = await future.done;
       const content = reply.content;
       if (content.status === 'error') {

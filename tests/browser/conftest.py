@@ -74,6 +74,48 @@ def page(lab: LabSession) -> Iterator[object]:
             browser.close()
 
 
+@pytest.fixture(scope="module")
+def extension_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    """JupyterLab on an empty folder with the local cloud and the lab's own Prefect server.
+
+    The front-end extension is what the user sees (no notebook is served): its Launcher
+    tiles, the left-area panel and the Prefect UI under the lab's URL.
+    """
+    ARTIFACTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    session = start_lab(
+        notebook_dir=tmp_path_factory.mktemp("extension-root"),
+        cloud_config=demo_cloud_config(timings=Timings.fast()),
+        prefect_home=tmp_path_factory.mktemp("extension-prefect-home"),
+        log_file=ARTIFACTS / "browser-extension-lab.log",
+    )
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def extension_page(extension_lab: LabSession) -> Iterator[object]:
+    """A Chromium page (not yet navigated) for the extension's stories."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        context.set_default_timeout(60_000)
+        tab = context.new_page()
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+#: The page fixtures the screenshot-on-failure fixture looks for.
+PAGE_FIXTURES = ("page", "extension_page")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     """Keep each phase's report on the test item, for the screenshot-on-failure fixture."""
@@ -87,6 +129,10 @@ def screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     """Save the whole page as ``failure-<test>.png`` when a browser test fails."""
     yield
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed and "page" in request.fixturenames:
-        page = request.getfixturevalue("page")
-        page.screenshot(path=str(SCREENSHOTS / f"failure-{request.node.name}.png"))
+    if report is None or not report.failed:
+        return
+    for name in PAGE_FIXTURES:
+        if name in request.fixturenames:
+            page = request.getfixturevalue(name)
+            page.screenshot(path=str(SCREENSHOTS / f"failure-{request.node.name}.png"))
+            return
