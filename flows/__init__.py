@@ -23,7 +23,8 @@ Layers: ``denbi_jupyter.jobs`` and the CLI import ``flows``; ``flows`` imports o
 panels or CLI). Importing this package is cheap: it holds the progress channel
 (:func:`listen`, :func:`report`), the Prefect settings (:func:`flow_settings`) and the client
 source for tests and kernels (:func:`use_clients`); Prefect loads with the flow modules
-``flows.boot``, ``flows.snapshot``, ``flows.delete`` and ``flows.scheduled``.
+``flows.boot``, ``flows.snapshot``, ``flows.delete``, ``flows.servers`` (stop, start,
+reboot, delete a VM) and ``flows.scheduled``.
 """
 
 from __future__ import annotations

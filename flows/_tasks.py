@@ -10,17 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.rules.servers import ServerAction
 from denbi_jupyter.cloud.types import Flavor, Image, KeyPair, Limits, Server
 from denbi_jupyter.connect import ProbeResult
 from flows._client import open_client
 from flows._progress import report
 from flows._retry import idempotent, once
-from flows._waiters import wait_for_port, wait_for_server_active, wait_for_snapshot, wait_until_idle
+from flows._waiters import (
+    wait_for_port,
+    wait_for_server_active,
+    wait_for_server_gone,
+    wait_for_server_status,
+    wait_for_snapshot,
+    wait_until_idle,
+)
 
 __all__ = [
     "await_port",
     "await_server_active",
+    "await_server_gone",
     "await_server_idle",
+    "await_server_status",
     "await_snapshot",
     "delete_image",
     "find_flavor",
@@ -34,6 +44,7 @@ __all__ = [
     "list_servers",
     "open_site",
     "request_server",
+    "request_server_action",
     "request_snapshot",
     "set_image_tags",
 ]
@@ -139,6 +150,22 @@ def request_server(
     )
 
 
+@once(name="request-server-action")
+def request_server_action(client: CloudClient, server: Server, action: ServerAction) -> None:
+    """Ask Nova to stop, start, reboot or delete ``server`` (as just read and judged).
+
+    Never retried: a second stop or start meets Nova's 409, a second delete a 404.
+    """
+    if action is ServerAction.STOP:
+        client.stop_server(server.id, checked=server)
+    elif action is ServerAction.START:
+        client.start_server(server.id, checked=server)
+    elif action in (ServerAction.REBOOT, ServerAction.HARD_REBOOT):
+        client.reboot_server(server.id, hard=action is ServerAction.HARD_REBOOT, checked=server)
+    else:
+        client.delete_server(server.id, checked=server)
+
+
 # --- waiting (read-only polls with their own deadline and failure tolerance) ------------
 @once(name="await-snapshot")
 def await_snapshot(client: CloudClient, server_id: str, image_id: str, timeout_s: float) -> Image:
@@ -160,6 +187,22 @@ def await_server_active(client: CloudClient, server_id: str, timeout_s: float) -
     return wait_for_server_active(
         client, server_id=server_id, timeout_s=timeout_s, on_progress=report
     )
+
+
+@once(name="await-server-status")
+def await_server_status(
+    client: CloudClient, server_id: str, status: str, timeout_s: float
+) -> Server:
+    """Poll Nova until the server is ``status`` with no task state; fail on ERROR/timeout."""
+    return wait_for_server_status(
+        client, server_id=server_id, status=status, timeout_s=timeout_s, on_progress=report
+    )
+
+
+@once(name="await-server-gone")
+def await_server_gone(client: CloudClient, server_id: str, timeout_s: float) -> None:
+    """Poll Nova until the server is gone (404); fail on ERROR/timeout."""
+    wait_for_server_gone(client, server_id=server_id, timeout_s=timeout_s, on_progress=report)
 
 
 @once(name="await-ssh-port")

@@ -31,6 +31,8 @@ __all__ = [
     "ProgressCallback",
     "wait_for_port",
     "wait_for_server_active",
+    "wait_for_server_gone",
+    "wait_for_server_status",
     "wait_for_snapshot",
     "wait_until_idle",
 ]
@@ -269,6 +271,92 @@ def wait_for_server_active(
                 return server
             done = max(done, _BUILD_PROGRESS.get(server.task_state, done))
             on_progress(done, f"Nova: {server.status} {server.task_state or ''}".rstrip())
+        polls.pause_or_timeout(state)
+
+
+def wait_for_server_status(
+    client: CloudClient,
+    *,
+    server_id: str,
+    status: str,
+    timeout_s: float,
+    on_progress: ProgressCallback,
+    clock: Clock = SYSTEM_CLOCK,
+    backoff: Backoff = Backoff(),
+) -> Server:
+    """Follow a server after stop, start or reboot until it is ``status`` with no task state.
+
+    Nova sets the action's task state (``powering-off``, ``rebooting``, …) before it answers
+    the request, so a server seen in ``status`` without a task state has finished; a reboot
+    passes through ``REBOOT`` (or ``HARD_REBOOT``) and comes back ACTIVE.
+
+    Raises:
+        OperationFailedError: The server went to ERROR (with Nova's fault), vanished, the
+            cloud could not be reached for several polls, or ``timeout_s`` passed.
+    """
+    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to become {status}")
+    seen: tuple[str, str | None] | None = None
+    state = "not polled yet"
+    while True:
+        server = polls.fetch(lambda: client.get_server(server_id), state)
+        if server is None:
+            raise OperationFailedError(
+                f"Server {server_id} vanished while we waited for it to become {status} "
+                "(Nova answers 404): someone deleted it."
+            )
+        if server.status == "ERROR":
+            reason = f": {server.fault}" if server.fault else ""
+            raise OperationFailedError(
+                f"Server {server.name!r} ({server_id}) went to ERROR instead of {status}"
+                f"{reason}. Try a hard reboot, or delete it."
+            )
+        state = f"{server.status}, task {server.task_state or 'none'}"
+        if server.status == status and not server.task_state:
+            on_progress(1.0, f"Nova: {status}")
+            return server
+        if (server.status, server.task_state) != seen:
+            seen = (server.status, server.task_state)
+            on_progress(None, f"Nova: {server.status} {server.task_state or ''}".rstrip())
+        polls.pause_or_timeout(state)
+
+
+#: Statuses of a server that is gone although Nova may still show it for a moment.
+_GONE = frozenset({"DELETED", "SOFT_DELETED"})
+
+
+def wait_for_server_gone(
+    client: CloudClient,
+    *,
+    server_id: str,
+    timeout_s: float,
+    on_progress: ProgressCallback,
+    clock: Clock = SYSTEM_CLOCK,
+    backoff: Backoff = Backoff(),
+) -> None:
+    """Follow a deleted server until Nova answers 404 (right after the delete it may still
+    show the server, with task state ``deleting``).
+
+    Raises:
+        OperationFailedError: The server went to ERROR, the cloud could not be reached for
+            several polls, or ``timeout_s`` passed with the server still there.
+    """
+    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to be deleted")
+    state = "not polled yet"
+    while True:
+        server = polls.fetch(lambda: client.get_server(server_id), state)
+        if server is None or server.status in _GONE:
+            on_progress(1.0, "Nova: deleted")
+            return
+        if server.status == "ERROR":
+            reason = f": {server.fault}" if server.fault else ""
+            raise OperationFailedError(
+                f"Server {server.name!r} ({server_id}) went to ERROR while being deleted"
+                f"{reason}. Try deleting it again, or ask the site's support."
+            )
+        new_state = f"{server.status}, task {server.task_state or 'none'}"
+        if new_state != state:
+            on_progress(None, f"Nova: {server.status} {server.task_state or ''}".rstrip())
+        state = new_state
         polls.pause_or_timeout(state)
 
 

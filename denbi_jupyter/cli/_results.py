@@ -12,6 +12,7 @@ from denbi_jupyter.cloud.results import (
     DeleteReport,
     NightlyReport,
     RetentionReport,
+    ServerActionResult,
     SnapshotResult,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "nightly_json",
     "result_json",
     "retention_json",
+    "server_action_json",
     "snapshot_json",
 ]
 
@@ -106,6 +108,18 @@ def nightly_json(report: NightlyReport) -> dict[str, object]:
     return {"snapshots": snapshots, "retention": retention_json(report.retention)}
 
 
+def server_action_json(result: ServerActionResult) -> dict[str, object]:
+    """``site``, ``id``, ``name``, ``action`` (the verb), final ``status``, ``flow_run_id``."""
+    return {
+        "site": result.site,
+        "id": result.server_id,
+        "name": result.name,
+        "action": result.action.value,
+        "status": result.status,
+        "flow_run_id": result.flow_run_id,
+    }
+
+
 def result_json(value: object) -> object:
     """A flow result as the command line's JSON; anything else unchanged."""
     if isinstance(value, BootResult):
@@ -118,4 +132,6 @@ def result_json(value: object) -> object:
         return retention_json(value)
     if isinstance(value, NightlyReport):
         return nightly_json(value)
+    if isinstance(value, ServerActionResult):
+        return server_action_json(value)
     return value

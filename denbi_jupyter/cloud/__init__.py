@@ -29,6 +29,7 @@ from denbi_jupyter.cloud.results import (
     NightlyItem,
     NightlyReport,
     RetentionReport,
+    ServerActionResult,
     SnapshotResult,
 )
 from denbi_jupyter.cloud.rules import Preflight, Refusal, deletion_refusal
@@ -36,6 +37,7 @@ from denbi_jupyter.cloud.sites import default_site_name, get_site, list_sites
 from denbi_jupyter.cloud.types import (
     DesktopKind,
     Flavor,
+    GeneratedKeyPair,
     Image,
     ImageClass,
     ImageQuery,
@@ -57,6 +59,7 @@ __all__ = [
     "DeleteReport",
     "DesktopKind",
     "Flavor",
+    "GeneratedKeyPair",
     "Image",
     "ImageClass",
     "ImageQuery",
@@ -72,6 +75,7 @@ __all__ = [
     "Refusal",
     "RetentionReport",
     "Server",
+    "ServerActionResult",
     "SiteSettings",
     "Snapshot",
     "SnapshotIndex",

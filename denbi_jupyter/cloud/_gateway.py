@@ -68,6 +68,10 @@ class CloudGateway(Protocol):
         """``DELETE /servers/{id}``."""
         ...
 
+    def server_action(self, server_id: str, action: str, argument: object = None) -> None:
+        """``POST /servers/{id}/action`` with ``{action: argument}`` (os-stop, os-start, reboot)."""
+        ...
+
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage``; the new image's id."""
         ...
@@ -82,6 +86,10 @@ class CloudGateway(Protocol):
 
     def import_keypair(self, name: str, public_key: str) -> KeyPair:
         """``POST /os-keypairs`` with a public key."""
+        ...
+
+    def delete_keypair(self, name: str) -> None:
+        """``DELETE /os-keypairs/{name}`` (NotFoundError when there is none)."""
         ...
 
     def limits(self) -> Limits:

@@ -330,6 +330,16 @@ class Gateway:
             action=f"delete server {server_id}",
         )
 
+    def server_action(self, server_id: str, action: str, argument: object = None) -> None:
+        """``POST /servers/{id}/action`` with ``{action: argument}``; Nova answers 202, no body."""
+        self._compute(
+            "POST",
+            f"{_path('servers', server_id)}/action",
+            body={action: argument},
+            api="servers",
+            action=f"{action.removeprefix('os-')} server {server_id}",
+        )
+
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage`` at microversion 2.45: the image id comes in the body."""
         data = self._compute(
@@ -382,6 +392,15 @@ class Gateway:
             action=f"import key pair {name!r}",
         )
         return keypair_from_nova(data["keypair"])
+
+    def delete_keypair(self, name: str) -> None:
+        """``DELETE /os-keypairs/{name}``."""
+        self._compute(
+            "DELETE",
+            _path("os-keypairs", name),
+            api="keypairs",
+            action=f"delete key pair {name!r}",
+        )
 
     def limits(self) -> Limits:
         """``GET /limits`` (absolute limits and usage)."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from denbi_jupyter.cloud import provenance
+from denbi_jupyter.cloud._keypairs import sha256_fingerprint
 from denbi_jupyter.cloud.classify import classify
 from denbi_jupyter.cloud.types import (
     Flavor,
@@ -184,6 +185,7 @@ def server_from_nova(record: Mapping[str, Any]) -> Server:
         metadata={str(k): str(v) for k, v in metadata.items()},
         power_state=power if isinstance(power, int) else None,
         fault=_fault_message(record.get("fault")),
+        locked=bool(record.get("locked")),
         flavor=_embedded_flavor(flavor),
     )
 
@@ -228,6 +230,7 @@ def keypair_from_nova(record: Mapping[str, Any]) -> KeyPair:
         name=str(record["name"]),
         fingerprint=str(record.get("fingerprint") or ""),
         type=str(record.get("type") or "ssh"),
+        sha256_fingerprint=sha256_fingerprint(str(record.get("public_key") or "")),
     )
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from denbi_jupyter.cloud._keypairs import KeyPairCalls
+from denbi_jupyter.cloud._server_actions import ServerActions
 from denbi_jupyter.cloud._snapshot_listing import GLANCE_PAGE_MAX, SnapshotListing, image_pages
 from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.paging import MarkerCache
@@ -34,7 +36,6 @@ from denbi_jupyter.cloud.types import (
     Flavor,
     Image,
     ImageQuery,
-    KeyPair,
     Limits,
     Server,
     SiteSettings,
@@ -42,7 +43,6 @@ from denbi_jupyter.cloud.types import (
 from denbi_jupyter.errors import (
     AuthenticationError,
     CloudUnavailableError,
-    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     UserInputError,
@@ -64,11 +64,10 @@ _ALL_IMAGES = ImageQuery()
 #: The catalog's listings besides the project's private images (see ``offered_images``).
 _OFFERED_VISIBILITIES = ("public", "shared")
 _RESERVED_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "page_size"})
-_PUBLIC_KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 
 
-class OpenStackCloud(SnapshotListing):
+class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions):
     """One site as one project, through a :class:`~denbi_jupyter.cloud._openstack.Gateway`.
 
     Thread-safe: panels call it from background threads while the snapshot index loads.
@@ -310,27 +309,6 @@ class OpenStackCloud(SnapshotListing):
             f"{self._site.name} has no flavor {wanted!r} for your project (available: {known})."
         )
 
-    def list_keypairs(self) -> list[KeyPair]:
-        """The user's key pairs, by name."""
-        return sorted(self._gateway.list_keypairs(), key=lambda k: k.name)
-
-    def import_keypair(self, name: str, public_key: str) -> KeyPair:
-        """Import an OpenSSH public key (never a private key: refused without echoing it)."""
-        clean_name = check_name(NameKind.KEYPAIR, name)
-        key = public_key.strip()
-        if "PRIVATE KEY" in key or "PuTTY-User-Key-File" in key:
-            raise UserInputError(
-                "That is a private key: paste the public key (one line starting with "
-                "ssh-ed25519 or ssh-rsa) and keep the private key to yourself."
-            )
-        fields = key.split()
-        if len(fields) < 2 or not fields[0].startswith(_PUBLIC_KEY_TYPES) or "\n" in key:
-            raise UserInputError(
-                "That is not an OpenSSH public key: paste one line starting with ssh-ed25519, "
-                "ssh-rsa or ecdsa-sha2-… (the content of your .pub file)."
-            )
-        return self._gateway.import_keypair(clean_name, key)
-
     def list_servers(self) -> list[Server]:
         """The project's servers, newest first."""
         servers = self._gateway.list_servers()
@@ -406,24 +384,7 @@ class OpenStackCloud(SnapshotListing):
             metadata=meta,
         )
 
-    def delete_server(self, server_id: str) -> None:
-        """Delete a server; ConflictError while one of its snapshots is being taken or uploaded.
-
-        Nova's ``task_state`` (``image_snapshot*``, ``image_pending_upload``,
-        ``image_uploading``) outlives Glance's own upload status, so it is the guard.
-        """
-        server = self._gateway.get_server(server_id)
-        if server is None:
-            raise NotFoundError(
-                f"Server {server_id} does not exist on {self._site.name} (deleted already?): "
-                "refresh the server list."
-            )
-        if server.task_state and server.task_state.startswith("image_"):
-            raise ConflictError(
-                f"Server {server.name!r} is taking a snapshot ({server.task_state}); deleting it "
-                "now would destroy the snapshot. Wait until the snapshot is active, then delete."
-            )
-        self._gateway.delete_server(server_id)
+    # stop_server, start_server, reboot_server and delete_server: see ServerActions.
 
     def limits(self) -> Limits:
         """The project's compute limits and usage."""

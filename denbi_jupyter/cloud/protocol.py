@@ -7,11 +7,13 @@ tasks. Every method raises only :mod:`denbi_jupyter.errors` types.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from denbi_jupyter.cloud.types import (
     Flavor,
+    GeneratedKeyPair,
     Image,
     ImageQuery,
     KeyPair,
@@ -162,7 +164,20 @@ class CloudClient(Protocol):
         ...
 
     def import_keypair(self, name: str, public_key: str) -> KeyPair:
-        """Import an OpenSSH public key as a key pair."""
+        """Import an OpenSSH public key as a key pair (UserInputError naming what is wrong)."""
+        ...
+
+    def generate_keypair(
+        self, name: str, *, private_key_path: str | os.PathLike[str], overwrite: bool = False
+    ) -> GeneratedKeyPair:
+        """Make an Ed25519 key pair here (private key 0600 at the path, ``.pub`` beside it).
+
+        Imports the public key; refuses an existing file unless ``overwrite``.
+        """
+        ...
+
+    def delete_keypair(self, name: str) -> None:
+        """Delete a key pair (NotFoundError when there is none of that name)."""
         ...
 
     def list_servers(self) -> list[Server]:
@@ -189,8 +204,27 @@ class CloudClient(Protocol):
         """Ask Nova to boot a server on the project's network; returns at once (BUILD)."""
         ...
 
-    def delete_server(self, server_id: str) -> None:
-        """Delete a server (refuses while one of its snapshots uploads)."""
+    def delete_server(self, server_id: str, *, checked: Server | None = None) -> None:
+        """Delete a server; ConflictError while one of its snapshots uploads, or when locked.
+
+        ``checked`` is the server as the caller just read it (saves reading it again). The
+        rule of this and the three calls below is
+        :func:`~denbi_jupyter.cloud.rules.servers.action_refusal`.
+        """
+        ...
+
+    def stop_server(self, server_id: str, *, checked: Server | None = None) -> None:
+        """Ask Nova to stop a server (it goes SHUTOFF); ConflictError when the rule refuses."""
+        ...
+
+    def start_server(self, server_id: str, *, checked: Server | None = None) -> None:
+        """Ask Nova to start a SHUTOFF server (it goes ACTIVE); ConflictError otherwise."""
+        ...
+
+    def reboot_server(
+        self, server_id: str, *, hard: bool = False, checked: Server | None = None
+    ) -> None:
+        """Ask Nova to reboot an ACTIVE server (soft, or ``hard``); ConflictError otherwise."""
         ...
 
     def limits(self) -> Limits:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from denbi_jupyter.cloud.rules.servers import ServerAction
+
 if TYPE_CHECKING:
     from denbi_jupyter.connect.details import ConnectionDetails
 
@@ -21,6 +23,7 @@ __all__ = [
     "NightlyItem",
     "NightlyReport",
     "RetentionReport",
+    "ServerActionResult",
     "SnapshotResult",
 ]
 
@@ -151,3 +154,19 @@ class NightlyReport:
 
     snapshots: tuple[NightlyItem, ...]
     retention: RetentionReport
+
+
+@dataclass(frozen=True, slots=True)
+class ServerActionResult:
+    """A VM a lifecycle flow stopped, started, rebooted or deleted, as it settled.
+
+    ``status`` is the VM's final Nova status (``SHUTOFF``, ``ACTIVE``), or ``DELETED`` once
+    Nova answers 404.
+    """
+
+    site: str
+    server_id: str
+    name: str
+    action: ServerAction
+    status: str
+    flow_run_id: str | None = None

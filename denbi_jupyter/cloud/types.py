@@ -10,11 +10,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Generic, TypeVar
 
 __all__ = [
     "DesktopKind",
     "Flavor",
+    "GeneratedKeyPair",
     "Image",
     "ImageClass",
     "ImageQuery",
@@ -164,11 +166,27 @@ class Flavor:
 
 @dataclass(frozen=True, slots=True)
 class KeyPair:
-    """A Nova key pair (public part only)."""
+    """A Nova key pair (public part only).
+
+    ``fingerprint`` is Nova's (MD5, colon separated); ``sha256_fingerprint`` is what
+    ``ssh-keygen -lf KEY.pub`` prints (``SHA256:…``), "" when Nova did not send the key.
+    """
 
     name: str
     fingerprint: str
     type: str = "ssh"
+    sha256_fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKeyPair:
+    """A key pair made on this machine and imported: where its files are (no key material)."""
+
+    name: str
+    fingerprint: str
+    sha256_fingerprint: str
+    private_key_path: Path
+    public_key_path: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +212,8 @@ class Server:
     power_state: int | None = None
     fault: str | None = None
     flavor: Flavor | None = None
+    #: Nova's ``locked`` (microversion >= 2.9): actions are refused until it is unlocked.
+    locked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Connecting to a VM: pure helpers for SSH, X2Go, Guacamole, PuTTY keys and a port probe.
 
 Nothing here talks to OpenStack. Only :func:`probe_tcp` touches the network, and
-:func:`write_openssh_key` the file system.
+:func:`write_openssh_key` (with :func:`write_key_files` and :func:`generate_ed25519`) the
+file system.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from denbi_jupyter.connect.guacamole import (
     validate_guacamole_base_url,
 )
 from denbi_jupyter.connect.keyfile import KeyFileExistsError, write_openssh_key
+from denbi_jupyter.connect.keys import (
+    KeyFiles,
+    generate_ed25519,
+    public_key_path,
+    write_key_files,
+)
 from denbi_jupyter.connect.ports import PortFormula, ssh_port
 from denbi_jupyter.connect.ppk import (
     KeyEncryptionUnavailableError,
@@ -45,6 +52,7 @@ __all__ = [
     "GuacamoleTarget",
     "KeyEncryptionUnavailableError",
     "KeyFileExistsError",
+    "KeyFiles",
     "KeyFormatError",
     "KeyIntegrityError",
     "LinkSpeed",
@@ -58,11 +66,13 @@ __all__ = [
     "UnsupportedKeyError",
     "WrongPassphraseError",
     "convert_ppk",
+    "generate_ed25519",
     "guacamole_client_url",
     "load_ppk",
     "parse_guacamole_client_url",
     "peek_ppk",
     "probe_tcp",
+    "public_key_path",
     "read_ppk",
     "session_type_for_image",
     "ssh_alias",
@@ -70,6 +80,7 @@ __all__ = [
     "ssh_config_block",
     "ssh_port",
     "validate_guacamole_base_url",
+    "write_key_files",
     "write_openssh_key",
     "x2go_session_file",
     "x2go_session_id",

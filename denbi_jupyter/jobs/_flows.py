@@ -31,6 +31,10 @@ class FlowRef(StrEnum):
     DELETE_SNAPSHOTS = "delete:delete_snapshots"
     CLEANUP_SNAPSHOTS = "scheduled:cleanup_snapshots"
     NIGHTLY_SNAPSHOTS = "scheduled:nightly_snapshots"
+    STOP_SERVER = "servers:stop_server"
+    START_SERVER = "servers:start_server"
+    REBOOT_SERVER = "servers:reboot_server"
+    DELETE_SERVER = "servers:delete_server"
 
     def resolve(self) -> Callable[..., object]:
         """The flow function this reference names (imports ``flows`` and Prefect on first use).

@@ -144,6 +144,10 @@ def test_a_flow_ref_resolves_to_its_flow_only_when_needed() -> None:
         "delete-snapshots",
         "cleanup-snapshots",
         "nightly-snapshots",
+        "stop-server",
+        "start-server",
+        "reboot-server",
+        "delete-server",
     }
 
 

@@ -69,6 +69,7 @@ _RECORDED = (
     "set_image_tags", "delete_image", "list_snapshots", "get_snapshot", "create_snapshot",
     "list_flavors", "find_flavor", "list_keypairs", "import_keypair", "list_servers",
     "find_server", "get_server", "create_server", "delete_server", "limits",
+    "stop_server", "start_server", "reboot_server",
 )  # fmt: skip
 #: The service call that carries a CloudClient method (where it differs in name).
 _GATEWAY_CALL: Mapping[str, str] = {
@@ -80,6 +81,9 @@ _GATEWAY_CALL: Mapping[str, str] = {
     "set_image_tags": "replace_image_tags",
     "project_names": "auth_projects",
     "find_flavor": "list_flavors",
+    "stop_server": "server_action",
+    "start_server": "server_action",
+    "reboot_server": "server_action",
 }
 
 
@@ -132,6 +136,7 @@ def _nova_record(server: Server, old: Mapping[str, Any]) -> Record:
         "created": glance_time(server.created_at) if server.created_at else None,
         "metadata": dict(server.metadata),
         "fault": {"code": 500, "message": server.fault} if server.fault else None,
+        "locked": server.locked,
     }
 
 

@@ -61,6 +61,7 @@ from denbi_jupyter.cloud.types import Flavor, Image, KeyPair, Limits, Server
 from denbi_jupyter.errors import DenbiError
 from denbi_jupyter.localcloud.glance_query import DEFAULT_LIMIT, MAX_LIMIT, SORT_KEYS, split_in_list
 from denbi_jupyter.localcloud.responses import ApiError
+from tests.support.fake_nova_actions import plan_action
 
 __all__ = ["SNAPSHOT_OUTCOMES", "FakeGateway", "glance_time"]
 
@@ -522,6 +523,21 @@ class FakeGateway:
             self._server_scripts.pop(server_id, None)
             self._boot_properties.pop(server_id, None)
 
+    def server_action(self, server_id: str, action: str, argument: object = None) -> None:
+        """``POST /servers/{id}/action`` (os-stop, os-start, reboot; see ``fake_nova_actions``)."""
+        self._enter("server_action", server_id, action, argument)
+        what = f"{action.removeprefix('os-')} server {server_id}"
+        with self._lock:
+            record = self.servers.get(server_id)
+            if record is None:
+                raise self._error(404, f"Instance {server_id} could not be found.", what)
+            plan = plan_action(record, action, argument)
+            if plan.error is not None:
+                raise self._error(*plan.error, what)
+            status, task_state = plan.steps[0]
+            record.update({"status": status, "OS-EXT-STS:task_state": task_state})
+            self._server_scripts[server_id] = deque(plan.steps)
+
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage`` (2.45): 409 while busy; the image starts ``queued``."""
         self._enter("create_image", server_id, name, dict(metadata))
@@ -616,6 +632,14 @@ class FakeGateway:
             }
             self.keypairs[name] = record
         return keypair_from_nova(record)
+
+    def delete_keypair(self, name: str) -> None:
+        """``DELETE /os-keypairs/{name}``: 404 when there is none."""
+        self._enter("delete_keypair", name)
+        with self._lock:
+            if self.keypairs.pop(name, None) is None:
+                action = f"delete key pair {name!r}"
+                raise self._error(404, f"Keypair {name} not found for user u-fake", action)
 
     def limits(self) -> Limits:
         """``GET /limits``."""

@@ -3,8 +3,9 @@
 One module per subject: :mod:`.names` (VM, snapshot and key pair names),
 :mod:`.deletion` (may this image be deleted, and why not), :mod:`.preflight` (may this VM be
 snapshotted now), :mod:`.retention` (which scheduled snapshots go), :mod:`.offering` (which
-sites offer an image) and :mod:`.listing` (the snapshot index or a Glance page). Panels,
-flows, the CLI and tests import these; nothing re-implements them.
+sites offer an image), :mod:`.servers` (may this VM be stopped, started, rebooted or deleted
+now) and :mod:`.listing` (the snapshot index or a Glance page). Panels, flows, the CLI and
+tests import these; nothing re-implements them.
 """
 
 from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
@@ -32,6 +33,12 @@ from denbi_jupyter.cloud.rules.retention import (
     schedule_mark,
     split_by_mark,
 )
+from denbi_jupyter.cloud.rules.servers import (
+    ActionRefusal,
+    ServerAction,
+    ServerRefusal,
+    action_refusal,
+)
 
 __all__ = [
     "HOSTNAME_MAX",
@@ -39,11 +46,15 @@ __all__ = [
     "NAME_MAX",
     "NIGHTLY",
     "SCHEDULE_KEY",
+    "ActionRefusal",
     "ListingPlan",
     "ListingSource",
     "NameKind",
     "Preflight",
     "Refusal",
+    "ServerAction",
+    "ServerRefusal",
+    "action_refusal",
     "check_keypair_name",
     "check_name",
     "check_retention",

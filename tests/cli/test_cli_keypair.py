@@ -1,0 +1,246 @@
+"""``denbi-jupyter keypair`` and ``convert-key`` end to end on the local cloud, with real tools.
+
+``puttygen`` makes the PuTTY keys and ``ssh-keygen`` says what the fingerprints must be. No
+output of any command may contain private key material.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from denbi_jupyter.cli import main
+
+pytestmark = pytest.mark.usefixtures("local_env")
+
+SITE = "bielefeld"
+PUTTYGEN = shutil.which("puttygen")
+SSH_KEYGEN = shutil.which("ssh-keygen")
+needs_tools = pytest.mark.skipif(
+    PUTTYGEN is None or SSH_KEYGEN is None,
+    reason="puttygen (putty-tools) and ssh-keygen (openssh-client) are needed",
+)
+
+
+@dataclass
+class Result:
+    """What one command did."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture(scope="module")
+def seen() -> Iterator[list[str]]:
+    """Every output of this module."""
+    outputs: list[str] = []
+    yield outputs
+    joined = "\n".join(outputs)
+    assert "PRIVATE KEY" not in joined and "PuTTY-User-Key-File" not in joined
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], seen: list[str]) -> Any:
+    def run(*argv: str) -> Result:
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:  # argparse refuses the arguments
+            code = int(exit_.code or 0)
+        captured = capsys.readouterr()
+        seen.extend([captured.out, captured.err])
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def _name(kind: str) -> str:
+    return f"cli-{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def _tool(*args: str | Path) -> str:
+    done = subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.stdout
+
+
+def _fingerprint(public_file: Path) -> str:
+    assert SSH_KEYGEN is not None
+    return _tool(SSH_KEYGEN, "-lf", public_file).split()[1]
+
+
+def _private_texts(*paths: Path) -> list[str]:
+    """The base64 body lines of private key files: none may appear in any output."""
+    lines: list[str] = []
+    for path in paths:
+        lines += [line for line in path.read_text().splitlines() if len(line) > 20]
+    return lines
+
+
+def _assert_not_shown(result: Result, secrets: list[str]) -> None:
+    for secret in secrets:
+        assert secret not in result.out and secret not in result.err
+
+
+@pytest.fixture
+def ppk(tmp_path: Path) -> tuple[Path, Path]:
+    """An Ed25519 .ppk made by puttygen, protected by the passphrase in the returned file."""
+    if PUTTYGEN is None:
+        pytest.skip("puttygen is not installed")
+    secret = tmp_path / "pass"
+    secret.write_text("s3cret words\n")
+    key = tmp_path / "key.ppk"
+    _tool(PUTTYGEN, "-t", "ed25519", "-q", "-C", "win-user", "--new-passphrase", secret, "-o", key)
+    return key, secret
+
+
+@needs_tools
+def test_import_from_a_ppk_lists_it_with_the_fingerprint_ssh_keygen_prints(
+    cli: Any, ppk: tuple[Path, Path], tmp_path: Path
+) -> None:
+    key, secret = ppk
+    name = _name("ppk")
+    saved = tmp_path / "id_win"
+    args = ["keypair", "import", name, "--site", SITE, "--from-ppk", str(key)]
+    refused = cli(*args)
+    assert refused.code == 2 and "--passphrase-file" in refused.err
+    done = cli(*args, "--passphrase-file", str(secret), "--save-private", str(saved))
+    assert done.code == 0, done.err
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    public_file = tmp_path / "id_win.pub"
+    assert (
+        public_file.read_text().split()[:2]
+        == _tool(PUTTYGEN or "", key, "-O", "public-openssh", "--old-passphrase", secret).split()[
+            :2
+        ]
+    )
+    expected = _fingerprint(public_file)
+    assert expected in done.out and str(public_file) in done.out
+    listed = cli("keypair", "list", "--site", SITE)
+    row = next(line for line in listed.out.splitlines() if line.startswith(name))
+    assert row.split()[1] == expected
+    as_json = {k["name"]: k for k in cli("keypair", "list", "--site", SITE, "--json").json()}
+    assert as_json[name]["sha256_fingerprint"] == expected
+    for result in (done, listed):
+        _assert_not_shown(result, [*_private_texts(saved), "s3cret"])
+    assert cli("keypair", "delete", name, "--site", SITE, "--yes").code == 0
+
+
+@needs_tools
+def test_convert_key_writes_the_pub_beside_the_private_key(
+    cli: Any, ppk: tuple[Path, Path], tmp_path: Path
+) -> None:
+    key, secret = ppk
+    out = tmp_path / "id_conv"
+    done = cli("convert-key", str(key), str(out), "--passphrase-file", str(secret))
+    assert done.code == 0, done.err
+    public_file = tmp_path / "id_conv.pub"
+    assert stat.S_IMODE(public_file.stat().st_mode) & 0o022 == 0
+    assert f"public key to {public_file}" in done.out
+    assert _fingerprint(public_file) in done.out
+    _assert_not_shown(done, _private_texts(out))
+    name = _name("conv")
+    imported = cli("keypair", "import", name, "--site", SITE, "--public-key", str(public_file))
+    assert imported.code == 0, imported.err
+    assert _fingerprint(public_file) in imported.out
+    assert cli("keypair", "delete", name, "--site", SITE, "--yes").code == 0
+
+
+@needs_tools
+def test_generate_writes_0600_and_pub_and_the_cloud_has_the_key(cli: Any, tmp_path: Path) -> None:
+    name = _name("gen")
+    target = tmp_path / "id_gen"
+    done = cli("keypair", "generate", name, "--site", SITE, "--private-key", str(target))
+    assert done.code == 0, done.err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    public_file = tmp_path / "id_gen.pub"
+    expected = _fingerprint(public_file)
+    assert expected in done.out
+    _assert_not_shown(done, _private_texts(target))
+    listed = {k["name"]: k for k in cli("keypair", "list", "--site", SITE, "--json").json()}
+    assert listed[name]["sha256_fingerprint"] == expected
+    assert (
+        _tool(SSH_KEYGEN or "", "-y", "-f", target).split()[:2]
+        == (public_file.read_text().split()[:2])
+    )
+
+    again = cli("keypair", "generate", _name("gen"), "--site", SITE, "--private-key", str(target))
+    assert again.code == 2 and "already exists" in again.err
+    assert _fingerprint(public_file) == expected  # untouched
+    other = _name("gen")
+    forced = cli(
+        "keypair", "generate", other, "--site", SITE, "--private-key", str(target),
+        "--overwrite", "--json",
+    )  # fmt: skip
+    assert forced.code == 0, forced.err
+    made = forced.json()
+    assert made["private_key_path"] == str(target) and made["public_key_path"] == str(public_file)
+    assert made["sha256_fingerprint"] == _fingerprint(public_file) != expected
+    _assert_not_shown(forced, _private_texts(target))
+    assert cli("keypair", "delete", name, other, "--site", SITE, "--yes").code == 0
+
+
+def test_delete_works_and_a_second_delete_says_not_found(cli: Any, tmp_path: Path) -> None:
+    name = _name("del")
+    created = cli("keypair", "generate", name, "--site", SITE, "--private-key", str(tmp_path / "k"))
+    assert created.code == 0, created.err
+    refused = cli("keypair", "delete", name, "--site", SITE)  # not a terminal, no --yes
+    assert refused.code == 2 and "--yes" in refused.err
+    deleted = cli("keypair", "delete", name, "--site", SITE, "--yes")
+    assert deleted.code == 0 and f"Deleted key pair '{name}'" in deleted.out
+    again = cli("keypair", "delete", name, "--site", SITE, "--yes")
+    assert again.code == 3
+    assert f"no key pair '{name}'" in again.err and len(again.err.strip().splitlines()) == 1
+    names = [k["name"] for k in cli("keypair", "list", "--site", SITE, "--json").json()]
+    assert name not in names
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdz me\n", "damaged or cut off"),
+        ("ssh-ed25519 not/base64! me\n", "not valid base64"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", "private key"),
+        ("", "empty"),
+    ],
+)
+def test_a_bad_public_key_is_exit_code_2_with_a_clear_message(
+    cli: Any, tmp_path: Path, content: str, says: str
+) -> None:
+    public_file = tmp_path / "bad.pub"
+    public_file.write_text(content)
+    name = _name("bad")
+    result = cli("keypair", "import", name, "--site", SITE, "--public-key", str(public_file))
+    assert result.code == 2
+    assert says in result.err and len(result.err.strip().splitlines()) == 1
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in result.err + result.out
+    names = [k["name"] for k in cli("keypair", "list", "--site", SITE, "--json").json()]
+    assert name not in names
+
+
+def test_a_missing_public_key_file_and_bad_name_are_user_errors(cli: Any, tmp_path: Path) -> None:
+    missing = cli(
+        "keypair", "import", _name("x"), "--site", SITE, "--public-key", str(tmp_path / "nope")
+    )
+    assert missing.code == 2 and "Cannot read" in missing.err
+    target = str(tmp_path / "k")
+    bad_name = cli("keypair", "generate", "bad/name", "--site", SITE, "--private-key", target)
+    assert bad_name.code == 2 and not (tmp_path / "k").exists()
