@@ -85,6 +85,7 @@ class LocalCloudConfig:
         timings: Durations of the asynchronous state changes.
         faults_file: JSON file of fault rules to load at start (see ``faults.py``).
         fault_seed: Seed of the random generator behind probabilistic faults.
+        ssh: Whether every ACTIVE VM answers SSH on its gateway port (see ``ssh_server.py``).
     """
 
     host: str = "127.0.0.1"
@@ -95,3 +96,4 @@ class LocalCloudConfig:
     timings: Timings = field(default_factory=Timings)
     faults_file: Path | None = None
     fault_seed: int = 0
+    ssh: bool = True

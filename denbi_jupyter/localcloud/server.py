@@ -21,6 +21,7 @@ from denbi_jupyter.localcloud.app import create_app
 from denbi_jupyter.localcloud.config import LocalCloudConfig
 from denbi_jupyter.localcloud.faults import FaultInjector
 from denbi_jupyter.localcloud.site import CloudState, Site
+from denbi_jupyter.localcloud.ssh_server import SshGateway
 from denbi_jupyter.localcloud.store import SiteStore
 from denbi_jupyter.localcloud.timeline import Timeline
 
@@ -70,6 +71,14 @@ class LocalCloud(StopsOnExit):
 
     ``with LocalCloud(config) as cloud: cloud.write_clouds_yaml(path)`` serves every site on
     ``cloud.url`` until the block ends.
+
+    With ``config.ssh`` (the default) every ACTIVE VM also answers SSH on ``config.host`` at
+    the port its site's formula gives (``cloud.ssh.ports()`` lists them): the image's default
+    user (``ubuntu``) logs in with exactly the key pair the VM was booted with; every other
+    key, user and password is refused. It answers ``true``, ``hostname``, ``echo``, ``whoami``,
+    ``id``, ``uname`` and ``cat /etc/os-release`` (others: "command not found", exit 127); an
+    interactive login prints a banner and closes. It has no shell, no SFTP/SCP, no port, agent
+    or X11 forwarding, so X2Go does not work against it. Details: ``ssh_server.py``.
     """
 
     def __init__(self, config: LocalCloudConfig | None = None) -> None:
@@ -79,6 +88,7 @@ class LocalCloud(StopsOnExit):
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.state: CloudState | None = None
+        self.ssh: SshGateway | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -143,6 +153,10 @@ class LocalCloud(StopsOnExit):
         if not server.started:
             self.stop()
             raise RuntimeError(f"the local cloud could not listen on {self.config.host}")
+        if self.config.ssh:
+            self.ssh = SshGateway(
+                self.state, host=self.config.host, state_dir=self.state_dir
+            ).start()
         return self
 
     def wait(self) -> None:
@@ -151,7 +165,10 @@ class LocalCloud(StopsOnExit):
             self._thread.join()
 
     def stop(self) -> None:
-        """Stop serving, close the databases and remove a temporary state folder."""
+        """Stop serving and the VMs' SSH, close the databases, remove a temporary state folder."""
+        if self.ssh is not None:
+            self.ssh.stop()
+            self.ssh = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -147,16 +147,28 @@ class SiteStore:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
 
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (no arguments, must not block) after each transaction that
+        committed a change; it runs outside the site's lock."""
+        self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener``; nothing happens if it was never added."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """Hold the site's lock and run one transaction; roll back on error."""
         with self._lock:
+            before = self._conn.total_changes
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -164,6 +176,10 @@ class SiteStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            changed = self._conn.total_changes != before
+        if changed:
+            for listener in tuple(self._listeners):
+                listener()
 
     def is_empty(self) -> bool:
         """True when nothing has been seeded yet (a fresh state folder)."""

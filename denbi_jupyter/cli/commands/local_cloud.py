@@ -104,6 +104,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--fast", action="store_true", help="state changes in fractions of a second (tests)"
     )
     parser.add_argument(
+        "--no-ssh",
+        dest="ssh",
+        action="store_false",
+        help="do not serve SSH on the VMs' gateway ports (by default every ACTIVE VM answers)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a --host that is not a loopback address",
@@ -146,6 +152,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         timings=Timings.fast() if args.fast else Timings(),
         faults_file=args.faults,
         fault_seed=args.fault_seed,
+        ssh=args.ssh,
     )
 
 
