@@ -33,7 +33,6 @@ Timings are noisy: the machine has 2 cores and other work may be running on it.
 from __future__ import annotations
 
 import re
-import statistics
 import sys
 import time
 import uuid
@@ -53,6 +52,7 @@ from lab_support import (
     marks_line,
     open_fresh_workspace,
     page_marks,
+    print_verdict,
     reset_marks,
     running_lab,
     shot,
@@ -201,12 +201,7 @@ def main() -> int:
     print("--- side panel, fresh kernel: click 'Boot VM' → the flow's first real progress ---")
     print(f"with the lab's Prefect server (PREFECT_API_URL)   {summary(figures)}")
     print(f"baseline: without it (the kernel's ephemeral API) {summary(baseline)}")
-    median = statistics.median(figures)
-    print(
-        f"with the lab's server: median {median * 1000:.0f} ms, target < {TARGET_S * 1000:.0f} ms:",
-        "OK" if median < TARGET_S else "OVER TARGET",
-        "(2-core machine, other work running: timings are noisy)",
-    )
+    print_verdict("with the lab's server:", figures, TARGET_S)
     return 0
 
 

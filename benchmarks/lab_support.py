@@ -3,7 +3,7 @@ cloud, Debian's Chromium driven by Playwright, and the page marks they time.
 
 The lab serves a copy of ``notebooks/`` in a temporary folder (new notebooks, the lab's log and
 Prefect's state go there, never into the checkout); the browser is launched like the browser
-tests launch it (``tests/browser/conftest.py``). Each measurement opens a workspace of its own
+tests launch it (``tests/support/browser.py``). Each measurement opens a workspace of its own
 (``/lab/workspaces/<fresh name>``: the Launcher in the main area, nothing restored) and ends by
 shutting every kernel of the lab down, so the next one starts from a quiet lab.
 """
@@ -26,20 +26,8 @@ from typing import Any
 from denbi_jupyter.lab import LabSession, copy_notebooks, demo_cloud_config, notebooks_dir
 from denbi_jupyter.lab import start_lab as _start_lab
 from denbi_jupyter.localcloud import Timings
+from tests.support.browser import chromium_page as browser_page
 
-#: Debian's Chromium and its options, as in ``tests/browser/conftest.py``.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-]
 #: The side panel's Launcher tile (label and category "de.NBI Cloud").
 LAUNCHER_TILE = '.jp-LauncherCard[data-category="de.NBI Cloud"]'
 #: The Launcher's first notebook tile (Python 3).
@@ -135,16 +123,8 @@ def shutdown_kernels(session: LabSession, timeout_s: float = 60.0) -> None:
 @contextmanager
 def chromium_page() -> Iterator[Any]:
     """One Chromium page (a Playwright ``Page``), closed with its browser at the end."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.set_default_timeout(WAIT_MS)
-            yield context.new_page()
-        finally:
-            browser.close()
+    with browser_page(width=1400, height=1000, timeout_ms=WAIT_MS) as page:
+        yield page
 
 
 #: Records, in ``window.__denbi``, when things first showed up in the page (performance.now()).
@@ -259,6 +239,16 @@ def summary(samples: Sequence[float]) -> str:
     return (
         f"median {statistics.median(samples) * 1000:6.0f} ms "
         f"(min {min(samples) * 1000:6.0f}, max {max(samples) * 1000:6.0f}; n={len(samples)})"
+    )
+
+
+def print_verdict(label: str, samples: Sequence[float], target_s: float) -> None:
+    """Print ``<label> median … ms, target < … ms: OK`` (or ``OVER TARGET``) for the samples."""
+    median = statistics.median(samples)
+    print(
+        f"{label} median {median * 1000:.0f} ms, target < {target_s * 1000:.0f} ms:",
+        "OK" if median < target_s else "OVER TARGET",
+        "(2-core machine, other work running: timings are noisy)",
     )
 
 

@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from denbi_jupyter.lab import LabSession, demo_cloud_config, notebooks_dir, start_lab
 from denbi_jupyter.localcloud import Timings
+from tests.support.browser import CHROMIUM, chromium_page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -36,20 +25,23 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
-    """JupyterLab serving notebooks/ with a local cloud (fast timings, 40 extra snapshots)."""
+def _serving(
+    *,
+    notebook_dir: Path,
+    log_name: str,
+    seed_snapshots: int = 0,
+    env: Mapping[str, str] | None = None,
+    prefect_home: Path | None = None,
+) -> Iterator[LabSession]:
+    """A lab with a fast local cloud for a module (its log ``test-artifacts/<log_name>``)."""
     ARTIFACTS.mkdir(exist_ok=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    prefect_home = tmp_path_factory.mktemp("prefect-home")
-    # Serve a copy: running (and autosaving) the notebook must not touch the one in git.
-    notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
-    shutil.copytree(notebooks_dir(), notebooks)
     session = start_lab(
-        notebook_dir=notebooks,
-        cloud_config=demo_cloud_config(timings=Timings.fast(), seed_snapshots=40),
-        env={"PREFECT_HOME": str(prefect_home)},
-        log_file=ARTIFACTS / "browser-lab.log",
+        notebook_dir=notebook_dir,
+        cloud_config=demo_cloud_config(timings=Timings.fast(), seed_snapshots=seed_snapshots),
+        env=env,
+        prefect_home=prefect_home,
+        log_file=ARTIFACTS / log_name,
     )
     try:
         yield session
@@ -58,20 +50,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
 
 
 @pytest.fixture(scope="module")
-def page(lab: LabSession) -> Iterator[object]:
-    """A Chromium page with the main notebook open and run."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1300, "height": 1500})
-        context.set_default_timeout(60_000)
-        tab = context.new_page()
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    """JupyterLab serving notebooks/ with a local cloud (fast timings, 40 extra snapshots)."""
+    prefect_home = tmp_path_factory.mktemp("prefect-home")
+    # Serve a copy: running (and autosaving) the notebook must not touch the one in git.
+    notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
+    shutil.copytree(notebooks_dir(), notebooks)
+    yield from _serving(
+        notebook_dir=notebooks,
+        seed_snapshots=40,
+        env={"PREFECT_HOME": str(prefect_home)},
+        log_name="browser-lab.log",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,35 +71,25 @@ def extension_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSessi
     The front-end extension is what the user sees (no notebook is served): its Launcher
     tiles, the left-area panel and the Prefect UI under the lab's URL.
     """
-    ARTIFACTS.mkdir(exist_ok=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    session = start_lab(
+    yield from _serving(
         notebook_dir=tmp_path_factory.mktemp("extension-root"),
-        cloud_config=demo_cloud_config(timings=Timings.fast()),
         prefect_home=tmp_path_factory.mktemp("extension-prefect-home"),
-        log_file=ARTIFACTS / "browser-extension-lab.log",
+        log_name="browser-extension-lab.log",
     )
-    try:
-        yield session
-    finally:
-        session.stop()
+
+
+@pytest.fixture(scope="module")
+def page(lab: LabSession) -> Iterator[object]:
+    """A Chromium page with the main notebook open and run."""
+    with chromium_page(width=1300, height=1500, timeout_ms=60_000) as tab:
+        yield tab
 
 
 @pytest.fixture(scope="module")
 def extension_page(extension_lab: LabSession) -> Iterator[object]:
     """A Chromium page (not yet navigated) for the extension's stories."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        context.set_default_timeout(60_000)
-        tab = context.new_page()
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(width=1600, height=1000, timeout_ms=60_000) as tab:
+        yield tab
 
 
 #: The page fixtures the screenshot-on-failure fixture looks for.

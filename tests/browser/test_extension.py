@@ -36,6 +36,16 @@ VM_NAME = "extension-vm"
 SIDEBAR_WIDTH = 1180
 
 
+#: The extension's page and its lab, for the stories that use both.
+Story = tuple[Any, LabSession]
+
+
+@pytest.fixture
+def story(extension_page: Any, extension_lab: LabSession) -> Story:
+    """The page (``extension_page``) and the lab it shows (``extension_lab``)."""
+    return extension_page, extension_lab
+
+
 def expect(locator: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
@@ -92,10 +102,8 @@ def open_launcher(page: Any) -> Any:
     return launcher
 
 
-def test_the_launcher_tile_opens_the_panel_on_the_left(
-    extension_page: Any, extension_lab: LabSession
-) -> None:
-    page, lab = extension_page, extension_lab
+def test_the_launcher_tile_opens_the_panel_on_the_left(story: Story) -> None:
+    page, lab = story
     page.goto(f"{lab.url}/lab?token={lab.token}")
     # An empty folder and no workspace: the lab opens on the Launcher.
     launcher = page.locator("#jp-main-dock-panel .jp-Launcher")
@@ -123,9 +131,7 @@ def test_the_launcher_tile_opens_the_panel_on_the_left(
     shot(page, 1, "launcher-opens-panel")
 
 
-def test_filtering_and_booting_from_the_panel(
-    extension_page: Any, extension_lab: LabSession
-) -> None:
+def test_filtering_and_booting_from_the_panel(extension_page: Any) -> None:
     page = extension_page
     # The left area opens ~250 px wide: the CloudPanel wraps into it (the image details would
     # go below the list). A user drags the split handle to the right to see the list, the
@@ -168,10 +174,8 @@ def test_filtering_and_booting_from_the_panel(
     shot(page, 2, "boot-connection-card")
 
 
-def test_a_reload_restores_the_panel_with_a_fresh_kernel(
-    extension_page: Any, extension_lab: LabSession
-) -> None:
-    page, lab = extension_page, extension_lab
+def test_a_reload_restores_the_panel_with_a_fresh_kernel(story: Story) -> None:
+    page, lab = story
     (before,) = panel_sessions(lab)
     page.reload()
     cloud = expect_panel_rendered(page)
@@ -190,9 +194,7 @@ def test_a_reload_restores_the_panel_with_a_fresh_kernel(
     shot(page, 3, "reload-restores-panel")
 
 
-def test_the_palette_reopens_the_collapsed_panel(
-    extension_page: Any, extension_lab: LabSession
-) -> None:
+def test_the_palette_reopens_the_collapsed_panel(extension_page: Any) -> None:
     page = extension_page
     tab = page.locator(".jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id='denbi-cloud-panel']")
     expect(tab).to_have_class(re.compile(r"lm-mod-current"))
@@ -214,10 +216,8 @@ def test_the_palette_reopens_the_collapsed_panel(
     shot(page, 4, "palette-reopens-panel")
 
 
-def test_a_killed_kernel_shows_dead_and_restart_recovers(
-    extension_page: Any, extension_lab: LabSession
-) -> None:
-    page, lab = extension_page, extension_lab
+def test_a_killed_kernel_shows_dead_and_restart_recovers(story: Story) -> None:
+    page, lab = story
     (session,) = panel_sessions(lab)
     with api(lab) as client:
         client.delete(f"/api/kernels/{session['kernel']['id']}").raise_for_status()
@@ -235,8 +235,8 @@ def test_a_killed_kernel_shows_dead_and_restart_recovers(
     shot(page, 5, "restart-recovers")
 
 
-def test_the_prefect_ui_lists_the_boot_run(extension_page: Any, extension_lab: LabSession) -> None:
-    page, lab = extension_page, extension_lab
+def test_the_prefect_ui_lists_the_boot_run(story: Story) -> None:
+    page, lab = story
     launcher = open_launcher(page)
     tile = launcher.locator(".jp-LauncherCard", has_text="Prefect UI")
     with page.context.expect_page() as new_tab:

@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,39 +26,6 @@ pytestmark = pytest.mark.usefixtures("prefect_harness", "local_env")
 SITE = "bielefeld"
 ROOT = Path(__file__).resolve().parents[2]
 RUN = f"cli-{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class Result:
-    """What one command did."""
-
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@pytest.fixture(scope="module")
-def seen() -> Iterator[list[str]]:
-    """Every output of this module; none may contain the clouds.yaml password."""
-    outputs: list[str] = []
-    yield outputs
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], seen: list[str]) -> Any:
-    def run(*argv: str) -> Result:
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:  # argparse refuses the arguments
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        seen.extend([captured.out, captured.err])
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def _name(kind: str) -> str:

@@ -6,19 +6,17 @@ output of any command may contain private key material.
 
 from __future__ import annotations
 
-import json
 import shutil
 import stat
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from denbi_jupyter.cli import main
+from tests.support.cli import Result
 
 pytestmark = pytest.mark.usefixtures("local_env")
 
@@ -31,39 +29,12 @@ needs_tools = pytest.mark.skipif(
 )
 
 
-@dataclass
-class Result:
-    """What one command did."""
-
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 @pytest.fixture(scope="module")
-def seen() -> Iterator[list[str]]:
-    """Every output of this module."""
-    outputs: list[str] = []
-    yield outputs
-    joined = "\n".join(outputs)
+def seen(seen: list[str]) -> Iterator[list[str]]:
+    """Every output of this module: none may contain private key material."""
+    yield seen
+    joined = "\n".join(seen)
     assert "PRIVATE KEY" not in joined and "PuTTY-User-Key-File" not in joined
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], seen: list[str]) -> Any:
-    def run(*argv: str) -> Result:
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:  # argparse refuses the arguments
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        seen.extend([captured.out, captured.err])
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def _name(kind: str) -> str:

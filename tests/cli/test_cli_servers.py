@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import openstack
 import pytest
 import yaml
 
-from denbi_jupyter.cli import main
 from denbi_jupyter.cloud.results import BootResult
 from flows.boot import boot_server
 from tests.flows.harness import LocalEnv
+from tests.support.cli import Result
 
 pytestmark = pytest.mark.usefixtures("prefect_harness", "local_env")
 
 SITE = "bielefeld"
 Faults = Callable[..., None]
-
-
-@dataclass
-class Result:
-    """What one command did."""
-
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    def run(*argv: str) -> Result:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 @pytest.fixture

@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from denbi_jupyter.cloud import OpenStackCloud
 from denbi_jupyter.cloud._keypairs import check_public_key, sha256_fingerprint
 from denbi_jupyter.connect import KeyFileExistsError
 from denbi_jupyter.errors import CloudUnavailableError, ConflictError, NotFoundError, UserInputError
 from tests.support.fake_gateway import FakeGateway
+from tests.support.keys import ed25519_public_line, needs_ssh_keygen, ssh_keygen_fingerprint
 from tests.support.sites import fake_site
-
-SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen is not installed")
 
 
 def _unique(kind: str) -> str:
     return f"test-{kind}-{uuid.uuid4().hex[:8]}"
 
 
-def _public_line(comment: str = "me@laptop") -> str:
-    key = Ed25519PrivateKey.generate().public_key()
-    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    return f"{line.decode()} {comment}"
-
-
-def _ssh_keygen_fingerprint(public_file: Path) -> str:
-    assert SSH_KEYGEN is not None
-    out = subprocess.run(
-        [SSH_KEYGEN, "-lf", str(public_file)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    ).stdout
-    return out.split()[1]
-
-
 # --- the public key check (pure) ----------------------------------------------------------------
 def test_a_valid_line_is_kept_as_given_without_surrounding_space() -> None:
-    line = _public_line()
+    line = ed25519_public_line()
     assert check_public_key(f"\n  {line}  \n") == line
 
 
@@ -76,7 +51,7 @@ def test_bad_public_keys_are_refused_with_what_is_wrong(text: str, says: str) ->
 
 def test_two_lines_are_refused() -> None:
     with pytest.raises(UserInputError, match="2 lines"):
-        check_public_key(_public_line() + "\n" + _public_line())
+        check_public_key(ed25519_public_line() + "\n" + ed25519_public_line())
 
 
 def test_sha256_fingerprint_of_garbage_is_empty() -> None:
@@ -90,9 +65,9 @@ def test_an_imported_key_is_listed_with_the_fingerprint_ssh_keygen_prints(
 ) -> None:
     name = _unique("imp")
     public_file = tmp_path / "k.pub"
-    public_file.write_text(_public_line() + "\n")
+    public_file.write_text(ed25519_public_line() + "\n")
     pair = bielefeld.import_keypair(name, public_file.read_text())
-    expected = _ssh_keygen_fingerprint(public_file)
+    expected = ssh_keygen_fingerprint(public_file)
     assert pair.sha256_fingerprint == expected
     listed = {k.name: k for k in bielefeld.list_keypairs()}
     assert listed[name].sha256_fingerprint == expected
@@ -111,7 +86,7 @@ def test_delete_removes_the_key_and_a_second_delete_says_not_found(
     bielefeld: OpenStackCloud,
 ) -> None:
     name = _unique("del")
-    bielefeld.import_keypair(name, _public_line())
+    bielefeld.import_keypair(name, ed25519_public_line())
     bielefeld.delete_keypair(name)
     assert name not in [k.name for k in bielefeld.list_keypairs()]
     with pytest.raises(NotFoundError, match=f"has no key pair '{name}'") as caught:
@@ -131,7 +106,7 @@ def test_generate_writes_0600_and_pub_and_imports_only_the_public_key(
     private_text = made.private_key_path.read_text()
     assert private_text.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     assert private_text not in repr(made) and "PRIVATE" not in repr(made)
-    assert made.sha256_fingerprint == _ssh_keygen_fingerprint(made.public_key_path)
+    assert made.sha256_fingerprint == ssh_keygen_fingerprint(made.public_key_path)
     listed = {k.name: k for k in bielefeld.list_keypairs()}
     assert listed[name].sha256_fingerprint == made.sha256_fingerprint
     assert listed[name].fingerprint == made.fingerprint
@@ -158,7 +133,7 @@ def test_generate_with_a_taken_name_writes_no_file(
     bielefeld: OpenStackCloud, tmp_path: Path
 ) -> None:
     name = _unique("taken")
-    bielefeld.import_keypair(name, _public_line())
+    bielefeld.import_keypair(name, ed25519_public_line())
     with pytest.raises(ConflictError, match="already has a key pair"):
         bielefeld.generate_keypair(name, private_key_path=tmp_path / "k")
     assert list(tmp_path.iterdir()) == []

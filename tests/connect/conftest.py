@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,16 @@ from ._puttygen import (
     PuttyKeyFile,
     puttygen_public_key,
 )
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A umask of 0 for the test: files get exactly the mode they are created with."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @pytest.fixture(scope="session")

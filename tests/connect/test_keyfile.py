@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from denbi_jupyter.connect import KeyFileExistsError, OpenSSHKey, write_openssh_key
 from denbi_jupyter.errors import UserInputError
+from tests.support.keys import file_mode
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 
@@ -36,25 +36,12 @@ def key() -> OpenSSHKey:
     )
 
 
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
 @pytest.mark.usefixtures("permissive_umask")
 def test_key_is_written_with_mode_0600_even_with_umask_0(tmp_path: Path, key: OpenSSHKey) -> None:
     written = write_openssh_key(tmp_path / "id_denbi", key)
     assert written == tmp_path / "id_denbi"
     assert written.read_bytes() == key.private_pem
-    assert _mode(written) == 0o600
+    assert file_mode(written) == 0o600
 
 
 @pytest.mark.usefixtures("permissive_umask")
@@ -97,7 +84,7 @@ def test_overwrite_replaces_the_file_and_tightens_its_mode(tmp_path: Path, key: 
     target.chmod(0o644)
     write_openssh_key(target, key, overwrite=True)
     assert target.read_bytes() == key.private_pem
-    assert _mode(target) == 0o600
+    assert file_mode(target) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["id_denbi"]
 
 
@@ -128,7 +115,7 @@ def test_file_systems_without_hard_links_still_get_a_0600_file(
     monkeypatch.setattr(os, "link", no_links)
     written = write_openssh_key(tmp_path / "id_denbi", key)
     assert written.read_bytes() == key.private_pem
-    assert _mode(written) == 0o600
+    assert file_mode(written) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["id_denbi"]
 
 
@@ -136,8 +123,8 @@ def test_public_key_is_written_beside_it_when_asked(tmp_path: Path, key: OpenSSH
     written = write_openssh_key(tmp_path / "id_denbi", key, write_public=True)
     public = tmp_path / "id_denbi.pub"
     assert public.read_text() == key.public_line + "\n"
-    assert _mode(public) & 0o022 == 0
-    assert _mode(written) == 0o600
+    assert file_mode(public) & 0o022 == 0
+    assert file_mode(written) == 0o600
 
 
 def test_existing_public_file_blocks_writing_both(tmp_path: Path, key: OpenSSHKey) -> None:

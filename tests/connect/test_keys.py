@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,38 +15,9 @@ from denbi_jupyter.connect import (
     public_key_path,
     write_key_files,
 )
+from tests.support.keys import file_mode, needs_ssh_keygen, ssh_keygen_fingerprint
 
 from ._puttygen import PuttyKeyFile, needs_puttygen
-
-SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen is not installed")
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def ssh_keygen_fingerprint(public_file: Path) -> str:
-    """The ``SHA256:…`` fingerprint ``ssh-keygen -lf`` prints for a public key file."""
-    assert SSH_KEYGEN is not None
-    done = subprocess.run(
-        [SSH_KEYGEN, "-lf", str(public_file)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-    return done.stdout.split()[1]
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 @needs_ssh_keygen
@@ -60,8 +26,8 @@ def test_generated_pair_is_0600_with_a_pub_that_ssh_keygen_reads(tmp_path: Path)
     files = generate_ed25519(tmp_path / "id_denbi", comment="my laptop")
     assert files.private_path == tmp_path / "id_denbi"
     assert files.public_path == tmp_path / "id_denbi.pub" == public_key_path(files.private_path)
-    assert _mode(files.private_path) == 0o600
-    assert _mode(files.public_path) == 0o644
+    assert file_mode(files.private_path) == 0o600
+    assert file_mode(files.public_path) == 0o644
     assert files.public_path.read_text() == files.public_line + "\n"
     assert files.public_line.startswith("ssh-ed25519 ") and files.public_line.endswith(" my laptop")
     assert files.fingerprint == ssh_keygen_fingerprint(files.public_path)
@@ -105,7 +71,7 @@ def test_overwrite_replaces_both_files(tmp_path: Path) -> None:
     new = generate_ed25519(tmp_path / "k", comment="x", overwrite=True)
     assert new.fingerprint != old.fingerprint
     assert new.public_path.read_text() == new.public_line + "\n"
-    assert _mode(new.private_path) == 0o600
+    assert file_mode(new.private_path) == 0o600
 
 
 @needs_puttygen
@@ -117,6 +83,6 @@ def test_a_converted_ppk_gets_the_public_key_puttygen_derives(
     key = convert_ppk(key_file.path.read_bytes())
     files = write_key_files(tmp_path / "id_ppk", key)
     assert files.public_path.read_text().strip() == key_file.public_openssh
-    assert _mode(files.private_path) == 0o600
-    assert _mode(files.public_path) & 0o022 == 0
+    assert file_mode(files.private_path) == 0o600
+    assert file_mode(files.public_path) & 0o022 == 0
     assert files.fingerprint == key.fingerprint == ssh_keygen_fingerprint(files.public_path)

@@ -12,6 +12,20 @@ from tests.support.fake_cloud import FakeCloud
 Progress = list[tuple[float | None, str]]
 
 
+def _wait_for_shutoff(
+    cloud: FakeCloud, server_id: str, *, timeout_s: float, clock: FakeClock
+) -> None:
+    """Wait for the server to be SHUTOFF, ignoring the progress."""
+    wait_for_server_status(
+        cloud,
+        server_id=server_id,
+        status="SHUTOFF",
+        timeout_s=timeout_s,
+        on_progress=lambda _f, _m: None,
+        clock=clock,
+    )
+
+
 def test_a_reboot_is_followed_through_reboot_until_active_again() -> None:
     cloud = FakeCloud()
     vm = cloud.add_server("vm")
@@ -39,14 +53,7 @@ def test_a_vm_that_goes_to_error_ends_the_wait_with_novas_fault() -> None:
     vm = cloud.add_server("vm")
     cloud.script_server(vm.id, [("ACTIVE", "powering-off"), ("ERROR", None)])
     with pytest.raises(OperationFailedError, match="went to ERROR instead of SHUTOFF"):
-        wait_for_server_status(
-            cloud,
-            server_id=vm.id,
-            status="SHUTOFF",
-            timeout_s=60,
-            on_progress=lambda _f, _m: None,
-            clock=FakeClock(),
-        )
+        _wait_for_shutoff(cloud, vm.id, timeout_s=60, clock=FakeClock())
 
 
 def test_a_stop_that_never_lands_times_out_at_the_deadline() -> None:
@@ -55,14 +62,7 @@ def test_a_stop_that_never_lands_times_out_at_the_deadline() -> None:
     cloud.script_server(vm.id, [("ACTIVE", "powering-off")])
     clock = FakeClock()
     with pytest.raises(OperationFailedError, match=r"Timed out after 30 s .* powering-off"):
-        wait_for_server_status(
-            cloud,
-            server_id=vm.id,
-            status="SHUTOFF",
-            timeout_s=30,
-            on_progress=lambda _f, _m: None,
-            clock=clock,
-        )
+        _wait_for_shutoff(cloud, vm.id, timeout_s=30, clock=clock)
     assert clock.time == pytest.approx(30)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from denbi_jupyter.errors import CloudUnavailableError
 from denbi_jupyter.panels import ImagePanel, Shared, SiteClients
 from tests.panels._support import loaded, texts
@@ -37,19 +39,25 @@ def test_the_projects_private_uploads_join_the_catalog_and_snapshots_stay_out(
     assert len(fake.calls) > calls and "my-upload" in names(panel)
 
 
-def test_search_narrows_the_list_by_name(shared: Shared) -> None:
-    panel = loaded(ImagePanel(shared))
-    panel._search.value = "x2go"
-    assert panel.wait_idle()
-    assert names(panel) == ["X2Go_mate", "X2Go_xfce"]
-
-
-def test_x2go_session_filter_keeps_only_that_desktop(shared: Shared) -> None:
+def test_the_desktop_filter_offers_each_x2go_session(shared: Shared) -> None:
     panel = loaded(ImagePanel(shared))
     assert ("   X2Go · MATE", "x2go:MATE") in panel._desktop.options
-    panel._desktop.value = "x2go:MATE"
-    panel.wait_idle()
-    assert names(panel) == ["X2Go_mate"]
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "shown"),
+    [
+        pytest.param("_search", "x2go", ["X2Go_mate", "X2Go_xfce"], id="search-by-name"),
+        pytest.param("_desktop", "x2go:MATE", ["X2Go_mate"], id="x2go-session-only-that-desktop"),
+    ],
+)
+def test_a_filter_narrows_the_list(
+    shared: Shared, widget: str, value: str, shown: list[str]
+) -> None:
+    panel = loaded(ImagePanel(shared))
+    getattr(panel, widget).value = value
+    assert panel.wait_idle()
+    assert names(panel) == shown
 
 
 def test_plain_os_filter_shows_base_images_and_os_filter_narrows_them(shared: Shared) -> None:

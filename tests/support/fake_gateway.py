@@ -245,6 +245,11 @@ class FakeGateway:
     def _error(self, status: int, detail: str, action: str) -> DenbiError:
         return _http(status, detail, site=self.site, action=action)
 
+    def _remove(self, table: dict[str, Record], key: str, missing: str, action: str) -> None:
+        """Delete ``table[key]`` (hold the lock); a 404 saying ``missing`` when there is none."""
+        if table.pop(key, None) is None:
+            raise self._error(404, missing, action)
+
     # --- seeding (raw records) ----------------------------------------------------------------
     def put_image(self, record: Mapping[str, Any], *, shared_with: Iterable[str] = ()) -> Record:
         """Store a Glance record as is (a foreign shared image is shared with this project)."""
@@ -517,9 +522,8 @@ class FakeGateway:
         """``DELETE /servers/{id}`` (Nova deletes whatever the task_state); 404 when missing."""
         self._enter("delete_server", server_id)
         with self._lock:
-            if self.servers.pop(server_id, None) is None:
-                action = f"delete server {server_id}"
-                raise self._error(404, f"Instance {server_id} could not be found.", action)
+            missing = f"Instance {server_id} could not be found."
+            self._remove(self.servers, server_id, missing, f"delete server {server_id}")
             self._server_scripts.pop(server_id, None)
             self._boot_properties.pop(server_id, None)
 
@@ -637,9 +641,8 @@ class FakeGateway:
         """``DELETE /os-keypairs/{name}``: 404 when there is none."""
         self._enter("delete_keypair", name)
         with self._lock:
-            if self.keypairs.pop(name, None) is None:
-                action = f"delete key pair {name!r}"
-                raise self._error(404, f"Keypair {name} not found for user u-fake", action)
+            missing = f"Keypair {name} not found for user u-fake"
+            self._remove(self.keypairs, name, missing, f"delete key pair {name!r}")
 
     def limits(self) -> Limits:
         """``GET /limits``."""
