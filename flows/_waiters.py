@@ -15,13 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.types import Image, Server
 from denbi_jupyter.connect import ProbeResult, probe_tcp
-from denbi_jupyter.errors import CloudUnavailableError, ConflictError, OperationFailedError
+from denbi_jupyter.errors import ConflictError, OperationFailedError
+from flows._polling import poll_until
 
 __all__ = [
     "SNAPSHOT_TASK_STATES",
@@ -56,10 +56,6 @@ _BUILD_PROGRESS: dict[str | None, float] = {
     "block_device_mapping": 0.45,
     "spawning": 0.70,
 }
-#: Consecutive failed polls (cloud unreachable, 5xx) a waiter tolerates before giving up.
-MAX_POLL_FAILURES = 5
-
-_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -106,55 +102,100 @@ class Backoff:
             interval = min(self.cap, interval * self.factor)
 
 
-class _Polls:
-    """Counts consecutive failed polls and sleeps within the deadline."""
+def _server_state(server: Server) -> str:
+    return f"{server.status}, task {server.task_state or 'none'}"
 
-    def __init__(self, clock: Clock, backoff: Backoff, timeout_s: float, what: str) -> None:
-        self.clock = clock
-        self.deadline = clock.now() + timeout_s
-        self.timeout_s = timeout_s
-        self.what = what
-        self.failures = 0
-        self._intervals = backoff.intervals()
 
-    def fetch(self, call: Callable[[], _T], state: str) -> _T:
-        """Call ``call`` until it answers; a failed poll counts, then waits (last ``state``)."""
-        while True:
-            try:
-                result = call()
-            except CloudUnavailableError as exc:
-                self.failed(exc)
-                self.pause_or_timeout(state)
-                continue
-            self.failures = 0
-            return result
+def _nova_line(server: Server) -> str:
+    return f"Nova: {server.status} {server.task_state or ''}".rstrip()
 
-    def failed(self, error: CloudUnavailableError) -> None:
-        self.failures += 1
-        if self.failures >= MAX_POLL_FAILURES:
+
+def _raise_if_error(server: Server, what_happened: str, advice: str) -> None:
+    """Raise when the server is in ERROR: ``Server 'name' (id) <what_happened>: fault. ...``."""
+    if server.status == "ERROR":
+        reason = f": {server.fault}" if server.fault else ""
+        raise OperationFailedError(
+            f"Server {server.name!r} ({server.id}) {what_happened}{reason}. {advice}"
+        )
+
+
+def _existing_server(client: CloudClient, server_id: str, vanished: str) -> Callable[[], Server]:
+    """A read of the server that raises ``OperationFailedError(vanished)`` on a 404."""
+
+    def read() -> Server:
+        server = client.get_server(server_id)
+        if server is None:
+            raise OperationFailedError(vanished)
+        return server
+
+    return read
+
+
+class _NovaChanges:
+    """Remembers the last (status, task state) seen, to report each change once."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[str, str | None] | None = None
+
+    def new(self, server: Server) -> bool:
+        """Whether ``server``'s status or task state differs from the last one seen."""
+        current = (server.status, server.task_state)
+        changed = current != self._seen
+        self._seen = current
+        return changed
+
+
+class _SnapshotWatch:
+    """What :func:`wait_for_snapshot` reads and reports on each poll."""
+
+    def __init__(
+        self, client: CloudClient, server_id: str, image_id: str, on_progress: ProgressCallback
+    ) -> None:
+        self.client = client
+        self.server_id = server_id
+        self.image_id = image_id
+        self.on_progress = on_progress
+        self.done = 0.0
+        self.seen_glance: str | None = None
+        self.seen_nova: str | None = "-"
+        self.nova_settled = False
+
+    def read(self) -> tuple[Image, str | None]:
+        image = self.client.get_image(self.image_id)
+        server_id = None if self.nova_settled else self.server_id
+        server = self.client.get_server(server_id) if server_id is not None else None
+        if image is None:
             raise OperationFailedError(
-                f"Lost contact with the cloud while waiting for {self.what} "
-                f"({self.failures} failed polls, last: {error}). Check its state later."
-            ) from error
-
-    def pause_or_timeout(self, state: str) -> None:
-        remaining = self.deadline - self.clock.now()
-        if remaining <= 0:
-            raise OperationFailedError(
-                f"Timed out after {self.timeout_s:.0f} s waiting for {self.what} (last state: "
-                f"{state}). It may still finish: check it later, or delete it and try again."
+                f"Snapshot {self.image_id} vanished while it was being made (Glance answers "
+                "404): the cloud dropped it. Try again, preferably with the VM stopped."
             )
-        self.clock.sleep(min(next(self._intervals), remaining))
+        if image.status in _GLANCE_FAILED:
+            raise OperationFailedError(
+                f"Snapshot {image.name!r} ({self.image_id}) ended with Glance status "
+                f"{image.status!r}: the upload failed. Delete it and try again, preferably "
+                "with the VM stopped."
+            )
+        return image, server.task_state if server is not None else None
+
+    def finished(self, read: tuple[Image, str | None]) -> bool:
+        image, task_state = read
+        self.nova_settled = self.nova_settled or task_state not in SNAPSHOT_TASK_STATES
+        seen_nova, self.seen_nova = self.seen_nova, task_state
+        if task_state != seen_nova and (task_state in SNAPSHOT_TASK_STATES or seen_nova != "-"):
+            self.done = max(self.done, SNAPSHOT_TASK_STATES.get(task_state or "", 0.9))
+            self.on_progress(self.done, f"Nova: {task_state or 'snapshot taken'}")
+        if image.status != self.seen_glance:
+            self.done = max(self.done, _GLANCE_PROGRESS.get(image.status, self.done))
+            self.on_progress(self.done, f"Glance: {image.status}")
+            self.seen_glance = image.status
+        if image.status == "active" and self.nova_settled:
+            self.on_progress(1.0, "Snapshot active")
+            return True
+        return False
 
 
-def _read_snapshot(
-    client: CloudClient, image_id: str, server_id: str | None
-) -> tuple[Image | None, Server | None]:
-    image = client.get_image(image_id)
-    return image, client.get_server(server_id) if server_id is not None else None
-
-
-def _snapshot_status(image: Image, task_state: str | None) -> str:
+def _snapshot_status(read: tuple[Image, str | None]) -> str:
+    image, task_state = read
     return f"Glance {image.status}, Nova task {task_state or 'none'}"
 
 
@@ -182,41 +223,17 @@ def wait_for_snapshot(
         OperationFailedError: The image ended ``killed`` (or deleted), vanished, the cloud
             could not be reached for several polls, or ``timeout_s`` passed.
     """
-    polls = _Polls(clock, backoff, timeout_s, f"snapshot {image_id}")
-    done = 0.0
-    seen_glance: str | None = None
-    seen_nova: str | None = "-"
-    state = "not polled yet"
-    nova_settled = False
-    while True:
-        read = partial(_read_snapshot, client, image_id, None if nova_settled else server_id)
-        image, server = polls.fetch(read, state)
-        if image is None:
-            raise OperationFailedError(
-                f"Snapshot {image_id} vanished while it was being made (Glance answers 404): "
-                "the cloud dropped it. Try again, preferably with the VM stopped."
-            )
-        if image.status in _GLANCE_FAILED:
-            raise OperationFailedError(
-                f"Snapshot {image.name!r} ({image_id}) ended with Glance status "
-                f"{image.status!r}: the upload failed. Delete it and try again, preferably "
-                "with the VM stopped."
-            )
-        task_state = server.task_state if server is not None else None
-        nova_settled = nova_settled or task_state not in SNAPSHOT_TASK_STATES
-        state = _snapshot_status(image, task_state)
-        if task_state != seen_nova and (task_state in SNAPSHOT_TASK_STATES or seen_nova != "-"):
-            done = max(done, SNAPSHOT_TASK_STATES.get(task_state or "", 0.9))
-            on_progress(done, f"Nova: {task_state or 'snapshot taken'}")
-        seen_nova = task_state
-        if image.status != seen_glance:
-            done = max(done, _GLANCE_PROGRESS.get(image.status, done))
-            on_progress(done, f"Glance: {image.status}")
-            seen_glance = image.status
-        if image.status == "active" and nova_settled:
-            on_progress(1.0, "Snapshot active")
-            return image
-        polls.pause_or_timeout(state)
+    watch = _SnapshotWatch(client, server_id, image_id, on_progress)
+    image, _ = poll_until(
+        watch.read,
+        done=watch.finished,
+        state=_snapshot_status,
+        what=f"snapshot {image_id}",
+        timeout_s=timeout_s,
+        clock=clock,
+        backoff=backoff,
+    )
+    return image
 
 
 #: Server states that never turn ACTIVE without a user's action.
@@ -240,38 +257,41 @@ def wait_for_server_active(
             passed.
         ConflictError: The server is at rest (SHUTOFF, SUSPENDED, …): a re-run found it so.
     """
-    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to become ACTIVE")
-    seen: tuple[str, str | None] | None = None
+    changes = _NovaChanges()
     done = 0.0
-    state = "not polled yet"
-    while True:
-        server = polls.fetch(lambda: client.get_server(server_id), state)
-        if server is None:
-            raise OperationFailedError(
-                f"Server {server_id} vanished while booting (Nova answers 404): it was "
-                "deleted or never scheduled. Try again."
-            )
-        if server.status == "ERROR":
-            fault = server.fault
-            reason = f": {fault}" if fault else ""
-            raise OperationFailedError(
-                f"Server {server.name!r} ({server_id}) failed to boot and is in ERROR{reason}. "
-                "Delete it, then try another flavor or site."
-            )
+
+    def active(server: Server) -> bool:
+        nonlocal done
+        _raise_if_error(
+            server, "failed to boot and is in ERROR", "Delete it, then try another flavor or site."
+        )
         if server.status in _AT_REST and not server.task_state:
             raise ConflictError(
                 f"Server {server.name!r} ({server_id}) exists but is {server.status}: it will "
                 "not become ACTIVE by itself. Start (or resume) it, then run this again."
             )
-        state = f"{server.status}, task {server.task_state or 'none'}"
-        if (server.status, server.task_state) != seen:
-            seen = (server.status, server.task_state)
-            if server.status == "ACTIVE":
-                on_progress(1.0, "Nova: ACTIVE")
-                return server
-            done = max(done, _BUILD_PROGRESS.get(server.task_state, done))
-            on_progress(done, f"Nova: {server.status} {server.task_state or ''}".rstrip())
-        polls.pause_or_timeout(state)
+        if not changes.new(server):
+            return False
+        if server.status == "ACTIVE":
+            on_progress(1.0, "Nova: ACTIVE")
+            return True
+        done = max(done, _BUILD_PROGRESS.get(server.task_state, done))
+        on_progress(done, _nova_line(server))
+        return False
+
+    vanished = (
+        f"Server {server_id} vanished while booting (Nova answers 404): it was "
+        "deleted or never scheduled. Try again."
+    )
+    return poll_until(
+        _existing_server(client, server_id, vanished),
+        done=active,
+        state=_server_state,
+        what=f"server {server_id} to become ACTIVE",
+        timeout_s=timeout_s,
+        clock=clock,
+        backoff=backoff,
+    )
 
 
 def wait_for_server_status(
@@ -294,30 +314,32 @@ def wait_for_server_status(
         OperationFailedError: The server went to ERROR (with Nova's fault), vanished, the
             cloud could not be reached for several polls, or ``timeout_s`` passed.
     """
-    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to become {status}")
-    seen: tuple[str, str | None] | None = None
-    state = "not polled yet"
-    while True:
-        server = polls.fetch(lambda: client.get_server(server_id), state)
-        if server is None:
-            raise OperationFailedError(
-                f"Server {server_id} vanished while we waited for it to become {status} "
-                "(Nova answers 404): someone deleted it."
-            )
-        if server.status == "ERROR":
-            reason = f": {server.fault}" if server.fault else ""
-            raise OperationFailedError(
-                f"Server {server.name!r} ({server_id}) went to ERROR instead of {status}"
-                f"{reason}. Try a hard reboot, or delete it."
-            )
-        state = f"{server.status}, task {server.task_state or 'none'}"
+    changes = _NovaChanges()
+
+    def reached(server: Server) -> bool:
+        _raise_if_error(
+            server, f"went to ERROR instead of {status}", "Try a hard reboot, or delete it."
+        )
         if server.status == status and not server.task_state:
             on_progress(1.0, f"Nova: {status}")
-            return server
-        if (server.status, server.task_state) != seen:
-            seen = (server.status, server.task_state)
-            on_progress(None, f"Nova: {server.status} {server.task_state or ''}".rstrip())
-        polls.pause_or_timeout(state)
+            return True
+        if changes.new(server):
+            on_progress(None, _nova_line(server))
+        return False
+
+    vanished = (
+        f"Server {server_id} vanished while we waited for it to become {status} "
+        "(Nova answers 404): someone deleted it."
+    )
+    return poll_until(
+        _existing_server(client, server_id, vanished),
+        done=reached,
+        state=_server_state,
+        what=f"server {server_id} to become {status}",
+        timeout_s=timeout_s,
+        clock=clock,
+        backoff=backoff,
+    )
 
 
 #: Statuses of a server that is gone although Nova may still show it for a moment.
@@ -340,24 +362,30 @@ def wait_for_server_gone(
         OperationFailedError: The server went to ERROR, the cloud could not be reached for
             several polls, or ``timeout_s`` passed with the server still there.
     """
-    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to be deleted")
-    state = "not polled yet"
-    while True:
-        server = polls.fetch(lambda: client.get_server(server_id), state)
+    changes = _NovaChanges()
+
+    def gone(server: Server | None) -> bool:
         if server is None or server.status in _GONE:
             on_progress(1.0, "Nova: deleted")
-            return
-        if server.status == "ERROR":
-            reason = f": {server.fault}" if server.fault else ""
-            raise OperationFailedError(
-                f"Server {server.name!r} ({server_id}) went to ERROR while being deleted"
-                f"{reason}. Try deleting it again, or ask the site's support."
-            )
-        new_state = f"{server.status}, task {server.task_state or 'none'}"
-        if new_state != state:
-            on_progress(None, f"Nova: {server.status} {server.task_state or ''}".rstrip())
-        state = new_state
-        polls.pause_or_timeout(state)
+            return True
+        _raise_if_error(
+            server,
+            "went to ERROR while being deleted",
+            "Try deleting it again, or ask the site's support.",
+        )
+        if changes.new(server):
+            on_progress(None, _nova_line(server))
+        return False
+
+    poll_until(
+        lambda: client.get_server(server_id),
+        done=gone,
+        state=lambda server: _server_state(server) if server is not None else "gone",
+        what=f"server {server_id} to be deleted",
+        timeout_s=timeout_s,
+        clock=clock,
+        backoff=backoff,
+    )
 
 
 def wait_until_idle(
@@ -374,16 +402,15 @@ def wait_until_idle(
         OperationFailedError: The server vanished, the cloud could not be reached, or
             ``timeout_s`` passed with the server still busy.
     """
-    polls = _Polls(clock, backoff, timeout_s, f"server {server_id} to finish its current task")
-    state = "not polled yet"
-    while True:
-        server = polls.fetch(lambda: client.get_server(server_id), state)
-        if server is None:
-            raise OperationFailedError(f"Server {server_id} vanished while we waited for it.")
-        if server.task_state is None:
-            return server
-        state = f"task {server.task_state}"
-        polls.pause_or_timeout(state)
+    return poll_until(
+        _existing_server(client, server_id, f"Server {server_id} vanished while we waited for it."),
+        done=lambda server: server.task_state is None,
+        state=lambda server: f"task {server.task_state}",
+        what=f"server {server_id} to finish its current task",
+        timeout_s=timeout_s,
+        clock=clock,
+        backoff=backoff,
+    )
 
 
 def wait_for_port(
@@ -402,11 +429,19 @@ def wait_for_port(
         OperationFailedError: The port did not open within ``timeout_s``.
     """
     check = probe or (lambda h, p: probe_tcp(h, p, timeout=3.0))
-    polls = _Polls(clock, backoff, timeout_s, f"SSH port {port} on {host} to open")
     on_progress(None, f"Waiting for SSH on {host}:{port}")
-    while True:
-        result = check(host, port)
+
+    def reachable(result: ProbeResult) -> bool:
         if result.reachable:
             on_progress(1.0, f"SSH port {port} on {host} is reachable")
-            return result
-        polls.pause_or_timeout(result.error or "not reachable")
+        return result.reachable
+
+    return poll_until(
+        lambda: check(host, port),
+        done=reachable,
+        state=lambda result: result.error or "not reachable",
+        what=f"SSH port {port} on {host} to open",
+        timeout_s=timeout_s,
+        clock=clock,
+        backoff=backoff,
+    )

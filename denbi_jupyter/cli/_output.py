@@ -14,18 +14,25 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from denbi_jupyter.errors import UserInputError
 
 __all__ = [
     "add_command",
+    "add_delete_command",
+    "add_file_option",
     "add_json_flag",
     "add_site_option",
     "confirm",
+    "confirm_delete",
     "emit_json",
+    "gigabytes",
     "jsonable",
+    "positive_seconds",
     "resolve_site",
+    "show_listing",
     "table",
 ]
 
@@ -53,6 +60,55 @@ def add_site_option(parser: argparse.ArgumentParser) -> None:
         metavar="SITE",
         help="clouds.yaml entry of the site (default: $OS_CLOUD)",
     )
+
+
+def add_delete_command(
+    subparsers: Any,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    names: tuple[str, str, str],
+) -> argparse.ArgumentParser:
+    """Add a ``delete`` subcommand with ``--site``, one or more names and ``--yes``.
+
+    Args:
+        subparsers: Where to add it.
+        run: What carries it out.
+        help: Its line in the parent's help.
+        description: Its own help text.
+        names: The positional's dest, metavar and help.
+
+    Returns:
+        Its parser, for further options.
+    """
+    parser = add_command(subparsers, "delete", run, help=help, description=description)
+    add_site_option(parser)
+    dest, metavar, names_help = names
+    parser.add_argument(dest, nargs="+", metavar=metavar, help=names_help)
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def add_file_option(
+    parser: Any, flag: str, help: str, *, metavar: str = "FILE", required: bool = False
+) -> None:
+    """Add option ``flag`` that names a file (parsed as a :class:`~pathlib.Path`).
+
+    ``parser`` may also be an argument group (e.g. a mutually exclusive one).
+    """
+    parser.add_argument(flag, type=Path, metavar=metavar, required=required, help=help)
+
+
+def positive_seconds(text: str) -> float:
+    """An ``argparse`` type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
+    return value
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +150,11 @@ def emit_json(value: Any) -> None:
     print(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
 
 
+def gigabytes(size: int | None) -> str:
+    """A size in bytes as ``1.5 GB``; empty when unknown."""
+    return "" if size is None else f"{size / 1024**3:.1f} GB"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """An aligned plain-text table (no trailing spaces), or a note when there are no rows."""
     if not rows:
@@ -107,6 +168,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         for line in [list(headers), ["-" * width for width in widths], *cells]
     ]
     return "\n".join(lines)
+
+
+def show_listing(
+    records: object, headers: Sequence[str], rows: Sequence[Sequence[object]], *, as_json: bool
+) -> int:
+    """Print ``records`` as JSON (``--json``), else ``rows`` as a table; return exit code 0."""
+    if as_json:
+        emit_json(records)
+    else:
+        print(table(headers, rows))
+    return 0
 
 
 def confirm(question: str, *, assume_yes: bool) -> bool:
@@ -123,3 +195,15 @@ def confirm(question: str, *, assume_yes: bool) -> bool:
         )
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
+
+
+def confirm_delete(count: int, what: str, site: str, *, assume_yes: bool) -> bool:
+    """Ask whether to delete ``count`` ``what`` on ``site``; say "Nothing deleted." if not.
+
+    Raises:
+        UserInputError: Not on a terminal and ``assume_yes`` is false.
+    """
+    if confirm(f"Delete {count} {what} on {site}?", assume_yes=assume_yes):
+        return True
+    print("Nothing deleted.")
+    return False

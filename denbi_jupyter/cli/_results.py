@@ -6,6 +6,9 @@ The flows return frozen types (:mod:`denbi_jupyter.cloud.results`); scripts that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from denbi_jupyter.cloud.results import (
     BootResult,
     DeleteOutcome,
@@ -120,18 +123,20 @@ def server_action_json(result: ServerActionResult) -> dict[str, object]:
     }
 
 
+#: Each result type with its JSON mapping, in the order they are tried.
+_MAPPINGS: tuple[tuple[type[Any], Callable[[Any], object]], ...] = (
+    (BootResult, boot_json),
+    (SnapshotResult, snapshot_json),
+    (DeleteReport, delete_json),
+    (RetentionReport, retention_json),
+    (NightlyReport, nightly_json),
+    (ServerActionResult, server_action_json),
+)
+
+
 def result_json(value: object) -> object:
     """A flow result as the command line's JSON; anything else unchanged."""
-    if isinstance(value, BootResult):
-        return boot_json(value)
-    if isinstance(value, SnapshotResult):
-        return snapshot_json(value)
-    if isinstance(value, DeleteReport):
-        return delete_json(value)
-    if isinstance(value, RetentionReport):
-        return retention_json(value)
-    if isinstance(value, NightlyReport):
-        return nightly_json(value)
-    if isinstance(value, ServerActionResult):
-        return server_action_json(value)
+    for kind, to_json in _MAPPINGS:
+        if isinstance(value, kind):
+            return to_json(value)
     return value

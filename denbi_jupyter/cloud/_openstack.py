@@ -17,7 +17,7 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import keystoneauth1.identity as ks_identity
 import requests
@@ -71,6 +71,14 @@ class ImagePage:
     def __init__(self, images: list[Image], next_marker: str | None) -> None:
         self.images = images
         self.next_marker = next_marker
+
+
+class _Options(TypedDict, total=False):
+    """What a Nova request may carry besides its method, path and action (see ``_request``)."""
+
+    params: Mapping[str, Any] | None
+    body: object
+    missing_ok: bool
 
 
 def _path(collection: str, resource_id: str) -> str:
@@ -130,26 +138,12 @@ class Gateway:
                 self._connection = None
 
     def _compute(
-        self,
-        method: str,
-        path: str,
-        *,
-        api: str,
-        action: str,
-        params: Mapping[str, Any] | None = None,
-        body: object = None,
-        missing_ok: bool = False,
+        self, method: str, path: str, *, api: str, action: str, **options: Unpack[_Options]
     ) -> Any:
         """A Nova request at the microversion pinned for ``api`` in ``COMPUTE_MICROVERSIONS``."""
+        microversion = COMPUTE_MICROVERSIONS[api]
         return self._request(
-            "compute",
-            method,
-            path,
-            action=action,
-            params=params,
-            body=body,
-            microversion=COMPUTE_MICROVERSIONS[api],
-            missing_ok=missing_ok,
+            "compute", method, path, action=action, microversion=microversion, **options
         )
 
     def _request(
@@ -323,12 +317,8 @@ class Gateway:
 
     def delete_server(self, server_id: str) -> None:
         """``DELETE /servers/{id}``."""
-        self._compute(
-            "DELETE",
-            _path("servers", server_id),
-            api="servers",
-            action=f"delete server {server_id}",
-        )
+        action = f"delete server {server_id}"
+        self._compute("DELETE", _path("servers", server_id), api="servers", action=action)
 
     def server_action(self, server_id: str, action: str, argument: object = None) -> None:
         """``POST /servers/{id}/action`` with ``{action: argument}``; Nova answers 202, no body."""
@@ -361,22 +351,12 @@ class Gateway:
 
     def list_flavors(self) -> list[Flavor]:
         """``GET /flavors/detail``."""
-        data = self._compute(
-            "GET",
-            "/flavors/detail",
-            api="flavors",
-            action="list flavors",
-        )
+        data = self._compute("GET", "/flavors/detail", api="flavors", action="list flavors")
         return [flavor_from_nova(record) for record in (data or {}).get("flavors", ())]
 
     def list_keypairs(self) -> list[KeyPair]:
         """``GET /os-keypairs``."""
-        data = self._compute(
-            "GET",
-            "/os-keypairs",
-            api="keypairs",
-            action="list key pairs",
-        )
+        data = self._compute("GET", "/os-keypairs", api="keypairs", action="list key pairs")
         return [
             keypair_from_nova(entry.get("keypair", entry))
             for entry in (data or {}).get("keypairs", ())
@@ -395,12 +375,8 @@ class Gateway:
 
     def delete_keypair(self, name: str) -> None:
         """``DELETE /os-keypairs/{name}``."""
-        self._compute(
-            "DELETE",
-            _path("os-keypairs", name),
-            api="keypairs",
-            action=f"delete key pair {name!r}",
-        )
+        action = f"delete key pair {name!r}"
+        self._compute("DELETE", _path("os-keypairs", name), api="keypairs", action=action)
 
     def limits(self) -> Limits:
         """``GET /limits`` (absolute limits and usage)."""

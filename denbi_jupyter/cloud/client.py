@@ -16,11 +16,11 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from denbi_jupyter.cloud._keypairs import KeyPairCalls
 from denbi_jupyter.cloud._server_actions import ServerActions
@@ -189,28 +189,25 @@ class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions):
 
     def find_image(self, name_or_id: str) -> Image:
         """The image with this id or exact name; NotFoundError, or UserInputError if ambiguous."""
-        wanted = name_or_id.strip()
-        if not wanted:
-            raise UserInputError("No image given: type an image name or id.")
-        if is_uuid(wanted):
-            image = self._gateway.get_image(wanted)
-            if image is not None:
-                return image
-        matches = self._all_images({"name": wanted})
-        active = [image for image in matches if image.status == "active"]
-        candidates = active or matches
-        if not candidates:
-            raise NotFoundError(
-                f"{self._site.name} has no image named or with id {wanted!r}: check the "
-                "spelling in the image list."
-            )
-        if len(candidates) > 1:
-            ids = ", ".join(image.id for image in candidates[:5])
-            raise UserInputError(
-                f"{len(candidates)} images on {self._site.name} are named {wanted!r} ({ids}): "
-                "use the id instead."
-            )
-        return candidates[0]
+
+        def named(wanted: str) -> list[Image]:
+            matches = self._all_images({"name": wanted})
+            return [image for image in matches if image.status == "active"] or matches
+
+        return _find_one(
+            name_or_id,
+            "an image",
+            by_id=self._gateway.get_image,
+            by_name=named,
+            missing=lambda wanted: (
+                f"{self._site.name} has no image named or with id {wanted!r}: "
+                "check the spelling in the image list."
+            ),
+            many=lambda wanted, ids: (
+                f"{len(ids)} images on {self._site.name} are named "
+                f"{wanted!r} ({', '.join(ids[:5])}): use the id instead."
+            ),
+        )
 
     def find_images_by_property(self, key: str, value: str) -> list[Image]:
         """Images with property ``key`` = ``value``, filtered by Glance (server side)."""
@@ -316,27 +313,26 @@ class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions):
 
     def find_server(self, name_or_id: str) -> Server:
         """A server by id or exact name; NotFoundError, or UserInputError if ambiguous."""
-        wanted = name_or_id.strip()
-        if not wanted:
-            raise UserInputError("No server given: type a server name or id.")
-        if is_uuid(wanted):
-            server = self._gateway.get_server(wanted)
-            if server is not None:
-                return server
-        # Nova's name filter is a regex: send plain names only, compare exactly here.
-        pattern = None if _REGEX_CHARS.search(wanted) else wanted
-        matches = [s for s in self._gateway.list_servers(name=pattern) if s.name == wanted]
-        if not matches:
-            raise NotFoundError(
-                f"{self._site.name} has no server named or with id {wanted!r} in project "
-                f"{self.project_name!r}: check the server list."
-            )
-        if len(matches) > 1:
-            ids = ", ".join(server.id for server in matches[:5])
-            raise UserInputError(
-                f"{len(matches)} servers are named {wanted!r} ({ids}): use the id instead."
-            )
-        return matches[0]
+
+        def named(wanted: str) -> list[Server]:
+            # Nova's name filter is a regex: send plain names only, compare exactly here.
+            pattern = None if _REGEX_CHARS.search(wanted) else wanted
+            return [s for s in self._gateway.list_servers(name=pattern) if s.name == wanted]
+
+        return _find_one(
+            name_or_id,
+            "a server",
+            by_id=self._gateway.get_server,
+            by_name=named,
+            missing=lambda wanted: (
+                f"{self._site.name} has no server named or with id "
+                f"{wanted!r} in project {self.project_name!r}: check the server list."
+            ),
+            many=lambda wanted, ids: (
+                f"{len(ids)} servers are named {wanted!r} "
+                f"({', '.join(ids[:5])}): use the id instead."
+            ),
+        )
 
     def get_server(self, server_id: str) -> Server | None:
         """A server by id, or None when it does not exist (any more)."""
@@ -429,3 +425,35 @@ def sites_offering(
             zip((c.site.name for c in client_list), pool.map(ask, client_list), strict=True)
         )
     return sorted(site for site, ok in offering(answers, image_name).items() if ok)
+
+
+_Found = TypeVar("_Found", Image, Server)
+
+
+def _find_one(
+    name_or_id: str,
+    kind: str,
+    *,
+    by_id: Callable[[str], _Found | None],
+    by_name: Callable[[str], list[_Found]],
+    missing: Callable[[str], str],
+    many: Callable[[str, list[str]], str],
+) -> _Found:
+    """The one resource with this id (tried first for a UUID) or exact name.
+
+    ``missing(wanted)`` and ``many(wanted, ids)`` word the errors.
+    """
+    wanted = name_or_id.strip()
+    if not wanted:
+        raise UserInputError(f"No {kind.split()[-1]} given: type {kind} name or id.")
+    if is_uuid(wanted):
+        found = by_id(wanted)
+        if found is not None:
+            return found
+    candidates = by_name(wanted)
+    if not candidates:
+        raise NotFoundError(missing(wanted))
+    if len(candidates) > 1:
+        raise UserInputError(many(wanted, [item.id for item in candidates]))
+    first: _Found = candidates[0]
+    return first

@@ -296,24 +296,26 @@ def _snapshot_started(
     update_server(conn, row["id"], task_state="image_snapshot")
 
 
-def _snapshot_image_in(conn: sqlite3.Connection, row: sqlite3.Row, status: str) -> bool:
-    """Whether the snapshot's image is still ``status``; if not (the user deleted it, say),
-    the snapshot ends: the upload fails and Nova gives up."""
-    image_id, _ = _snapshot_image(row)
+def _snapshot_still(
+    conn: sqlite3.Connection, row: sqlite3.Row, status: str
+) -> tuple[str, str | None] | None:
+    """The snapshot's (image id, outcome) while its image is still ``status``; else (the user
+    deleted it, say) the snapshot ends, the upload fails and Nova gives up: None."""
+    image_id, outcome = _snapshot_image(row)
     image = glance_records.get_image_row(conn, image_id)
     if image is None or image["status"] != status:
         _end_snapshot(conn, row)
-        return False
-    return True
+        return None
+    return image_id, outcome
 
 
 def _snapshot_uploading(
     conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
-    if not _snapshot_image_in(conn, row, "queued"):
+    still = _snapshot_still(conn, row, "queued")
+    if still is None:
         return
-    image_id, _ = _snapshot_image(row)
-    glance_records.set_image_status(conn, image_id, "saving")
+    glance_records.set_image_status(conn, still[0], "saving")
     update_server(conn, row["id"], task_state="image_uploading")
 
 
@@ -331,9 +333,10 @@ def source_data(site: Site, row: sqlite3.Row) -> bytes:
 def _snapshot_image_done(
     conn: sqlite3.Connection, site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
-    if not _snapshot_image_in(conn, row, "saving"):
+    still = _snapshot_still(conn, row, "saving")
+    if still is None:
         return
-    image_id, outcome = _snapshot_image(row)
+    image_id, outcome = still
     if outcome == "killed":
         glance_records.set_image_status(conn, image_id, "killed")
     elif outcome == "vanish":

@@ -74,16 +74,8 @@ class Binding:
             setattr(self.owner, self.name, value)
 
 
-def bind(
-    widget: w.ValueWidget,
-    owner: t.HasTraits,
-    name: str,
-    *,
-    empty: Any = "",
-    convert: Callable[[Any], Any] | None = None,
-) -> Binding:
-    """A :class:`Binding` of ``widget`` to ``owner.<name>``."""
-    return Binding(widget, owner, name, empty=empty, convert=convert)
+#: ``bind(widget, owner, name)``: a :class:`Binding` of ``widget`` to ``owner.<name>``.
+bind = Binding
 
 
 def size_fields(*fields: w.DOMWidget, label: str = "70px", width: str | None = None) -> None:

@@ -80,27 +80,37 @@ def status_tone(status: str) -> Tone:
     return _STATUS_TONES.get(status.strip().lower(), Tone.MUTED)
 
 
+_BADGE_STYLE = (
+    "display:inline-block;padding:0 7px;margin:1px 3px 1px 0;border-radius:9px;"
+    "font-size:11.5px;line-height:18px;white-space:nowrap;{colours}"
+)
+_NOTICE_STYLE = (
+    "padding:6px 10px;margin:4px 0;border-radius:4px;{colours};font-size:13px;line-height:1.4"
+)
+
+
+def _toned(
+    tag: str, kind: str, tone: Tone, *, style: str, content: str, attributes: str = ""
+) -> str:
+    """``<tag class="denbi-KIND denbi-TONE">``; ``{colours}`` in ``style`` takes the tone's."""
+    fg, bg, border = _COLOURS[tone]
+    colours = f"color:{fg};background:{bg};border:1px solid {border}"
+    return (
+        f'<{tag} class="denbi-{kind} denbi-{tone.value}"{attributes} '
+        f'style="{style.format(colours=colours)}">{content}</{tag}>'
+    )
+
+
 def badge(text: str, tone: Tone = Tone.MUTED, *, tooltip: str = "") -> str:
     """A small rounded label, e.g. a status or an image kind."""
-    fg, bg, border = _COLOURS[tone]
     tip = f' title="{esc(tooltip)}"' if tooltip else ""
-    return (
-        f'<span class="denbi-badge denbi-{tone.value}"{tip} style="display:inline-block;'
-        f"padding:0 7px;margin:1px 3px 1px 0;border-radius:9px;font-size:11.5px;"
-        f"line-height:18px;white-space:nowrap;color:{fg};background:{bg};"
-        f'border:1px solid {border}">{esc(text)}</span>'
-    )
+    return _toned("span", "badge", tone, style=_BADGE_STYLE, content=esc(text), attributes=tip)
 
 
 def notice(message: str, tone: Tone = Tone.INFO, *, heading: str = "") -> str:
     """A full-width message box: errors, warnings, empty states."""
-    fg, bg, border = _COLOURS[tone]
     head = f"<b>{esc(heading)}</b> " if heading else ""
-    return (
-        f'<div class="denbi-notice denbi-{tone.value}" style="padding:6px 10px;margin:4px 0;'
-        f"border-radius:4px;color:{fg};background:{bg};border:1px solid {border};"
-        f'font-size:13px;line-height:1.4">{head}{esc(message)}</div>'
-    )
+    return _toned("div", "notice", tone, style=_NOTICE_STYLE, content=head + esc(message))
 
 
 def title(text: str, *, sub: str = "") -> str:

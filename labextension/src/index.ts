@@ -17,6 +17,7 @@ import { ICommandPalette, Notification, WidgetTracker } from '@jupyterlab/apputi
 import { ILauncher } from '@jupyterlab/launcher';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { LabIcon } from '@jupyterlab/ui-components';
 
 import { apiUrl, INotebookReply, IStatus, requestAPI } from './api';
 import { cloudIcon, flowIcon, notebookIcon } from './icons';
@@ -178,28 +179,46 @@ function activate(
   };
 
   const { commands } = app;
-  commands.addCommand(CommandIDs.openPanel, {
-    label: args => (args.isLauncher ? 'de.NBI Cloud' : 'Open the de.NBI Cloud Panel'),
-    caption: 'Manage de.NBI Cloud VMs, images and snapshots',
-    icon: args => (args.isPalette ? undefined : cloudIcon),
-    execute: async () => {
-      await settingsLoaded;
-      showPanel();
-      void panel.start();
-    }
-  });
-  commands.addCommand(CommandIDs.openPrefectUi, {
-    label: args => (args.isLauncher ? 'Prefect UI' : 'Open the Prefect UI'),
-    caption: "Open the Prefect UI of the lab's Prefect server in a new browser tab",
-    icon: args => (args.isPalette ? undefined : flowIcon),
-    execute: () => openPrefectUi(app)
-  });
-  commands.addCommand(CommandIDs.openNotebook, {
-    label: args => (args.isLauncher ? 'de.NBI notebook' : 'Open the de.NBI Cloud Notebook'),
-    caption: 'Copy the main de.NBI Cloud notebook into your folder (if missing) and open it',
-    icon: args => (args.isPalette ? undefined : notebookIcon),
-    execute: () => openNotebook(app)
-  });
+  // The three Launcher tiles: a short label on the tile, a long one in the palette.
+  const tiles: [string, ITile][] = [
+    [
+      CommandIDs.openPanel,
+      {
+        tile: 'de.NBI Cloud',
+        label: 'Open the de.NBI Cloud Panel',
+        caption: 'Manage de.NBI Cloud VMs, images and snapshots',
+        icon: cloudIcon,
+        execute: async () => {
+          await settingsLoaded;
+          showPanel();
+          void panel.start();
+        }
+      }
+    ],
+    [
+      CommandIDs.openPrefectUi,
+      {
+        tile: 'Prefect UI',
+        label: 'Open the Prefect UI',
+        caption: "Open the Prefect UI of the lab's Prefect server in a new browser tab",
+        icon: flowIcon,
+        execute: () => openPrefectUi(app)
+      }
+    ],
+    [
+      CommandIDs.openNotebook,
+      {
+        tile: 'de.NBI notebook',
+        label: 'Open the de.NBI Cloud Notebook',
+        caption: 'Copy the main de.NBI Cloud notebook into your folder (if missing) and open it',
+        icon: notebookIcon,
+        execute: () => openNotebook(app)
+      }
+    ]
+  ];
+  for (const [id, tile] of tiles) {
+    commands.addCommand(id, tileCommand(tile));
+  }
   commands.addCommand(CommandIDs.createSnapshot, {
     label: 'Create a Snapshot…',
     caption: 'Open the de.NBI Cloud panel on its Snapshots tab',
@@ -232,23 +251,8 @@ function activate(
     }
   }
   if (launcher) {
-    launcher.add({
-      command: CommandIDs.openPanel,
-      category: CATEGORY,
-      rank: 1,
-      args: { isLauncher: true }
-    });
-    launcher.add({
-      command: CommandIDs.openPrefectUi,
-      category: CATEGORY,
-      rank: 2,
-      args: { isLauncher: true }
-    });
-    launcher.add({
-      command: CommandIDs.openNotebook,
-      category: CATEGORY,
-      rank: 3,
-      args: { isLauncher: true }
+    tiles.forEach(([command], index) => {
+      launcher.add({ command, category: CATEGORY, rank: index + 1, args: { isLauncher: true } });
     });
   }
 
@@ -299,4 +303,25 @@ interface IRelativeSizes {
   node: HTMLElement;
   relativeSizes(): number[];
   setRelativeSizes(sizes: number[]): void;
+}
+
+/** A command shown as a Launcher tile and in the palette. */
+interface ITile {
+  /** The tile's short label. */
+  tile: string;
+  /** The palette's label. */
+  label: string;
+  caption: string;
+  icon: LabIcon;
+  execute: () => unknown;
+}
+
+/** The command of a tile: short label and icon on the Launcher, long label in the palette. */
+function tileCommand(options: ITile): Parameters<JupyterFrontEnd['commands']['addCommand']>[1] {
+  return {
+    label: args => (args.isLauncher ? options.tile : options.label),
+    caption: options.caption,
+    icon: args => (args.isPalette ? undefined : options.icon),
+    execute: options.execute
+  };
 }

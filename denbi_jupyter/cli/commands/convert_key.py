@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from denbi_jupyter.cli._key_input import ppk_passphrase, read_key_file, read_passphrase
-from denbi_jupyter.cli._output import add_command
+from denbi_jupyter.cli._output import add_command, add_file_option
 from denbi_jupyter.errors import UserInputError
 
 __all__ = ["register", "run"]
@@ -56,23 +56,15 @@ def register(subparsers: Any) -> None:
     parser = add_command(subparsers, "convert-key", run, help=_HELP, description=_DESCRIPTION)
     parser.add_argument("input", type=Path, metavar="IN.ppk", help="the PuTTY key file")
     parser.add_argument("output", type=Path, metavar="OUT", help="the OpenSSH key file to write")
-    parser.add_argument(
-        "--passphrase-file",
-        type=Path,
-        metavar="FILE",
-        help="file whose first line is the passphrase",
-    )
+    add_file_option(parser, "--passphrase-file", "file whose first line is the passphrase")
     protect = parser.add_mutually_exclusive_group()
     protect.add_argument(
         "--keep-passphrase",
         action="store_true",
         help="encrypt OUT with the .ppk's own passphrase",
     )
-    protect.add_argument(
-        "--new-passphrase-file",
-        type=Path,
-        metavar="FILE",
-        help="encrypt OUT with the passphrase in FILE's first line",
+    add_file_option(
+        protect, "--new-passphrase-file", "encrypt OUT with the passphrase in FILE's first line"
     )
     parser.add_argument("--force", action="store_true", help="overwrite OUT and OUT.pub")
     # OUT.pub is always written now; the old flag is still accepted.

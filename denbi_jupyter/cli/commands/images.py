@@ -9,9 +9,9 @@ from denbi_jupyter.cli._output import (
     add_command,
     add_json_flag,
     add_site_option,
-    emit_json,
+    gigabytes,
     resolve_site,
-    table,
+    show_listing,
 )
 
 __all__ = ["register", "run"]
@@ -19,10 +19,6 @@ __all__ = ["register", "run"]
 #: What ``denbi-jupyter --help`` and ``denbi-jupyter images --help`` say of it.
 _HELP = "list a site's images"
 _DESCRIPTION = "List the active images of a site, newest first."
-
-
-def _size(size: int | None) -> str:
-    return "" if size is None else f"{size / 1024**3:.1f} GB"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,30 +32,25 @@ def run(args: argparse.Namespace) -> int:
         include_snapshots=args.snapshots,
     )
     images = client.list_images(query)
-    if args.json:
-        emit_json(
-            [
-                {
-                    "id": image.id,
-                    "name": image.name,
-                    "kind": image.kind.label,
-                    "desktop": image.kind.desktop,
-                    "tags": image.tags,
-                    "size": image.size,
-                    "visibility": image.visibility,
-                    "snapshot": image.is_snapshot,
-                    "created_at": image.created_at,
-                }
-                for image in images
-            ]
-        )
-        return 0
-    rows = [
-        (image.id, image.name, image.kind.label, ",".join(image.tags), _size(image.size))
+    records = [
+        {
+            "id": image.id,
+            "name": image.name,
+            "kind": image.kind.label,
+            "desktop": image.kind.desktop,
+            "tags": image.tags,
+            "size": image.size,
+            "visibility": image.visibility,
+            "snapshot": image.is_snapshot,
+            "created_at": image.created_at,
+        }
         for image in images
     ]
-    print(table(["ID", "NAME", "KIND", "TAGS", "SIZE"], rows))
-    return 0
+    rows = [
+        (image.id, image.name, image.kind.label, ",".join(image.tags), gigabytes(image.size))
+        for image in images
+    ]
+    return show_listing(records, ["ID", "NAME", "KIND", "TAGS", "SIZE"], rows, as_json=args.json)
 
 
 def register(subparsers: Any) -> None:

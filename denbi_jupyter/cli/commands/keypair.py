@@ -10,18 +10,21 @@ fingerprints is ever printed.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from denbi_jupyter.cli._key_input import ppk_passphrase, read_key_file
 from denbi_jupyter.cli._output import (
     add_command,
+    add_delete_command,
+    add_file_option,
     add_json_flag,
     add_site_option,
-    confirm,
+    confirm_delete,
     emit_json,
     resolve_site,
-    table,
+    show_listing,
 )
 from denbi_jupyter.errors import NotFoundError, UserInputError
 
@@ -38,12 +41,8 @@ def run_list(args: argparse.Namespace) -> int:
     from denbi_jupyter.cloud import open_site
 
     pairs = open_site(resolve_site(args)).list_keypairs()
-    if args.json:
-        emit_json(pairs)
-        return 0
     rows = [(pair.name, pair.sha256_fingerprint or pair.fingerprint, pair.type) for pair in pairs]
-    print(table(["NAME", "FINGERPRINT", "TYPE"], rows))
-    return 0
+    return show_listing(pairs, ["NAME", "FINGERPRINT", "TYPE"], rows, as_json=args.json)
 
 
 def _public_key_text(path: Path) -> str:
@@ -137,8 +136,7 @@ def run_delete(args: argparse.Namespace) -> int:
             site=site,
             action="delete key pairs",
         )
-    if not confirm(f"Delete {len(wanted)} key pair(s) on {site}?", assume_yes=args.yes):
-        print("Nothing deleted.")
+    if not confirm_delete(len(wanted), "key pair(s)", site, assume_yes=args.yes):
         return NOT_DELETED
     for name in wanted:
         client.delete_keypair(name)
@@ -149,8 +147,23 @@ def run_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_named(
+    actions: Any,
+    action: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """Add ``keypair ACTION`` with ``--site`` and the key pair's ``NAME``."""
+    parser = add_command(actions, action, run, help=help, description=description)
+    add_site_option(parser)
+    parser.add_argument("name", metavar="NAME", help="the key pair's name")
+    return parser
+
+
 def _add_import(actions: Any) -> None:
-    parser = add_command(
+    parser = _add_named(
         actions,
         "import",
         run_import,
@@ -158,20 +171,14 @@ def _add_import(actions: Any) -> None:
         description="Import an OpenSSH public key file, or the public key of a PuTTY .ppk, "
         "as a key pair.",
     )
-    add_site_option(parser)
-    parser.add_argument("name", metavar="NAME", help="the key pair's name")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--public-key", type=Path, metavar="FILE", help="an OpenSSH .pub file")
-    source.add_argument("--from-ppk", type=Path, metavar="FILE", help="a PuTTY .ppk key file")
-    parser.add_argument(
-        "--passphrase-file", type=Path, metavar="F", help="file whose first line opens the .ppk"
+    add_file_option(source, "--public-key", "an OpenSSH .pub file")
+    add_file_option(source, "--from-ppk", "a PuTTY .ppk key file")
+    add_file_option(
+        parser, "--passphrase-file", "file whose first line opens the .ppk", metavar="F"
     )
-    parser.add_argument(
-        "--save-private",
-        type=Path,
-        metavar="PATH",
-        help="also write the .ppk as an OpenSSH private key (0600) and PATH.pub",
-    )
+    save_help = "also write the .ppk as an OpenSSH private key (0600) and PATH.pub"
+    add_file_option(parser, "--save-private", save_help, metavar="PATH")
     parser.add_argument("--overwrite", action="store_true", help="overwrite PATH and PATH.pub")
     add_json_flag(parser)
 
@@ -191,7 +198,7 @@ def register(subparsers: Any) -> None:
 
     _add_import(actions)
 
-    generate = add_command(
+    generate = _add_named(
         actions,
         "generate",
         run_generate,
@@ -199,23 +206,18 @@ def register(subparsers: Any) -> None:
         description="Make a new Ed25519 key pair on this machine: the private key goes to "
         "PATH (mode 0600, never shown), the public key to PATH.pub and to the cloud.",
     )
-    add_site_option(generate)
-    generate.add_argument("name", metavar="NAME", help="the key pair's name")
-    generate.add_argument(
-        "--private-key", type=Path, metavar="PATH", required=True, help="where to write the key"
+    add_file_option(
+        generate, "--private-key", "where to write the key", metavar="PATH", required=True
     )
     generate.add_argument("--overwrite", action="store_true", help="overwrite PATH and PATH.pub")
     add_json_flag(generate)
 
-    delete = add_command(
+    delete = add_delete_command(
         actions,
-        "delete",
         run_delete,
         help="delete key pairs",
         description="Delete key pairs by name. Without --yes it asks on a terminal and "
         "refuses otherwise. Nothing is deleted when one of the names does not exist.",
+        names=("names", "NAME", "key pair names"),
     )
-    add_site_option(delete)
-    delete.add_argument("names", nargs="+", metavar="NAME", help="key pair names")
-    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_json_flag(delete)

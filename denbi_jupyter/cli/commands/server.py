@@ -21,8 +21,9 @@ from denbi_jupyter.cli._output import (
     add_json_flag,
     add_site_option,
     emit_json,
+    positive_seconds,
     resolve_site,
-    table,
+    show_listing,
 )
 from denbi_jupyter.errors import DenbiError, UserInputError
 from denbi_jupyter.jobs import FlowRef
@@ -99,9 +100,6 @@ def run_list(args: argparse.Namespace) -> int:
     image_ids = sorted({server.image_id for server in servers if server.image_id})
     images = client.get_images(image_ids) if image_ids else {}
     rows = server_rows(servers, images, dt.datetime.now(dt.UTC))
-    if args.json:
-        emit_json({"servers": rows})
-        return 0
     by_id = {server.id: server for server in servers}
     cells = [
         (
@@ -116,8 +114,7 @@ def run_list(args: argparse.Namespace) -> int:
         )
         for row in rows
     ]
-    print(table(_HEADERS, cells))
-    return 0
+    return show_listing({"servers": rows}, _HEADERS, cells, as_json=args.json)
 
 
 def _code_of(error: DenbiError) -> int:
@@ -192,16 +189,6 @@ def run_action(args: argparse.Namespace) -> int:
     return code
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add the ``server`` subcommand (``list``, ``stop``, ``start``, ``reboot``, ``delete``)."""
     parser = subparsers.add_parser(
@@ -225,7 +212,10 @@ def register(subparsers: Any) -> None:
                 "--hard", action="store_true", help="reset the VM instead of a clean reboot"
             )
         command.add_argument(
-            "--timeout", type=_positive, default=600.0, help="seconds to wait per VM (default 600)"
+            "--timeout",
+            type=positive_seconds,
+            default=600.0,
+            help="seconds to wait per VM (default 600)",
         )
         command.add_argument("--no-wait", action="store_true", help="start it and return at once")
         add_json_flag(command)

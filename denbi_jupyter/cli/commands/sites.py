@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from denbi_jupyter.cli._output import add_command, add_json_flag, emit_json, jsonable, table
+from denbi_jupyter.cli._output import add_command, add_json_flag, jsonable, show_listing
 
 __all__ = ["register", "run"]
 
@@ -24,9 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     sites = list_sites()
     default = os.environ.get("OS_CLOUD", "")
-    if args.json:
-        emit_json([{**jsonable(site), "default": site.name == default} for site in sites])
-        return 0
+    records = [{**jsonable(site), "default": site.name == default} for site in sites]
     rows = [
         (
             ("* " if site.name == default else "  ") + site.name,
@@ -37,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
         )
         for site in sites
     ]
-    print(table(["  SITE", "REGION", "SSH GATEWAY", "PORT FORMULA", "GUACAMOLE"], rows))
-    return 0
+    headers = ["  SITE", "REGION", "SSH GATEWAY", "PORT FORMULA", "GUACAMOLE"]
+    return show_listing(records, headers, rows, as_json=args.json)
 
 
 def register(subparsers: Any) -> None:

@@ -11,7 +11,13 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from denbi_jupyter.cli._flow_command import FlowCommand
-from denbi_jupyter.cli._output import add_command, add_json_flag, add_site_option, resolve_site
+from denbi_jupyter.cli._output import (
+    add_command,
+    add_json_flag,
+    add_site_option,
+    positive_seconds,
+    resolve_site,
+)
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.jobs import FlowRef
 
@@ -28,16 +34,6 @@ _COMMAND = FlowCommand(
     started="Snapshot {name!r} started",
     hint="Run the same command without --no-wait to wait for it (it is made only once).",
 )
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
-    return value
 
 
 def _describe(result: SnapshotResult) -> None:
@@ -72,7 +68,7 @@ def register(subparsers: Any) -> None:
     create.add_argument("--server", required=True, help="VM name or id")
     create.add_argument("--name", required=True, help="name of the snapshot")
     create.add_argument(
-        "--timeout", type=_positive, default=1800.0, help="seconds to wait (default 1800)"
+        "--timeout", type=positive_seconds, default=1800.0, help="seconds to wait (default 1800)"
     )
     create.add_argument(
         "--request-id", metavar="ID", help="idempotency key (default: from site, VM and name)"

@@ -14,10 +14,12 @@ from typing import Any
 
 from denbi_jupyter.cli._output import (
     add_command,
+    add_delete_command,
     add_json_flag,
     add_site_option,
-    confirm,
+    confirm_delete,
     emit_json,
+    gigabytes,
     resolve_site,
     table,
 )
@@ -42,10 +44,6 @@ def _count(low: int, high: int) -> Any:
         return value
 
     return parse
-
-
-def _size(size: int | None) -> str:
-    return "" if size is None else f"{size / 1024**3:.1f} GB"
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -80,7 +78,7 @@ def run_list(args: argparse.Namespace) -> int:
             snap.name,
             snap.status,
             snap.project_name or snap.project_id,
-            _size(snap.size),
+            gigabytes(snap.size),
             snap.created_at.strftime("%Y-%m-%d %H:%M"),
             "yes" if snap.protected else "",
         )
@@ -118,8 +116,7 @@ def run_delete(args: argparse.Namespace) -> int:
     if not wanted:
         raise UserInputError("Name at least one snapshot (id or name) to delete.")
     ids = _resolve(open_site(site), wanted)
-    if not confirm(f"Delete {len(ids)} snapshot(s) on {site}?", assume_yes=args.yes):
-        print("Nothing deleted.")
+    if not confirm_delete(len(ids), "snapshot(s)", site, assume_yes=args.yes):
         return NOT_ALL_DELETED
     from denbi_jupyter.cloud.results import DeleteOutcome, DeleteReport
     from denbi_jupyter.jobs import FlowRef
@@ -163,17 +160,14 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--own", action="store_true", help="only the project's own snapshots")
     add_json_flag(listing)
 
-    delete = add_command(
+    delete = add_delete_command(
         actions,
-        "delete",
         run_delete,
         help="delete snapshots (protected and other projects' are refused)",
         description="Delete snapshots by id or name. Without --yes it asks on a terminal "
         "and refuses otherwise. Exit code 1 when any was not deleted.",
+        names=("snapshots", "ID", "snapshot ids or names"),
     )
-    add_site_option(delete)
-    delete.add_argument("snapshots", nargs="+", metavar="ID", help="snapshot ids or names")
-    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.add_argument(
         "--max-parallel", type=_count(1, 16), default=4, help="deletions at once (1-16)"
     )
