@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from denbi_jupyter.cloud.rules.servers import ServerAction
 
@@ -92,6 +92,20 @@ class DeleteItem:
         return f"{self.outcome.value}: {self.reason}" if self.reason else self.outcome.value
 
 
+class _Counted:
+    """A report's read-only count of the items that ended with one outcome."""
+
+    def __init__(self, outcome: DeleteOutcome) -> None:
+        self._outcome = outcome
+
+    @overload
+    def __get__(self, report: None, owner: type | None = None) -> _Counted: ...
+    @overload
+    def __get__(self, report: DeleteReport, owner: type | None = None) -> int: ...
+    def __get__(self, report: DeleteReport | None, owner: type | None = None) -> int | _Counted:
+        return self if report is None else report.count(self._outcome)
+
+
 @dataclass(frozen=True, slots=True)
 class DeleteReport:
     """Every named id with exactly one result, in the order given."""
@@ -102,25 +116,14 @@ class DeleteReport:
         """How many items ended with ``outcome``."""
         return sum(item.outcome is outcome for item in self.items)
 
-    @property
-    def deleted(self) -> int:
-        """Items deleted (or gone by the time we asked)."""
-        return self.count(DeleteOutcome.DELETED)
-
-    @property
-    def refused(self) -> int:
-        """Items refused without a delete call (protected, not owned, not a snapshot)."""
-        return self.count(DeleteOutcome.REFUSED)
-
-    @property
-    def not_found(self) -> int:
-        """Items that did not exist."""
-        return self.count(DeleteOutcome.NOT_FOUND)
-
-    @property
-    def failed(self) -> int:
-        """Items whose delete the cloud did not do."""
-        return self.count(DeleteOutcome.FAILED)
+    #: Items deleted (or gone by the time we asked).
+    deleted = _Counted(DeleteOutcome.DELETED)
+    #: Items refused without a delete call (protected, not owned, not a snapshot).
+    refused = _Counted(DeleteOutcome.REFUSED)
+    #: Items that did not exist.
+    not_found = _Counted(DeleteOutcome.NOT_FOUND)
+    #: Items whose delete the cloud did not do.
+    failed = _Counted(DeleteOutcome.FAILED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,8 +312,7 @@ def _snapshot_still(
 def _snapshot_uploading(
     conn: sqlite3.Connection, _site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
-    still = _snapshot_still(conn, row, "queued")
-    if still is None:
+    if (still := _snapshot_still(conn, row, "queued")) is None:
         return
     glance_records.set_image_status(conn, still[0], "saving")
     update_server(conn, row["id"], task_state="image_uploading")
@@ -333,8 +332,7 @@ def source_data(site: Site, row: sqlite3.Row) -> bytes:
 def _snapshot_image_done(
     conn: sqlite3.Connection, site: Site, row: sqlite3.Row, _payload: dict[str, Any]
 ) -> None:
-    still = _snapshot_still(conn, row, "saving")
-    if still is None:
+    if (still := _snapshot_still(conn, row, "saving")) is None:
         return
     image_id, outcome = still
     if outcome == "killed":

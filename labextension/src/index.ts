@@ -177,6 +177,10 @@ function activate(
     app.shell.activateById(panel.id);
     widenLeftArea(app);
   };
+  const showPanelWhenReady = async (): Promise<void> => {
+    await settingsLoaded;
+    showPanel();
+  };
 
   const { commands } = app;
   // The three Launcher tiles: a short label on the tile, a long one in the palette.
@@ -189,60 +193,59 @@ function activate(
         caption: 'Manage de.NBI Cloud VMs, images and snapshots',
         icon: cloudIcon,
         execute: async () => {
-          await settingsLoaded;
-          showPanel();
+          await showPanelWhenReady();
           void panel.start();
         }
       }
     ],
     [
       CommandIDs.openPrefectUi,
-      {
-        tile: 'Prefect UI',
-        label: 'Open the Prefect UI',
-        caption: "Open the Prefect UI of the lab's Prefect server in a new browser tab",
-        icon: flowIcon,
-        execute: () => openPrefectUi(app)
-      }
+      tile(
+        'Prefect UI',
+        'Open the Prefect UI',
+        "Open the Prefect UI of the lab's Prefect server in a new browser tab",
+        flowIcon,
+        () => openPrefectUi(app)
+      )
     ],
     [
       CommandIDs.openNotebook,
-      {
-        tile: 'de.NBI notebook',
-        label: 'Open the de.NBI Cloud Notebook',
-        caption: 'Copy the main de.NBI Cloud notebook into your folder (if missing) and open it',
-        icon: notebookIcon,
-        execute: () => openNotebook(app)
-      }
+      tile(
+        'de.NBI notebook',
+        'Open the de.NBI Cloud Notebook',
+        'Copy the main de.NBI Cloud notebook into your folder (if missing) and open it',
+        notebookIcon,
+        () => openNotebook(app)
+      )
     ]
   ];
   for (const [id, tile] of tiles) {
     commands.addCommand(id, tileCommand(tile));
   }
+  const openSnapshotsTab = async (): Promise<void> => {
+    await showPanelWhenReady();
+    await panel.start();
+    const outcome = await panel.execute(focusCode('snapshots'));
+    if (!outcome.ok) {
+      Notification.error(
+        `Cannot open the Snapshots tab: ${outcome.ename}: ${outcome.evalue ?? ''}`,
+        { autoClose: false }
+      );
+    }
+  };
+  const restartPanel = async (): Promise<void> => {
+    await showPanelWhenReady();
+    await panel.restart();
+  };
   commands.addCommand(CommandIDs.createSnapshot, {
     label: 'Create a Snapshot…',
     caption: 'Open the de.NBI Cloud panel on its Snapshots tab',
-    execute: async () => {
-      await settingsLoaded;
-      showPanel();
-      await panel.start();
-      const outcome = await panel.execute(focusCode('snapshots'));
-      if (!outcome.ok) {
-        Notification.error(
-          `Cannot open the Snapshots tab: ${outcome.ename}: ${outcome.evalue ?? ''}`,
-          { autoClose: false }
-        );
-      }
-    }
+    execute: openSnapshotsTab
   });
   commands.addCommand(CommandIDs.restartKernel, {
     label: 'Restart the de.NBI Cloud Kernel',
     caption: "Restart the panel's kernel and show the panel again",
-    execute: async () => {
-      await settingsLoaded;
-      showPanel();
-      await panel.restart();
-    }
+    execute: restartPanel
   });
 
   if (palette) {
@@ -314,6 +317,17 @@ interface ITile {
   caption: string;
   icon: LabIcon;
   execute: () => unknown;
+}
+
+/** A tile from its parts, in ITile's order. */
+function tile(
+  short: string,
+  label: string,
+  caption: string,
+  icon: LabIcon,
+  execute: () => unknown
+): ITile {
+  return { tile: short, label, caption, icon, execute };
 }
 
 /** The command of a tile: short label and icon on the Launcher, long label in the palette. */
