@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from denbi_jupyter._lab_layout import write_lab_settings, write_workspace
 from denbi_jupyter._serving import StopsOnExit, wait_until_answering
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
@@ -53,8 +54,6 @@ DEFAULT_LAB_PORT = 8888
 #: The server extension :func:`start_lab` enables, and where it serves the Prefect UI.
 _EXTENSION = "denbi_jupyter.labserver"
 PREFECT_UI_PATH = "denbi-jupyter/prefect/"
-#: The id of the front-end's panel in JupyterLab's left area.
-_PANEL_ID = "denbi-cloud-panel"
 _START_TIMEOUT_S = 90.0
 
 
@@ -78,65 +77,6 @@ def demo_cloud_config(
         state_dir=state_dir,
         seed_snapshots=seed_snapshots,
     )
-
-
-#: Lab settings of the demo: start the kernel without asking, fetch no news from the internet.
-_LAB_SETTINGS: dict[str, dict[str, object]] = {
-    "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
-    "@jupyterlab/apputils-extension/notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-}
-
-
-#: Lab settings that open the front-end's de.NBI panel when the lab starts.
-_PANEL_SETTINGS: dict[str, dict[str, object]] = {"denbi-jupyter/plugin": {"openOnStart": True}}
-
-
-def _write_lab_settings(folder: Path, *, open_panel: bool = False) -> None:
-    import json
-
-    settings = {**_LAB_SETTINGS, **(_PANEL_SETTINGS if open_panel else {})}
-    for plugin, values in settings.items():
-        path = folder / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values, indent=2))
-
-
-#: Widths of the left, main and right areas in the demo's first layout.
-_DEMO_SPLIT = (0.42, 0.58, 0.0)
-
-
-def _write_workspace(folder: Path, *, notebook: str) -> None:
-    """The default workspace: ``notebook`` in the main area, our panel shown on the left."""
-    import json
-
-    from jupyterlab_server.workspaces_handler import WORKSPACE_EXTENSION, slugify
-
-    widget = f"notebook:{notebook}"
-    data = {
-        "data": {
-            "layout-restorer:data": {
-                "main": {
-                    "dock": {"type": "tab-area", "currentIndex": 0, "widgets": [widget]},
-                    "current": widget,
-                },
-                "left": {
-                    "collapsed": False,
-                    "visible": True,
-                    "current": _PANEL_ID,
-                    "widgets": ["filebrowser", "running-sessions", _PANEL_ID],
-                },
-                # Left area, main area, right area: the panel needs room for its table.
-                "relativeSizes": list(_DEMO_SPLIT),
-            },
-            widget: {"data": {"path": notebook, "factory": "Notebook"}},
-        },
-        "metadata": {"id": "default"},
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{slugify('default')}{WORKSPACE_EXTENSION}").write_text(json.dumps(data, indent=2))
 
 
 def _free_port(host: str) -> int:
@@ -285,45 +225,26 @@ def start_lab(
     """
     folder = notebook_dir or notebooks_dir()
     temp = Path(tempfile.mkdtemp(prefix="denbi-lab-"))
-    child_env = dict(os.environ)
-    if prefect_home is not None:  # the lab's own Prefect server, not the caller's
-        child_env.pop("PREFECT_API_URL", None)
-        child_env["DENBI_JUPYTER_PREFECT_HOME"] = str(prefect_home)
-    child_env.update(env or {})
+    child_env = _lab_environment(prefect_home, env)
     cloud: LocalCloud | None = None
     clouds_yaml: Path | None = None
     try:
         if local_cloud:
-            cloud = LocalCloud(cloud_config or demo_cloud_config()).start()
-            clouds_yaml = cloud.write_clouds_yaml(temp / "clouds.yaml")
-            child_env["OS_CLIENT_CONFIG_FILE"] = str(clouds_yaml)
-            child_env["OS_CLOUD"] = cloud.config.sites[0].name
-        _write_lab_settings(temp / "lab-settings", open_panel=open_panel)
+            cloud, clouds_yaml = _start_local_cloud(cloud_config, temp, child_env)
+        write_lab_settings(temp / "lab-settings", open_panel=open_panel)
         if open_panel:
-            _write_workspace(temp / "workspaces", notebook=MAIN_NOTEBOOK)
-        token = secrets.token_hex(24)
-        chosen_port = choose_lab_port(port, fallback=port_fallback)
+            write_workspace(temp / "workspaces", notebook=MAIN_NOTEBOOK)
         own_prefect = () if prefect_home is not None else ("--DenbiJupyter.start_prefect=False",)
-        process = _spawn_lab(
-            _lab_command(
-                folder=folder,
-                port=chosen_port,
-                token=token,
-                temp=temp,
-                extra_args=[*own_prefect, f"--ServerApp.base_url={base_url}", *extra_args],
-            ),
+        session = _spawn_session(
+            folder=folder,
+            temp=temp,
+            port=choose_lab_port(port, fallback=port_fallback),
+            extra_args=[*own_prefect, f"--ServerApp.base_url={base_url}", *extra_args],
             env=child_env,
-            cwd=folder,
             log_file=log_file,
-        )
-        session = LabSession(
-            url=f"http://127.0.0.1:{chosen_port}{base_url.rstrip('/')}",
-            token=token,
-            notebook_dir=folder,
-            process=process,
             cloud=cloud,
             clouds_yaml=clouds_yaml,
-            _temp=temp,
+            base_url=base_url,
         )
     except BaseException:
         if cloud is not None:
@@ -338,6 +259,58 @@ def start_lab(
         session.stop()
         raise
     return session
+
+
+def _spawn_session(
+    *,
+    folder: Path,
+    temp: Path,
+    port: int,
+    extra_args: Sequence[str],
+    env: Mapping[str, str],
+    log_file: Path | None,
+    cloud: LocalCloud | None,
+    clouds_yaml: Path | None,
+    base_url: str,
+) -> LabSession:
+    """Spawn the lab with a fresh token; the session, before the lab answers."""
+    token = secrets.token_hex(24)
+    process = _spawn_lab(
+        _lab_command(folder=folder, port=port, token=token, temp=temp, extra_args=extra_args),
+        env=env,
+        cwd=folder,
+        log_file=log_file,
+    )
+    return LabSession(
+        url=f"http://127.0.0.1:{port}{base_url.rstrip('/')}",
+        token=token,
+        notebook_dir=folder,
+        process=process,
+        cloud=cloud,
+        clouds_yaml=clouds_yaml,
+        _temp=temp,
+    )
+
+
+def _lab_environment(prefect_home: Path | None, env: Mapping[str, str] | None) -> dict[str, str]:
+    """The lab's environment: ours, its own Prefect home if it has one, then ``env``."""
+    child_env = dict(os.environ)
+    if prefect_home is not None:  # the lab's own Prefect server, not the caller's
+        child_env.pop("PREFECT_API_URL", None)
+        child_env["DENBI_JUPYTER_PREFECT_HOME"] = str(prefect_home)
+    child_env.update(env or {})
+    return child_env
+
+
+def _start_local_cloud(
+    config: LocalCloudConfig | None, temp: Path, child_env: dict[str, str]
+) -> tuple[LocalCloud, Path]:
+    """Start the local cloud and point the lab's kernels at its clouds.yaml (in ``temp``)."""
+    cloud = LocalCloud(config or demo_cloud_config()).start()
+    clouds_yaml = cloud.write_clouds_yaml(temp / "clouds.yaml")
+    child_env["OS_CLIENT_CONFIG_FILE"] = str(clouds_yaml)
+    child_env["OS_CLOUD"] = cloud.config.sites[0].name
+    return cloud, clouds_yaml
 
 
 def _lab_command(
