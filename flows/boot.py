@@ -124,6 +124,8 @@ def _create(
 def _connection(
     client: CloudClient, server: Server, image: Image
 ) -> tuple[ConnectionDetails | None, str | None]:
+    if image.is_snapshot:  # the desktop comes from the image the snapshot was made from
+        image = client.desktop_image(image.id) or image
     try:
         return connection_details(client.site, server, image), None
     except UserInputError as exc:  # no gateway settings or no address: say so, do not fail

@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from denbi_jupyter.cloud._keypairs import KeyPairCalls
+from denbi_jupyter.cloud._lineage import desktop_source
 from denbi_jupyter.cloud._server_actions import ServerActions
 from denbi_jupyter.cloud._snapshot_listing import GLANCE_PAGE_MAX, SnapshotListing, image_pages
 from denbi_jupyter.cloud.index import MemorySnapshotIndex
@@ -186,6 +187,12 @@ class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions):
     def get_image(self, image_id: str) -> Image | None:
         """The image by id, or None when it does not exist (any more)."""
         return self._gateway.get_image(image_id)
+
+    def desktop_image(self, image_id: str) -> Image | None:
+        """The image that tells the desktop of a VM booted from ``image_id``: for a snapshot,
+        the image it was made from (:func:`~denbi_jupyter.cloud._lineage.desktop_source`)."""
+        image = self._gateway.get_image(image_id)
+        return None if image is None else desktop_source(image, self._gateway.get_image)
 
     def find_image(self, name_or_id: str) -> Image:
         """The image with this id or exact name; NotFoundError, or UserInputError if ambiguous."""

@@ -110,6 +110,10 @@ class CloudClient(Protocol):
         """The image by id, or None when it does not exist (any more)."""
         ...
 
+    def desktop_image(self, image_id: str) -> Image | None:
+        """The image that tells a VM's desktop: for a snapshot, the image it was made from."""
+        ...
+
     def find_images_by_property(self, key: str, value: str) -> list[Image]:
         """Images with property ``key`` = ``value``, filtered by Glance (server side)."""
         ...

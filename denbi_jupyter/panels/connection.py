@@ -160,7 +160,7 @@ class ConnectionCard(Panel):
             server = client.get_server(server_id)
             if server is None:
                 return None
-            image = client.get_image(server.image_id) if server.image_id else None
+            image = client.desktop_image(server.image_id) if server.image_id else None
             return _Target(server=server, image=image, site=client.site)
 
         def apply(target: _Target | None) -> None:

@@ -126,6 +126,25 @@ def test_snapshot_ends_active_with_provenance_and_the_source_image_tags(
     assert any(message.startswith("Nova: image_") for message in messages)
 
 
+def test_a_vm_booted_from_a_snapshot_of_an_x2go_vm_keeps_its_x2go_desktop(
+    client: CloudClient, vm: BootResult
+) -> None:
+    snapshot = create_snapshot(site=SITE, server=vm.name, name=_unique("desktop"))
+    relaunched = boot_server(
+        site=SITE,
+        image=str(snapshot.image_id),
+        flavor=FLAVOR,
+        key_name=None,
+        name=_unique("relaunched"),
+    )
+    connection = relaunched.connection
+    assert connection is not None and connection.x2go_session_type is not None
+    assert connection.x2go_session_type.value == "XFCE"
+    assert "command=XFCE" in str(connection.x2go_session)
+    desktop = client.desktop_image(str(snapshot.image_id))
+    assert desktop is not None and desktop.name == X2GO_IMAGE
+
+
 def test_the_same_snapshot_request_twice_makes_exactly_one_image(
     client: CloudClient, vm: BootResult
 ) -> None:

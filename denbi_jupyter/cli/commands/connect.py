@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     client = open_site(resolve_site(args))
     server = client.find_server(args.server)
-    image = client.get_image(server.image_id) if server.image_id else None
+    image = client.desktop_image(server.image_id) if server.image_id else None
     details = connection_details(client.site, server, image, key_path=args.identity_file)
     if args.x2go_session is not None:
         if not details.x2go_session:
