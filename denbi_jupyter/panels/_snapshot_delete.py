@@ -102,9 +102,10 @@ class DeleteConfirmation(Panel):
             self.ids, self.results = (), []
 
     def confirm(self) -> None:
-        """Delete the snapshots named in the confirmation, as a background job."""
+        """Delete the snapshots named in the confirmation, as a background job (once: a second
+        click while the first one's job starts does nothing)."""
         ids = list(self.ids)
-        if not ids:
+        if not ids or self.deleting:
             return
         names = {i: self.names.get(i, i) for i in ids}
         site = self.site

@@ -74,6 +74,22 @@ def test_bulk_delete_reports_each_snapshot_and_leaves_protected_ones(
     }
 
 
+def test_a_double_click_on_delete_runs_one_delete_flow(
+    fake: FakeCloud, job_shared: Shared, job_runner: Any
+) -> None:
+    panel = loaded(SnapshotPanel(job_shared))
+    ids = {s.name: s.id for s in page_of(panel).items}
+    panel.ask_delete([ids["analysis-snap"], ids["assembly-snap"]])
+    jobs_before = len(job_runner.jobs)
+    panel.confirmation._yes.click()
+    panel.confirmation._yes.click()  # the second click of a double click
+    wait_until(lambda: panel.confirmation.results, timeout=120, what="delete results")
+    panel.wait_idle()
+    assert len(job_runner.jobs) == jobs_before + 1
+    assert "2 of 2 deleted" in panel.confirmation._results.value
+    assert sum(method == "delete_image" for method, _ in fake.calls) == 2
+
+
 def test_a_failed_delete_is_reported_per_item(fake: FakeCloud, job_shared: Shared) -> None:
     panel = loaded(SnapshotPanel(job_shared))
     target = next(s for s in page_of(panel).items if s.name == "assembly-snap")
