@@ -14,6 +14,7 @@ from prefect import flow
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import BootResult
+from denbi_jupyter.cloud.rules.lineage import desktop_source
 from denbi_jupyter.cloud.rules.names import check_server_name
 from denbi_jupyter.cloud.types import Flavor, Image, Limits, Server
 from denbi_jupyter.connect.details import ConnectionDetails, connection_details
@@ -124,8 +125,8 @@ def _create(
 def _connection(
     client: CloudClient, server: Server, image: Image
 ) -> tuple[ConnectionDetails | None, str | None]:
-    if image.is_snapshot:  # the desktop comes from the image the snapshot was made from
-        image = client.desktop_image(image.id) or image
+    # A snapshot's desktop is that of the image it was made from (no re-read of ``image``).
+    image = desktop_source(image, client.get_image)
     try:
         return connection_details(client.site, server, image), None
     except UserInputError as exc:  # no gateway settings or no address: say so, do not fail

@@ -23,12 +23,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from denbi_jupyter.cloud._keypairs import KeyPairCalls
-from denbi_jupyter.cloud._lineage import desktop_source
 from denbi_jupyter.cloud._server_actions import ServerActions
 from denbi_jupyter.cloud._snapshot_listing import GLANCE_PAGE_MAX, SnapshotListing, image_pages
 from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.paging import MarkerCache
 from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
+from denbi_jupyter.cloud.rules.lineage import desktop_source
 from denbi_jupyter.cloud.rules.listing import is_uuid
 from denbi_jupyter.cloud.rules.names import NameKind, check_name
 from denbi_jupyter.cloud.rules.offering import offering
@@ -190,7 +190,7 @@ class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions):
 
     def desktop_image(self, image_id: str) -> Image | None:
         """The image that tells the desktop of a VM booted from ``image_id``: for a snapshot,
-        the image it was made from (:func:`~denbi_jupyter.cloud._lineage.desktop_source`)."""
+        the image it was made from (:func:`~denbi_jupyter.cloud.rules.lineage.desktop_source`)."""
         image = self._gateway.get_image(image_id)
         return None if image is None else desktop_source(image, self._gateway.get_image)
 
