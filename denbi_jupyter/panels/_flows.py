@@ -13,15 +13,38 @@ from typing import TYPE_CHECKING
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.rules.preflight import Preflight
+from denbi_jupyter.cloud.rules.servers import ServerAction
 from denbi_jupyter.jobs import FlowRef, resolve_flow, use_clients
 
 if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
 
-__all__ = ["FlowRef", "boot_parameters", "preflight", "submit_flow", "warm_flows"]
+__all__ = [
+    "SERVER_ACTION_FLOWS",
+    "FlowRef",
+    "boot_parameters",
+    "preflight",
+    "server_action_parameters",
+    "submit_flow",
+    "warm_flows",
+]
 
 #: The flows the panels start, resolved (Prefect imported) during the warm-up.
-PANEL_FLOWS = (FlowRef.BOOT_SERVER, FlowRef.CREATE_SNAPSHOT, FlowRef.DELETE_SNAPSHOTS)
+PANEL_FLOWS = (
+    FlowRef.BOOT_SERVER,
+    FlowRef.CREATE_SNAPSHOT,
+    FlowRef.DELETE_SNAPSHOTS,
+    FlowRef.STOP_SERVER,
+)
+
+#: The lifecycle flow of each server action.
+SERVER_ACTION_FLOWS: Mapping[ServerAction, FlowRef] = {
+    ServerAction.STOP: FlowRef.STOP_SERVER,
+    ServerAction.START: FlowRef.START_SERVER,
+    ServerAction.REBOOT: FlowRef.REBOOT_SERVER,
+    ServerAction.HARD_REBOOT: FlowRef.REBOOT_SERVER,
+    ServerAction.DELETE: FlowRef.DELETE_SERVER,
+}
 
 
 #: What a process's first flow run imports besides the flows (0.1-0.7 s on the first click).
@@ -65,6 +88,16 @@ def boot_parameters(
         "key_name": key_name or None,
         "name": name,
     }
+
+
+def server_action_parameters(
+    *, site: str, server_id: str, action: ServerAction
+) -> dict[str, object]:
+    """The parameters of the lifecycle flow of ``action`` (see :data:`SERVER_ACTION_FLOWS`)."""
+    parameters: dict[str, object] = {"site": site, "server": server_id}
+    if action is ServerAction.HARD_REBOOT:
+        parameters["hard"] = True
+    return parameters
 
 
 def preflight(client: CloudClient, server_id: str, name: str) -> Preflight:
