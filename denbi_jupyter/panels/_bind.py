@@ -3,11 +3,17 @@
 ``ipywidgets.link`` is enough for a text box; a dropdown needs more care: changing its options
 makes it pick the first one, and a value outside its options is an error. :class:`Binding`
 changes options without writing back, and shows a value the options lack as "nothing".
+
+Background work (a catalog arriving) may re-render from a worker thread while the kernel's
+main thread applies the user's pick: the "do not write back" mark is per thread, so a pick
+that arrives meanwhile still reaches the trait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -38,7 +44,7 @@ class Binding:
     ) -> None:
         self.widget, self.owner, self.name, self.empty = widget, owner, name, empty
         self._convert = convert
-        self._quiet = False
+        self._local = threading.local()
         owner.observe(self._to_widget, names=name)
         widget.observe(self._to_owner, names="value")
         self._to_widget()
@@ -46,11 +52,8 @@ class Binding:
     def set_options(self, options: Sequence[Any]) -> None:
         """Offer ``options`` (labels or ``(label, value)`` pairs) without changing the trait."""
         if list(self.widget.options) != list(options):
-            self._quiet = True
-            try:
+            with self._quietly():
                 self.widget.options = list(options)
-            finally:
-                self._quiet = False
         self._to_widget()
 
     def _to_widget(self, _change: object = None) -> None:
@@ -58,14 +61,20 @@ class Binding:
         if isinstance(self.widget, w.Dropdown) and value not in self.widget._options_values:
             value = None
         if self.widget.value != value:
-            self._quiet = True
-            try:
+            with self._quietly():
                 self.widget.value = value
-            finally:
-                self._quiet = False
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Widget changes made by this thread inside the block are not written back."""
+        self._local.quiet = True
+        try:
+            yield
+        finally:
+            self._local.quiet = False
 
     def _to_owner(self, change: dict[str, Any]) -> None:
-        if self._quiet:
+        if getattr(self._local, "quiet", False):
             return
         value = self.empty if change["new"] is None else change["new"]
         if self._convert is not None and value is not self.empty:
