@@ -15,9 +15,10 @@ stopped between createImage and the mark) cannot be proven the schedule's: they 
 deleted; :func:`split_by_mark` reports them so a person can decide (delete them by hand).
 
 **Retention per source VM** (among marked snapshots): keep the newest ``keep_last`` active
-ones; with ``max_age_days`` also drop those older than that, but never the newest one (a
-schedule that stopped working does not delete the last good snapshot). Failed (``killed``,
-``error``) marked snapshots are always removed; snapshots still in progress never are.
+ones; with ``max_age_days`` also drop those older than that (either rule alone, or both), but
+never the newest one (a schedule that stopped working does not delete the last good snapshot).
+Failed (``killed``, ``error``) marked snapshots are always removed; snapshots still in progress
+never are, nor protected ones.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
 from denbi_jupyter.cloud.types import Image, Server
@@ -33,7 +35,9 @@ from denbi_jupyter.errors import UserInputError
 __all__ = [
     "NIGHTLY",
     "SCHEDULE_KEY",
+    "RetentionDecision",
     "check_retention",
+    "explain_retention",
     "is_schedule_mark",
     "made_by_schedule",
     "marked_servers",
@@ -88,58 +92,111 @@ def marked_servers(servers: Iterable[Server], metadata_key: str) -> list[Server]
     ]
 
 
-def check_retention(*, keep_last: int, max_age_days: float | None) -> None:
+def check_retention(*, keep_last: int | None, max_age_days: float | None) -> None:
     """Refuse retention settings that could delete every snapshot of a VM.
 
     Raises:
-        UserInputError: ``keep_last`` below 1 or ``max_age_days`` not positive.
+        UserInputError: Neither rule given, ``keep_last`` below 1 or ``max_age_days`` not
+            positive.
     """
-    if keep_last < 1:
+    if keep_last is None and max_age_days is None:
+        raise UserInputError("Give keep_last, max_age_days or both: nothing says what to keep.")
+    if keep_last is not None and keep_last < 1:
         raise UserInputError(f"keep_last must be at least 1, not {keep_last}.")
     if max_age_days is not None and max_age_days <= 0:
         raise UserInputError(f"max_age_days must be positive, not {max_age_days}.")
 
 
-def _expired(
-    active: Sequence[Image], *, keep_last: int, max_age_days: float | None, now: dt.datetime
-) -> list[Image]:
-    """Of one VM's active snapshots (newest first), those beyond keep-last or too old."""
-    doomed: list[Image] = []
+@dataclass(frozen=True, slots=True)
+class RetentionDecision:
+    """What retention does with one snapshot, and why (in words for people)."""
+
+    image: Image
+    delete: bool
+    reason: str
+
+
+def _age_days(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
+
+
+def _decide_active(
+    active: Sequence[Image], *, keep_last: int | None, max_age_days: float | None, now: dt.datetime
+) -> list[RetentionDecision]:
+    """One VM's active snapshots (newest first): beyond keep-last or too old go."""
+    decisions: list[RetentionDecision] = []
     for index, image in enumerate(active):
-        too_many = index >= keep_last
-        too_old = (
-            max_age_days is not None
-            and index > 0
-            and now - image.created_at > dt.timedelta(days=max_age_days)
-        )
-        if too_many or too_old:
-            doomed.append(image)
-    return doomed
+        if index == 0:
+            decisions.append(RetentionDecision(image, False, "the newest good snapshot"))
+            continue
+        if keep_last is not None and index >= keep_last:
+            reason = f"beyond the last {keep_last}"
+            decisions.append(RetentionDecision(image, True, reason))
+        elif max_age_days is not None and now - image.created_at > dt.timedelta(days=max_age_days):
+            reason = f"older than {_age_days(max_age_days)}"
+            decisions.append(RetentionDecision(image, True, reason))
+        elif keep_last is not None:
+            decisions.append(RetentionDecision(image, False, f"within the last {keep_last}"))
+        else:
+            reason = f"younger than {_age_days(max_age_days or 0)}"
+            decisions.append(RetentionDecision(image, False, reason))
+    return decisions
 
 
-def plan_retention(
+def explain_retention(
     images: Sequence[Image],
     *,
-    keep_last: int,
+    keep_last: int | None,
     max_age_days: float | None,
     now: dt.datetime,
     schedule: str = NIGHTLY,
-) -> list[Image]:
-    """Which of ``images`` to delete, oldest first (pure; rules in the module docstring).
+) -> list[RetentionDecision]:
+    """A decision with its reason for each of ``images``, oldest first (pure).
 
-    Only images :func:`made_by_schedule` proves ``schedule``'s are ever candidates.
+    The rules are the module docstring's; a retention run deletes exactly the decisions with
+    ``delete`` set, so a preview built on this function is what the run then does.
     """
     check_retention(keep_last=keep_last, max_age_days=max_age_days)
+    proven, unproven = split_by_mark(images, schedule)
+    decisions = [
+        RetentionDecision(image, False, "not made by this schedule (by hand, or unmarked)")
+        for image in unproven
+    ]
     by_server: dict[str, list[Image]] = defaultdict(list)
-    for image in split_by_mark(images, schedule)[0]:
+    for image in proven:
         by_server[image.properties.get(SOURCE_SERVER_ID, "")].append(image)
-    doomed: list[Image] = []
     for group in by_server.values():
-        doomed += [image for image in group if image.status in _FAILED]
         active = sorted(
             (image for image in group if image.status == "active"),
             key=lambda image: image.created_at,
             reverse=True,
         )
-        doomed += _expired(active, keep_last=keep_last, max_age_days=max_age_days, now=now)
-    return sorted(doomed, key=lambda image: image.created_at)
+        decisions += _decide_active(active, keep_last=keep_last, max_age_days=max_age_days, now=now)
+        for image in group:
+            if image.status in _FAILED:
+                decisions.append(RetentionDecision(image, True, f"failed ({image.status})"))
+            elif image.status != "active":
+                decisions.append(RetentionDecision(image, False, f"still {image.status}"))
+    protected = [
+        RetentionDecision(d.image, False, "protected") if d.delete and d.image.protected else d
+        for d in decisions
+    ]
+    return sorted(protected, key=lambda d: d.image.created_at)
+
+
+def plan_retention(
+    images: Sequence[Image],
+    *,
+    keep_last: int | None,
+    max_age_days: float | None,
+    now: dt.datetime,
+    schedule: str = NIGHTLY,
+) -> list[Image]:
+    """Which of ``images`` to delete, oldest first: :func:`explain_retention`'s deletions.
+
+    Only images :func:`made_by_schedule` proves ``schedule``'s are ever candidates.
+    """
+    decisions = explain_retention(
+        images, keep_last=keep_last, max_age_days=max_age_days, now=now, schedule=schedule
+    )
+    return [decision.image for decision in decisions if decision.delete]
