@@ -22,6 +22,9 @@ __all__ = [
     "DeleteReport",
     "NightlyItem",
     "NightlyReport",
+    "PolicyDeletion",
+    "PolicyItem",
+    "PolicyRunReport",
     "RetentionReport",
     "ServerActionResult",
     "SnapshotResult",
@@ -173,3 +176,56 @@ class ServerActionResult:
     action: ServerAction
     status: str
     flow_run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDeletion:
+    """A snapshot a policy run's retention deleted (or, on a dry run, would delete)."""
+
+    image_id: str
+    name: str
+    reason: str
+    #: The delete's own outcome (``deleted``, ``failed: …``); empty on a dry run.
+    outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyItem:
+    """One opted-in VM in a policy run: the snapshot made or why not, and the retention."""
+
+    server: str
+    server_id: str
+    #: The policy in words, or empty when it could not be read.
+    policy: str
+    #: ``made``, ``reused`` (an earlier run of the slot had made it), ``not due``, ``failed``
+    #: or ``dry run``.
+    outcome: str
+    reason: str
+    slot: str | None = None
+    image_id: str | None = None
+    deletions: tuple[PolicyDeletion, ...] = ()
+    kept: int = 0
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the snapshot, the policy or one of the deletions failed."""
+        return self.error is not None or any(
+            d.outcome.startswith("failed") for d in self.deletions
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRunReport:
+    """A policy run on one site: one item per opted-in VM, in the order Nova listed them."""
+
+    site: str
+    at: str
+    items: tuple[PolicyItem, ...]
+    dry_run: bool = False
+    flow_run_id: str | None = None
+
+    @property
+    def failures(self) -> tuple[PolicyItem, ...]:
+        """The items that failed."""
+        return tuple(item for item in self.items if item.failed)

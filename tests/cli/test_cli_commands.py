@@ -158,7 +158,7 @@ def test_snapshot_create_list_and_delete_end_to_end(
         ),
         (["connect", "--site", SITE, "no-such-vm"], 3, "no-such-vm"),
         (
-            ["serve-schedules", "--site", SITE, "--nightly-cron", "every night", "--check"],
+            ["serve-schedules", "--site", SITE, "--policy-cron", "every night", "--check"],
             2,
             "Cannot schedule 'every night'",
         ),
@@ -192,8 +192,8 @@ def test_serve_schedules_check_describes_the_deployments(cli: Any) -> None:
     result = cli("serve-schedules", "--site", SITE, "--check", "--json")
     assert result.code == 0, result.err
     described = {item["flow"]: item for item in result.json()}
-    assert set(described) == {"nightly-snapshots", "cleanup-snapshots"}
-    assert described["nightly-snapshots"]["parameters"]["site"] == SITE
+    assert set(described) == {"snapshot-policies", "cleanup-snapshots"}
+    assert described["snapshot-policies"]["parameters"] == {"site": SITE, "catch_up_hours": 6.0}
 
 
 def test_convert_key_writes_an_openssh_key_and_prints_no_key_material(

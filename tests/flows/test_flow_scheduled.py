@@ -172,11 +172,16 @@ def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> 
     import inspect
 
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    flows = {"nightly_snapshots": nightly_snapshots, "cleanup_snapshots": cleanup_snapshots}
+    from flows.policy import run_snapshot_policies
+
+    flows = {
+        "flows/policy.py:run_snapshot_policies": run_snapshot_policies,
+        "flows/scheduled.py:cleanup_snapshots": cleanup_snapshots,
+    }
     seen = set()
     for deployment in config["deployments"]:
-        path, name = deployment["entrypoint"].split(":")
-        assert path == "flows/scheduled.py" and name in flows
+        name = deployment["entrypoint"]
+        assert name in flows
         signature = inspect.signature(flows[name].fn)  # type: ignore[attr-defined]
         assert set(deployment["parameters"]) <= set(signature.parameters)
         assert all(schedule["cron"] for schedule in deployment["schedules"])

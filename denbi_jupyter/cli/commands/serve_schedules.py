@@ -1,9 +1,10 @@
 """``denbi-jupyter serve-schedules``: serve the scheduled flows from this process.
 
-The same flows and schedules ``prefect.yaml`` deploys, without a work pool: nightly snapshots
-of VMs that carry a metadata key (with retention) and a weekly cleanup. It serves until
-Ctrl-C; ``--check`` only builds and prints the deployments. Served runs run in child processes
-started by Prefect's runner; they take the site name, never credentials.
+The same flows and schedules ``prefect.yaml`` deploys, without a work pool: the snapshot-policy
+run every 15 minutes (it snapshots the VMs whose ``denbi_snapshot_policy``, or old
+``denbi_nightly`` marker, is due and applies each one's retention) and a weekly cleanup. It
+serves until Ctrl-C; ``--check`` only builds and prints the deployments. Served runs run in
+child processes started by Prefect's runner; they take the site name, never credentials.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ __all__ = ["build_deployments", "register", "run"]
 #: What ``denbi-jupyter --help`` and ``denbi-jupyter serve-schedules --help`` say of it.
 _HELP = "serve the scheduled snapshot flows"
 _DESCRIPTION = (
-    "Serve nightly snapshots (with retention) and a cleanup on cron "
-    "schedules from this process until Ctrl-C."
+    "Serve the snapshot-policy run (VMs whose denbi_snapshot_policy is due, with each one's "
+    "retention) and a cleanup on cron schedules from this process until Ctrl-C."
 )
 
 
@@ -55,19 +56,16 @@ def build_deployments(args: argparse.Namespace, site: str) -> list[Any]:
     from denbi_jupyter.jobs import load_flows
 
     load_flows()
-    from flows.scheduled import check_retention, cleanup_snapshots, nightly_snapshots
+    from flows.policy import run_snapshot_policies
+    from flows.scheduled import check_retention, cleanup_snapshots
 
-    check_retention(keep_last=args.keep_last, max_age_days=args.max_age_days)
     check_retention(keep_last=1, max_age_days=args.cleanup_days)
-    nightly = nightly_snapshots.to_deployment(
-        name=f"nightly-snapshots-{site}",
-        schedules=[_schedule(args.nightly_cron, args.timezone)],
-        parameters={
-            "site": site,
-            "metadata_key": args.metadata_key,
-            "keep_last": args.keep_last,
-            "max_age_days": args.max_age_days,
-        },
+    if args.catch_up_hours <= 0:
+        raise UserInputError(f"--catch-up-hours must be more than 0, not {args.catch_up_hours}.")
+    policies = run_snapshot_policies.to_deployment(
+        name=f"snapshot-policies-{site}",
+        schedules=[_schedule(args.policy_cron, args.timezone)],
+        parameters={"site": site, "catch_up_hours": args.catch_up_hours},
         tags=["denbi-jupyter", "snapshots"],
     )
     cleanup = cleanup_snapshots.to_deployment(
@@ -76,7 +74,7 @@ def build_deployments(args: argparse.Namespace, site: str) -> list[Any]:
         parameters={"site": site, "max_age_days": args.cleanup_days},
         tags=["denbi-jupyter", "snapshots"],
     )
-    return [nightly, cleanup]
+    return [policies, cleanup]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,16 +107,19 @@ def register(subparsers: Any) -> None:
     """Add the ``serve-schedules`` subcommand."""
     parser = add_command(subparsers, "serve-schedules", run, help=_HELP, description=_DESCRIPTION)
     add_site_option(parser)
-    parser.add_argument("--nightly-cron", default="0 2 * * *", help="cron of the nightly run")
+    parser.add_argument(
+        "--policy-cron",
+        default="*/15 * * * *",
+        help="how often to look for VMs whose snapshot policy is due",
+    )
+    parser.add_argument(
+        "--catch-up-hours",
+        type=float,
+        default=6.0,
+        help="how late a due snapshot may still be made (a worker that was down)",
+    )
     parser.add_argument("--cleanup-cron", default="30 3 * * 0", help="cron of the cleanup")
-    parser.add_argument("--timezone", default="Europe/Berlin", help="IANA time zone")
-    parser.add_argument(
-        "--metadata-key", default="denbi_nightly", help="VM metadata key that opts a VM in"
-    )
-    parser.add_argument("--keep-last", type=int, default=7, help="nightly snapshots kept per VM")
-    parser.add_argument(
-        "--max-age-days", type=float, default=None, help="also drop nightly ones older than this"
-    )
+    parser.add_argument("--timezone", default="Europe/Berlin", help="IANA time zone of the crons")
     parser.add_argument(
         "--cleanup-days", type=float, default=30.0, help="cleanup drops ones older than this"
     )
