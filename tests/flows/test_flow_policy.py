@@ -176,3 +176,26 @@ def test_the_report_markdown_escapes_names_that_could_forge_rows() -> None:
     row = next(line for line in markdown.splitlines() if line.startswith("| evil"))
     assert row.count(" | ") == 4  # five cells, the name's pipes escaped
     assert "\\|" in row and "<script>" not in markdown and "&lt;script&gt;" in markdown
+
+
+def test_due_vms_are_snapshotted_in_parallel_as_subflows_of_the_run(cloud: FakeCloud) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    vms = [
+        cloud.add_server(f"vm{n}", status="SHUTOFF", metadata={POLICY_KEY: DAILY})
+        for n in range(5)
+    ]
+    report = run_snapshot_policies(site="fake", at=AT, max_parallel=3)
+    assert sorted(item.server for item in report.items) == [vm.name for vm in vms]
+    assert {item.outcome for item in report.items} == {"made"}
+    assert _creates(cloud) == 5
+    assert report.flow_run_id is not None
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[report.flow_run_id])
+            )
+        )
+    names = sorted(run.name for run in children)
+    assert sum(name.startswith("snapshot-vm") for name in names) == 5, names
