@@ -54,7 +54,7 @@ def run_server_action(
     found = tasks.find_server(client, server.strip())
     refusal = action_refusal(found, action)
     if refusal is not None:
-        run_logger().warning("%s refused: %s", action.value, refusal.reason)
+        run_logger().info("%s refused: %s", action.value, refusal.reason)
         raise ConflictError(refusal.reason)
     report(0.1, f"Asking Nova to {action.value} {found.name}")
     tasks.request_server_action(client, found, action)
