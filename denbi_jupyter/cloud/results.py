@@ -210,9 +210,7 @@ class PolicyItem:
     @property
     def failed(self) -> bool:
         """True when the snapshot, the policy or one of the deletions failed."""
-        return self.error is not None or any(
-            d.outcome.startswith("failed") for d in self.deletions
-        )
+        return self.error is not None or any(d.outcome.startswith("failed") for d in self.deletions)
 
 
 @dataclass(frozen=True, slots=True)

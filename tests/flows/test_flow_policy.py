@@ -79,7 +79,7 @@ def test_due_vms_get_one_snapshot_per_slot_and_retention_deletes_what_the_previe
     cloud: FakeCloud,
 ) -> None:
     due = cloud.add_server("web", status="SHUTOFF", metadata={POLICY_KEY: DAILY})
-    weekly = cloud.add_server(
+    cloud.add_server(
         "db", status="SHUTOFF", metadata={POLICY_KEY: "weekly sat 02:00; tz=UTC; keep=3"}
     )  # 1 January 2026 is a Thursday: not due
     legacy = cloud.add_server("old", status="SHUTOFF", metadata={LEGACY_KEY: "yes"})
@@ -183,8 +183,7 @@ def test_due_vms_are_snapshotted_in_parallel_as_subflows_of_the_run(cloud: FakeC
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
     vms = [
-        cloud.add_server(f"vm{n}", status="SHUTOFF", metadata={POLICY_KEY: DAILY})
-        for n in range(5)
+        cloud.add_server(f"vm{n}", status="SHUTOFF", metadata={POLICY_KEY: DAILY}) for n in range(5)
     ]
     report = run_snapshot_policies(site="fake", at=AT, max_parallel=3)
     assert sorted(item.server for item in report.items) == [vm.name for vm in vms]
