@@ -17,13 +17,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Debian packages the tests need: Chromium for the browser tests, puttygen as the PPK oracle,
-# Qt's QSettings (python3-pyqt5) as the reader of X2Go session files; Node.js and npm build the
+# the OpenSSH client for the real logins, Qt's QSettings (python3-pyqt5) and python3-x2go as the
+# readers of X2Go session files; Node.js and npm build the
 # JupyterLab extension (its builder needs Node >= 20.19: Debian 13's nodejs, or NodeSource's).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v puttygen >/dev/null || missing="$$missing putty-tools"; \
+	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
+	dpkg -s python3-x2go >/dev/null 2>&1 || missing="$$missing python3-x2go"; \
 	dpkg -s python3-pyqt5 >/dev/null 2>&1 || missing="$$missing python3-pyqt5"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

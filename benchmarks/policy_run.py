@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ from flows.policy import run_snapshot_policies
 
 SITE = "bielefeld"
 POLICY = "daily 02:00; tz=UTC; keep=2"
+PARALLEL = int(os.environ.get("POLICY_PARALLEL", "4"))
 
 
 def _raise_quota(cloud: LocalCloud, project_id: str, vms: int) -> None:
@@ -129,7 +131,9 @@ def main() -> None:
         mark = counter.snapshot()
         began = time.perf_counter()
         with flow_settings(), use_clients(lambda _site: client):
-            report = run_snapshot_policies(site=SITE, at=slot + dt.timedelta(minutes=10))
+            report = run_snapshot_policies(
+                site=SITE, at=slot + dt.timedelta(minutes=10), max_parallel=PARALLEL
+            )
         flow_s = time.perf_counter() - began
         flow_requests = total(counter.since(mark))
         made = sum(item.outcome == "made" for item in report.items)
@@ -141,7 +145,7 @@ def main() -> None:
         _baseline(client, servers)
         loop_s = time.perf_counter() - began
         loop_requests = total(counter.since(mark))
-    print(f"policy run (flow, max_parallel=4): {flow_s:7.1f} s  {flow_s / vms:5.2f} s/VM  "
+    print(f"policy run (flow, max_parallel={PARALLEL}): {flow_s:7.1f} s  {flow_s / vms:5.2f} s/VM  "
           f"{flow_requests / vms:5.1f} requests/VM")  # fmt: skip
     print(f"sequential loop (baseline):        {loop_s:7.1f} s  {loop_s / vms:5.2f} s/VM  "
           f"{loop_requests / vms:5.1f} requests/VM")  # fmt: skip

@@ -18,6 +18,7 @@ import ipywidgets as w
 from denbi_jupyter.errors import DenbiError
 from denbi_jupyter.panels import CloudPanel
 from denbi_jupyter.panels._html import Tone, notice
+from denbi_jupyter.panels.cloud_panel import TAB_TITLES
 
 __all__ = ["TABS", "current_panel", "focus", "show"]
 
@@ -28,7 +29,7 @@ __all__ = ["TABS", "current_panel", "focus", "show"]
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 #: ``focus`` names, by tab of :class:`CloudPanel` (same order as its tab titles).
-TABS: tuple[str, ...] = ("images", "snapshots", "connect", "activity")
+TABS: tuple[str, ...] = tuple(title.lower() for title in TAB_TITLES)
 
 _shown: CloudPanel | None = None
 

@@ -11,6 +11,14 @@ import pytest
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Remembered key paths and boot keys go to a temporary folder, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DENBI_JUPYTER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
     """The local cloud with fast timings, started once per test session."""

@@ -1,8 +1,8 @@
-"""Connecting to a VM: pure helpers for SSH, X2Go, Guacamole, PuTTY keys and a port probe.
+"""Connecting to a VM: pure helpers for SSH, X2Go, Guacamole, PuTTY keys, probes and readiness.
 
-Nothing here talks to OpenStack. Only :func:`probe_tcp` touches the network, and
-:func:`write_openssh_key` (with :func:`write_key_files` and :func:`generate_ed25519`) the
-file system.
+Nothing here talks to OpenStack. Only :func:`probe_tcp` and :func:`check_ssh_login` touch the
+network, and :func:`write_openssh_key` (with :func:`write_key_files` and
+:func:`generate_ed25519`) the file system.
 """
 
 from __future__ import annotations
@@ -37,7 +37,21 @@ from denbi_jupyter.connect.ppk import (
     read_ppk,
 )
 from denbi_jupyter.connect.probe import MAX_PROBE_TIMEOUT, ProbeResult, probe_tcp
+from denbi_jupyter.connect.readiness import (
+    GUACAMOLE_START,
+    Checks,
+    Readiness,
+    WayIn,
+    WayInStatus,
+    ways_in,
+)
 from denbi_jupyter.connect.ssh import ConnectionInfo, ssh_alias, ssh_command, ssh_config_block
+from denbi_jupyter.connect.ssh_login import (
+    MAX_LOGIN_TIMEOUT,
+    LoginOutcome,
+    LoginResult,
+    check_ssh_login,
+)
 from denbi_jupyter.connect.x2go import (
     LinkSpeed,
     SessionType,
@@ -47,7 +61,10 @@ from denbi_jupyter.connect.x2go import (
 )
 
 __all__ = [
+    "GUACAMOLE_START",
+    "MAX_LOGIN_TIMEOUT",
     "MAX_PROBE_TIMEOUT",
+    "Checks",
     "ConnectionInfo",
     "GuacamoleTarget",
     "KeyEncryptionUnavailableError",
@@ -56,15 +73,21 @@ __all__ = [
     "KeyFormatError",
     "KeyIntegrityError",
     "LinkSpeed",
+    "LoginOutcome",
+    "LoginResult",
     "OpenSSHKey",
     "PassphraseRequiredError",
     "PortFormula",
     "PpkSummary",
     "ProbeResult",
     "PuttyKey",
+    "Readiness",
     "SessionType",
     "UnsupportedKeyError",
+    "WayIn",
+    "WayInStatus",
     "WrongPassphraseError",
+    "check_ssh_login",
     "convert_ppk",
     "generate_ed25519",
     "guacamole_client_url",
@@ -80,6 +103,7 @@ __all__ = [
     "ssh_config_block",
     "ssh_port",
     "validate_guacamole_base_url",
+    "ways_in",
     "write_key_files",
     "write_openssh_key",
     "x2go_session_file",

@@ -15,7 +15,7 @@ from denbi_jupyter.connect.ssh import ConnectionInfo, ssh_command, ssh_config_bl
 from denbi_jupyter.connect.x2go import SessionType, session_type_for_image, x2go_session_file
 from denbi_jupyter.errors import UserInputError
 
-__all__ = ["ConnectionDetails", "connection_details", "connection_info"]
+__all__ = ["ConnectionDetails", "connection_details", "connection_info", "login_user"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +53,17 @@ class ConnectionDetails:
         }
 
 
+def login_user(site: SiteSettings, image: Image | None) -> str:
+    """The image's login name (Glance property ``os_admin_user``), else the site's ``ssh_user``."""
+    user = image.properties.get("os_admin_user", "").strip() if image is not None else ""
+    return user or site.ssh_user
+
+
 def connection_info(
-    site: SiteSettings, server: Server, *, key_path: str | None = None
+    site: SiteSettings, server: Server, *, key_path: str | None = None, user: str | None = None
 ) -> ConnectionInfo:
-    """How to reach ``server`` by SSH through the site's gateway.
+    """How to reach ``server`` by SSH through the site's gateway, as ``user`` (the site's
+    ``ssh_user`` by default).
 
     Raises:
         UserInputError: The site has no gateway or port formula, the VM has no private IPv4
@@ -76,7 +83,7 @@ def connection_info(
         gateway=site.gateway_host,
         port_formula=site.ssh_port_formula,
         private_ip=server.private_ipv4,
-        user=site.ssh_user,
+        user=user or site.ssh_user,
         key_path=key_path,
         server_name=server.name,
     )
@@ -87,10 +94,13 @@ def connection_details(
 ) -> ConnectionDetails:
     """The connection card of ``server``: SSH always, X2Go and Guacamole where the image has them.
 
+    The login name is the image's (:func:`login_user`), as the local cloud's SSH expects.
+
     Raises:
-        UserInputError: As :func:`connection_info`: the VM cannot be reached through a gateway.
+        UserInputError: As :func:`connection_info`: the VM cannot be reached through a gateway,
+            or the image's login name is not a valid one.
     """
-    info = connection_info(site, server, key_path=key_path)
+    info = connection_info(site, server, key_path=key_path, user=login_user(site, image))
     name = image.name if image is not None else ""
     tags = image.tags if image is not None else ()
     session = session_type_for_image(name, tags=tags)

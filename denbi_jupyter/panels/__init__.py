@@ -1,4 +1,4 @@
-"""ipywidgets panels for JupyterLab: images, snapshots, connections, and all three in tabs.
+"""ipywidgets panels for JupyterLab: images, servers, snapshots, connections, all in tabs.
 
 Each panel is a widget (a ``VBox``): put it last in a cell to show it, or call
 :func:`open_sidebar` to show :class:`CloudPanel` in JupyterLab's side area. Panels take a
@@ -15,6 +15,8 @@ from denbi_jupyter.panels.cloud_panel import CloudPanel
 from denbi_jupyter.panels.connection import ConnectionCard, ConnectionPanel
 from denbi_jupyter.panels.images import ImagePanel
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
+from denbi_jupyter.panels.keypairs import KeyPairPanel
+from denbi_jupyter.panels.servers import ServersPanel
 from denbi_jupyter.panels.sidebar import open_sidebar
 from denbi_jupyter.panels.snapshots import SnapshotPanel
 
@@ -26,6 +28,8 @@ __all__ = [
     "ImagePanel",
     "JobCard",
     "JobList",
+    "KeyPairPanel",
+    "ServersPanel",
     "Shared",
     "SiteClients",
     "SnapshotPanel",

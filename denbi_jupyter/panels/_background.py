@@ -9,19 +9,25 @@ themselves go to the panel's :class:`ActivityLog`, where the user sees them.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
 import ipywidgets as w
 
 from denbi_jupyter.errors import DenbiError
 
-__all__ = ["ActivityLog", "Background", "describe_error", "guarded"]
+if TYPE_CHECKING:
+    from denbi_jupyter.jobs import Job
+
+__all__ = ["ActivityLog", "Background", "LogEntry", "Outcome", "describe_error", "guarded"]
 
 T = TypeVar("T")
 _POOLS = itertools.count(1)
@@ -54,18 +60,46 @@ def guarded(log: ActivityLog, handler: Callable[..., object], what: str) -> Call
     return run
 
 
-class ActivityLog(w.VBox):  # type: ignore[misc]
-    """A visible log area: errors of calls and callbacks never vanish silently.
+class Outcome(StrEnum):
+    """How far a job an :class:`ActivityLog` entry is about has come."""
 
-    Writes are thread-safe: each line goes to the ``Output`` under a lock, and past
-    ``max_lines`` the ``Output`` is rebuilt from the kept lines so it stays bounded.
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of the :class:`ActivityLog`.
+
+    Attributes:
+        time: When it was logged (local time, aware).
+        text: What happened, e.g. ``started job 'Snapshot vm1 → nightly' on bielefeld``.
+        outcome: Set where the entry is about a job: started, done or failed.
+    """
+
+    time: dt.datetime
+    text: str
+    outcome: Outcome | None = None
+
+    def shown(self) -> str:
+        """The entry as the log shows it: ``HH:MM:SS  text``."""
+        return f"{self.time:%H:%M:%S}  {self.text}"
+
+
+class ActivityLog(w.VBox):  # type: ignore[misc]
+    """A visible log area: what the panels did, with times and job outcomes; errors never
+    vanish silently.
+
+    Writes are thread-safe: each entry goes to the ``Output`` under a lock, and past
+    ``max_lines`` the ``Output`` is rebuilt from the kept entries so it stays bounded.
     """
 
     def __init__(self, *, max_lines: int = 400) -> None:
         self._output = w.Output(
             layout=w.Layout(max_height="180px", overflow="auto", border="1px solid #dee2e6")
         )
-        self._lines: list[str] = []
+        self._entries: list[LogEntry] = []
         self._lock = threading.Lock()
         self._max_lines = max_lines
         self._accordion = w.Accordion(children=[self._output], titles=("Activity log",))
@@ -75,9 +109,15 @@ class ActivityLog(w.VBox):  # type: ignore[misc]
 
     @property
     def lines(self) -> tuple[str, ...]:
-        """Every line logged so far (newest last)."""
+        """The text of every entry kept (newest last), without its time."""
         with self._lock:
-            return tuple(self._lines)
+            return tuple(entry.text for entry in self._entries)
+
+    @property
+    def entries(self) -> tuple[LogEntry, ...]:
+        """Every entry kept (newest last)."""
+        with self._lock:
+            return tuple(self._entries)
 
     def info(self, message: str) -> None:
         """Log one line."""
@@ -91,19 +131,49 @@ class ActivityLog(w.VBox):  # type: ignore[misc]
             self._write(trace.rstrip())
             self._accordion.selected_index = 0
 
-    def _write(self, text: str) -> None:
+    def follow_job(
+        self, job: Job, *, site: str = "", describe_result: Callable[[object], str] | None = None
+    ) -> None:
+        """Log that ``job`` started and, once, how it ended (done with its result, or failed
+        with its reason)."""
+        where = f" on {site}" if site else ""
+        what = f"job {job.title!r}{where}"
+        self._write(f"started {what}", Outcome.STARTED)
+        ended: list[bool] = []  # appended once, under the lock: one end entry per job
+        lock = threading.Lock()
+
+        def update(done: Job) -> None:
+            with lock:
+                if not done.done or ended:
+                    return
+                ended.append(True)
+            if done.state.value == "completed":
+                detail = describe_result(done.result) if describe_result else "finished."
+                self._write(f"done {what}: {detail}", Outcome.DONE)
+            else:
+                reason = done.error or "the job failed without saying why."
+                self._write(f"failed {what}: {reason}", Outcome.FAILED)
+
+        job.on_update(update)
+
+    def _write(self, text: str, outcome: Outcome | None = None) -> None:
+        entry = LogEntry(time=dt.datetime.now().astimezone(), text=text, outcome=outcome)
         with self._lock:
-            self._lines.append(text)
-            if len(self._lines) <= self._max_lines:
-                self._output.append_stdout(text + "\n")
+            self._entries.append(entry)
+            if len(self._entries) <= self._max_lines:
+                self._output.append_stdout(entry.shown() + "\n")
                 return
-            del self._lines[: -self._max_lines]
-            kept = "".join(f"{line}\n" for line in self._lines)
+            del self._entries[: -self._max_lines]
+            kept = "".join(f"{kept.shown()}\n" for kept in self._entries)
             self._output.outputs = ({"output_type": "stream", "name": "stdout", "text": kept},)
 
 
 class Background:
     """A small thread pool for cloud calls with newest-wins delivery per key.
+
+    Calls run in parallel; their callbacks (``on_result``, ``on_error``: the panels' state
+    updates) run one at a time, so two answers landing together (a catalog and its private
+    uploads) never interleave their trait updates and leave a view out of step.
 
     Args:
         log: Where failing callbacks are reported.
@@ -119,6 +189,7 @@ class Background:
         )
         self._closed = False
         self._lock = threading.Condition()
+        self._deliveries = threading.RLock()
         self._generation: dict[str, int] = {}
         self._pending = 0
         self._timers: dict[str, _Delayed] = {}
@@ -206,16 +277,18 @@ class Background:
                 return
             if not isinstance(exc, DenbiError):
                 self.log.error(key, exc)
-            self._deliver(key, on_error, exc)
+            self._deliver(key, generation, on_error, exc)
             return
-        if self.is_current(key, generation):
-            self._deliver(key, on_result, value)
+        self._deliver(key, generation, on_result, value)
 
-    def _deliver(self, key: str, callback: Callable[[T], None], value: T) -> None:
-        try:
-            callback(value)
-        except Exception as exc:  # noqa: BLE001 - a panel update's bug goes to the log
-            self.log.error(f"{key} (updating the panel)", exc)
+    def _deliver(self, key: str, generation: int, callback: Callable[[T], None], value: T) -> None:
+        with self._deliveries:  # one state update at a time; still the newest once it is our turn
+            if not self.is_current(key, generation):
+                return
+            try:
+                callback(value)
+            except Exception as exc:  # noqa: BLE001 - a panel update's bug goes to the log
+                self.log.error(f"{key} (updating the panel)", exc)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every submitted call (and its callbacks) has finished; for tests."""

@@ -342,18 +342,21 @@ class Panel(w.VBox):  # type: ignore[misc]
             return
         if busy:
             setattr(self, busy, True)
-        pending = jobs.add_pending(title)
+        site = str(parameters.get("site") or "")
+        pending = jobs.add_pending(title, site=site)
 
         def submit() -> Job:
             runner = self.shared.runner.get()
             job = submit_flow(runner, title, flow, parameters, clients=self.clients.get)
-            self.log.info(f"started job {title!r}")
+            self.log.follow_job(job, site=site, describe_result=describe_result)
             return job
 
         def done(job: Job) -> None:
             if busy:
                 setattr(self, busy, False)
-            card = jobs.add(JobCard(job, describe_result=describe_result), replacing=pending)
+            card = jobs.add(
+                JobCard(job, describe_result=describe_result, site=site), replacing=pending
+            )
             if on_card is not None:
                 on_card(card)
 

@@ -1,12 +1,20 @@
-"""How to reach one VM: SSH command and config, X2Go session file, Guacamole link, live badge.
+"""How to reach one VM: each way in with its readiness, SSH command and config, X2Go, Guacamole.
 
-What to show is computed once, by :func:`denbi_jupyter.connect.details.connection_details`;
-this module only lays it out. Probing a port is local work: it never opens a site.
+What to show is computed once, by :func:`denbi_jupyter.connect.details.connection_details`, and
+how far each way in is by :func:`denbi_jupyter.connect.readiness.ways_in`; this module lays it
+out and runs the checks in the background: a TCP probe of the gateway port and, when the key
+file is known, a real SSH login with it (:func:`~denbi_jupyter.connect.check_ssh_login`).
+Both are local work: they never open a site. "Check again" reloads the VM and checks again.
+
+Layout: nothing is wider than the card. The text boxes take the card's width (``auto`` in a
+column, never ``100%`` plus margins) with their labels above them, and rows wrap, so the card
+fits a ~350 px side area.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,21 +25,56 @@ import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.types import Image, Server, SiteSettings
-from denbi_jupyter.connect import ConnectionInfo, ProbeResult, probe_tcp, ssh_alias
+from denbi_jupyter.connect import (
+    Checks,
+    ConnectionInfo,
+    LoginResult,
+    ProbeResult,
+    Readiness,
+    WayInStatus,
+    check_ssh_login,
+    probe_tcp,
+    ssh_alias,
+    ways_in,
+)
 from denbi_jupyter.connect.details import ConnectionDetails, connection_details
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.panels._background import describe_error
 from denbi_jupyter.panels._base import Panel, Shared
-from denbi_jupyter.panels._html import Tone, badge, esc, notice, status_tone, title
+from denbi_jupyter.panels._html import Tone, badge, copy_button, esc, notice, status_tone, title
 from denbi_jupyter.panels._sites import ClientSource
 
-__all__ = ["ConnectionCard", "Prober"]
+__all__ = ["Clock", "ConnectionCard", "LoginCheck", "Prober"]
 
 #: Checks whether ``host:port`` accepts TCP connections.
 Prober = Callable[[str, int], ProbeResult]
+#: Logs in to ``host:port`` as ``user`` with the private key file ``key_path``.
+LoginCheck = Callable[[str, int, str, str], LoginResult]
+#: The current time, timezone-aware.
+Clock = Callable[[], dt.datetime]
 
 _DEFAULT_PROBE: Prober = functools.partial(probe_tcp, timeout=3.0)
 _BUTTON = w.Layout(width="auto")
+_TONES = {
+    Readiness.READY: Tone.OK,
+    Readiness.CHECKING: Tone.BUSY,
+    Readiness.NOT_YET: Tone.WARN,
+    Readiness.FAILED: Tone.ERROR,
+    Readiness.UNKNOWN: Tone.MUTED,
+}
+
+
+def _default_login(host: str, port: int, user: str, key_path: str) -> LoginResult:
+    return check_ssh_login(host, port, user=user, key_path=key_path, timeout=8.0)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _fitting(**extra: str) -> w.Layout:
+    """A layout that never makes its widget wider than its container."""
+    return w.Layout(width="auto", max_width="100%", min_width="0", **extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +87,7 @@ class _Target:
 
 
 class ConnectionCard(Panel):
-    """Connection details of one server.
+    """Connection details of one server, each way in with its readiness.
 
     Args:
         source: A client, a factory ``site name -> client`` (with ``sites``), or the shared
@@ -52,8 +95,11 @@ class ConnectionCard(Panel):
         sites: Site names to offer with a factory.
         site: The server's site.
         server_id: The server to show; empty shows an empty state.
-        key_path: Private key path to put into the SSH command and config.
+        key_path: Private key path to put into the SSH command and config, and to check.
         probe: Reachability check; defaults to a 3-second TCP connect.
+        login_check: Key check ``(host, port, user, key_path)``; defaults to a real SSH login
+            (8-second bound).
+        clock: The current time (for Guacamole's start-up time); the system's by default.
     """
 
     server_id = t.Unicode("").tag(sync=False)
@@ -66,6 +112,8 @@ class ConnectionCard(Panel):
     loading = t.Bool(False).tag(sync=False)
     probe_result = t.Any(None).tag(sync=False)
     probing = t.Bool(False).tag(sync=False)
+    login_result = t.Any(None).tag(sync=False)
+    checking_key = t.Bool(False).tag(sync=False)
 
     def __init__(
         self,
@@ -76,38 +124,44 @@ class ConnectionCard(Panel):
         server_id: str = "",
         key_path: str | None = None,
         probe: Prober | None = None,
+        login_check: LoginCheck | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._probe = probe or _DEFAULT_PROBE
-        self._head = w.HTML()
-        self._status = w.HTML()
-        self._ssh_command = w.Textarea(
-            rows=1, layout=w.Layout(width="100%"), description="SSH command"
-        )
-        self._ssh_config = w.Textarea(
-            rows=5, layout=w.Layout(width="100%"), description="~/.ssh/config"
-        )
-        for area in (self._ssh_command, self._ssh_config):
-            area.style.description_width = "110px"
-            area.add_class("denbi-copyable")
-        self._reach = w.HTML()
+        self._login_check = login_check or _default_login
+        self._clock = clock or _utc_now
+        self._head = w.HTML(layout=_fitting())
+        self._status = w.HTML(layout=_fitting())
+        self._reach = w.HTML(layout=_fitting())
         self._recheck = w.Button(
-            description="Check again", icon="refresh", layout=_BUTTON, tooltip="Probe the port"
-        )
-        self._recheck.on_click(self._guard(lambda _b: self.check_reachability()))
-        self._links = w.HTML()
+            description="Check again", icon="refresh", layout=_BUTTON,
+            tooltip="Reload the VM, probe its port and try the key again",
+        )  # fmt: skip
+        self._recheck.on_click(self._guard(lambda _b: self.check_again()))
+        self._ssh_label = w.HTML(layout=_fitting())
+        self._ssh_command = w.Textarea(rows=1, layout=_fitting())
+        self._config_label = w.HTML(layout=_fitting())
+        self._ssh_config = w.Textarea(rows=5, layout=_fitting())
+        for area in (self._ssh_command, self._ssh_config):
+            area.add_class("denbi-copyable")
+        self._links = w.HTML(layout=_fitting())
         self._details = w.VBox(
             [
+                self._reach,
+                w.HBox([self._recheck], layout=_fitting(flex_flow="row wrap")),
+                self._ssh_label,
                 self._ssh_command,
+                self._config_label,
                 self._ssh_config,
-                w.HBox([self._reach, self._recheck], layout=w.Layout(align_items="center")),
                 self._links,
-            ]
+            ],
+            layout=_fitting(),
         )
         super().__init__(
             source,
             sites=sites,
             site=site,
-            layout=w.Layout(border="1px solid #dee2e6", padding="8px 12px", margin="4px 0"),
+            layout=_fitting(border="1px solid #dee2e6", padding="8px 12px", margin="4px 0"),
         )
         self.add_class("denbi-connection-card")
         self._layout([self._head, self._error_box, self._status, self._details])
@@ -137,12 +191,11 @@ class ConnectionCard(Panel):
             except UserInputError as exc:
                 reason = describe_error(exc)
         self.unreachable = reason
-        if details != self.details:
-            self.details = details
-            self.check_reachability()
+        self.details = details
+        self.check_reachability()
 
     def reload(self) -> None:
-        """Fetch the server (and its image) again."""
+        """Fetch the server (and its image) again; checks again when it has not changed."""
         server_id = self.server_id
 
         def fetch(client: CloudClient) -> _Target | None:
@@ -157,22 +210,48 @@ class ConnectionCard(Panel):
                 self.error = (
                     f"Server {server_id} no longer exists on {self.site}; choose another VM."
                 )
+            if target is not None and target == self.target:
+                self.check_reachability()  # the observer only runs on a change
             self.target = target
 
         self._call("server", fetch, apply, busy="loading")
 
+    def check_again(self) -> None:
+        """What "Check again" does: reload the VM (its state may have changed) and check."""
+        if self.server_id:
+            self.reload()
+
     def check_reachability(self) -> None:
-        """Probe the VM's SSH port in the background (no cloud call: works without Keystone)."""
+        """Probe the SSH port, then try the key, in the background (no cloud call)."""
         details: ConnectionDetails | None = self.details
+        target: _Target | None = self.target
         self.probe_result = None
-        if details is None:
-            self._cancel("probe", busy="probing")
+        self.login_result = None
+        self._cancel("login", busy="checking_key")
+        if details is None or target is None or target.server.status.upper() != "ACTIVE":
+            self._cancel("probe", busy="probing")  # nothing answers before the VM is ACTIVE
             return
         probe, host, port = self._probe, details.host, details.port
-        self._run_local("probe", lambda: probe(host, port), self._set_probe, busy="probing")
+        self._run_local("probe", lambda: probe(host, port), self._on_probe(details), busy="probing")
 
-    def _set_probe(self, result: ProbeResult) -> None:
-        self.probe_result = result
+    def _on_probe(self, details: ConnectionDetails) -> Callable[[ProbeResult], None]:
+        def apply(result: ProbeResult) -> None:
+            self.probe_result = result
+            key_path = details.info.key_path
+            if not result.reachable or key_path is None:
+                return
+            check, info = self._login_check, details.info
+            self._run_local(
+                "login",
+                lambda: check(info.host, info.port, info.user, key_path),
+                self._set_login,
+                busy="checking_key",
+            )
+
+        return apply
+
+    def _set_login(self, result: LoginResult) -> None:
+        self.login_result = result
 
     def connection_info(self) -> ConnectionInfo:
         """The SSH connection of the shown server.
@@ -185,8 +264,24 @@ class ConnectionCard(Panel):
             return details.info
         raise UserInputError(self.unreachable or "No VM is chosen; pick one to see how to connect.")
 
+    def ways_in(self) -> tuple[WayInStatus, ...]:
+        """Each way into the shown VM with its readiness now; empty without details."""
+        details: ConnectionDetails | None = self.details
+        target: _Target | None = self.target
+        if details is None or target is None:
+            return ()
+        checks = Checks(
+            port=None if self.probing else self.probe_result,
+            login=None if self.checking_key else self.login_result,
+            key_known=details.info.key_path is not None,
+        )
+        return ways_in(details, target.server, checks, now=self._clock())
+
     # --- view -------------------------------------------------------------------------------
-    @t.observe("details", "unreachable", "loading", "probe_result", "probing", "error")
+    @t.observe(
+        "details", "unreachable", "loading", "probe_result", "probing", "login_result",
+        "checking_key", "error",
+    )  # fmt: skip
     def _on_state(self, _change: dict[str, Any]) -> None:
         self._render()
 
@@ -216,20 +311,38 @@ class ConnectionCard(Panel):
         self._status.value = ""
         self._ssh_command.value = details.ssh_command
         self._ssh_config.value = details.ssh_config
-        self._reach.value = self._reach_html(details)
-        self._recheck.disabled = self.probing
+        self._ssh_label.value = _field_label("SSH command", details.ssh_command, "the command")
+        self._config_label.value = _field_label(
+            "~/.ssh/config", details.ssh_config, "the block for ~/.ssh/config"
+        )
+        self._reach.value = _ways_html(self.ways_in(), details)
+        self._recheck.disabled = self.loading or self.probing or self.checking_key
         self._links.value = _links_html(details, server.name)
 
-    def _reach_html(self, details: ConnectionDetails) -> str:
-        where = f"port {details.port} on {details.host}"
-        result: ProbeResult | None = self.probe_result
-        if self.probing or result is None:
-            return badge(f"checking {where}…", Tone.BUSY)
-        if result.reachable:
-            latency = f" ({result.latency_ms:.0f} ms)" if result.latency_ms is not None else ""
-            return badge(f"port {details.port} reachable{latency}", Tone.OK, tooltip=where)
-        reason = result.error or "no answer"
-        return badge(f"port {details.port} not reachable: {reason}", Tone.ERROR, tooltip=where)
+
+def _field_label(label: str, text: str, what: str) -> str:
+    """A text box's label above it, with a button that copies the box's text (``what``)."""
+    return (
+        '<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px;margin-top:4px">'
+        f'<span style="font-size:12px;font-weight:600">{esc(label)}</span>'
+        + copy_button(text, tooltip=f"Copy {what} to the clipboard")
+        + "</div>"
+    )
+
+
+def _ways_html(ways: Sequence[WayInStatus], details: ConnectionDetails) -> str:
+    """One line per way in: its name, a readiness badge and the reason (wrapping)."""
+    lines = [
+        '<div class="denbi-way-in" style="margin:2px 0;overflow-wrap:anywhere">'
+        f'<b style="display:inline-block;min-width:72px">{esc(way.way.value)}</b>'
+        + badge(
+            way.readiness.value, _TONES[way.readiness], tooltip=f"{details.host}:{details.port}"
+        )
+        + (f'<span style="font-size:12px">{esc(way.reason)}</span>' if way.reason else "")
+        + "</div>"
+        for way in ways
+    ]
+    return "<div>" + "".join(lines) + "</div>"
 
 
 def _links_html(details: ConnectionDetails, server_name: str) -> str:

@@ -1,4 +1,4 @@
-"""Small HTML builders shared by the panels: badges, notices, sizes and dates.
+"""Small HTML builders shared by the panels: badges, notices, copy buttons, sizes and dates.
 
 Everything returns a string for an ``ipywidgets.HTML`` value; every piece of text that comes
 from the cloud passes through :func:`esc`. Styles are inline so they survive any JupyterLab
@@ -12,8 +12,10 @@ import html
 from enum import StrEnum
 
 __all__ = [
+    "COPY_CLASS",
     "Tone",
     "badge",
+    "copy_button",
     "esc",
     "human_size",
     "human_time",
@@ -142,3 +144,48 @@ def human_time(moment: dt.datetime | None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M")
+
+
+#: Class and attribute the lab extension's delegated click handler looks for (``clipboard.ts``).
+COPY_CLASS = "denbi-copy"
+
+# The fallback when the lab extension is absent (a plain notebook, another frontend). An
+# ``ipywidgets.HTML`` sets ``innerHTML``: ``<script>`` never runs, inline handlers do. The
+# extension's handler runs first (capture phase) and marks the event handled. The text is read
+# from ``data-copy``, never spliced into the code.
+_COPY_ONCLICK = (
+    "if(event.defaultPrevented)return;event.preventDefault();"
+    "var b=this,t=b.getAttribute('data-copy')||'',l=b.getAttribute('data-label')||'Copy';"
+    "var done=function(m){b.textContent=m;setTimeout(function(){b.textContent=l},1500)};"
+    "var old=function(){var a=document.createElement('textarea');a.value=t;"
+    "a.setAttribute('readonly','');a.style.position='fixed';a.style.top='-1000px';"
+    "a.style.opacity='0';document.body.appendChild(a);a.select();var ok=false;"
+    "try{ok=document.execCommand('copy')}catch(e){}document.body.removeChild(a);"
+    "done(ok?'Copied':'Copy failed')};"
+    "if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(t)"
+    ".then(function(){done('Copied')},old)}else{old()}"
+)
+_COPY_STYLE = (
+    "display:inline-block;padding:0 8px;margin:1px 4px 1px 0;border:1px solid #adb5bd;"
+    "border-radius:4px;background:#f8f9fa;color:#212529;font-size:12px;line-height:20px;"
+    "cursor:pointer;white-space:nowrap"
+)
+
+
+def _attribute(text: str) -> str:
+    """``text`` escaped for a double-quoted attribute, line breaks kept as character references."""
+    return esc(text).replace("\r", "&#13;").replace("\n", "&#10;")
+
+
+def copy_button(text: str, *, label: str = "Copy", tooltip: str = "") -> str:
+    """A small button that copies ``text`` to the clipboard and says "Copied" for a moment.
+
+    Works through the lab extension's delegated handler on ``document`` and, without it, an
+    inline ``onclick`` (``navigator.clipboard``, or a hidden textarea outside secure contexts).
+    """
+    tip = f' title="{esc(tooltip)}"' if tooltip else ""
+    return (
+        f'<button type="button" class="{COPY_CLASS}" data-copy="{_attribute(text)}" '
+        f'data-label="{esc(label)}"{tip} onclick="{esc(_COPY_ONCLICK)}" '
+        f'style="{_COPY_STYLE}">{esc(label)}</button>'
+    )

@@ -6,17 +6,22 @@ no request; :func:`image_query` turns the filter widgets' values into an ``Image
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 
+from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.rules.names import NameKind, name_problem
-from denbi_jupyter.cloud.types import DesktopKind, Flavor, Image, ImageQuery
-from denbi_jupyter.panels._html import Tone, badge, esc, human_size, human_time, title
+from denbi_jupyter.cloud.types import DesktopKind, Flavor, Image, ImageQuery, KeyPair, Server
+from denbi_jupyter.panels._html import Tone, badge, esc, human_size, human_time, notice, title
 
 __all__ = [
     "DESKTOP_FILTERS",
+    "already_booting",
     "availability_html",
     "boot_problem",
+    "boot_result_text",
+    "count_html",
     "desktop_options",
     "details_html",
     "empty_text",
@@ -25,7 +30,9 @@ __all__ = [
     "image_badges",
     "image_query",
     "merge_catalog",
+    "needs_servers",
     "os_options",
+    "preferred_key",
     "row_html",
     "suggest_name",
 ]
@@ -112,6 +119,27 @@ def suggest_name(image: Image) -> str:
     """A VM name derived from the image's name."""
     base = re.sub(r"[^a-z0-9]+", "-", image.name.lower()).strip("-")[:40] or "vm"
     return f"{base}-vm"
+
+
+def preferred_key(
+    keypairs: Sequence[KeyPair], *, last_used: str | None, servers: Sequence[Server]
+) -> str:
+    """The key pair to preselect: the one last booted with on the site, else the key of the
+    project's newest VM, else the first; ``''`` (none) when the site has no key pairs."""
+    names = [pair.name for pair in keypairs]
+    if last_used in names:
+        return str(last_used)
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    keyed = [server for server in servers if server.key_name in names]
+    newest = max(keyed, key=lambda server: server.created_at or oldest, default=None)
+    if newest is not None and newest.key_name:
+        return newest.key_name
+    return names[0] if names else ""
+
+
+def needs_servers(keypairs: Sequence[KeyPair], last_used: str | None) -> bool:
+    """Whether :func:`preferred_key` needs the project's VMs to choose (a request saved)."""
+    return len(keypairs) > 1 and last_used not in {pair.name for pair in keypairs}
 
 
 def boot_problem(image: Image | None, name: str, flavor_id: str | None) -> str:
@@ -220,3 +248,34 @@ def details_html(image: Image) -> str:
         + (f'<div style="margin:4px 0">{esc(description)}</div>' if description else "")
         + f'<table style="margin:4px 0">{rows}</table>'
     )
+
+
+def count_html(
+    site: str, matching: int, total: int, *, max_rows: int, loading: bool, private_loading: bool
+) -> str:
+    """The line above the list: how many images match, and what is still loading."""
+    if loading and not total:
+        return notice(f"Loading the image catalog of {site}…", Tone.BUSY)
+    status = (
+        badge("loading…", Tone.BUSY) if loading
+        else badge("loading your project's own images…", Tone.BUSY) if private_loading
+        else ""
+    )  # fmt: skip
+    more = f" · showing the first {max_rows}: refine the search" if matching > max_rows else ""
+    return (
+        f'<div style="margin:4px 0;color:#495057">{matching} of {total} '
+        f"images on <b>{esc(site)}</b>{more} {status}</div>"
+    )
+
+
+def already_booting(site: str, name: str) -> str:
+    """The boot form's note while a VM of that name is booting from this panel."""
+    return f"A VM named {name!r} is already booting on {site}."
+
+
+def boot_result_text(result: object) -> str:
+    """The boot job's outcome line."""
+    if isinstance(result, BootResult):
+        where = f" at {result.private_ipv4}" if result.private_ipv4 else ""
+        return f"{result.name} is {result.status}{where}: connection details below."
+    return "The VM is ready: connection details below."

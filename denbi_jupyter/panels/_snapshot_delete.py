@@ -2,7 +2,10 @@
 
 A component with its own traits and one render. The table asks (:meth:`DeleteConfirmation.ask`),
 the user confirms or cancels, and :meth:`DeleteConfirmation.on_deleted` reports the ids that are
-gone so the table can drop them.
+gone so the table can drop them. The table shows this component where the user looks: under the
+row whose delete button was clicked, or under the selection bar for a bulk delete. A finished
+report is about the rows it names: :meth:`DeleteConfirmation.clear_results` drops it when the
+table shows other rows.
 """
 
 from __future__ import annotations
@@ -95,6 +98,10 @@ class DeleteConfirmation(Panel):
     def cancel(self) -> None:
         """Close the confirmation without deleting."""
         self.ids = ()
+
+    def clear_results(self) -> None:
+        """Drop the report of a finished delete (the table shows other rows now)."""
+        self.results = []
 
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:

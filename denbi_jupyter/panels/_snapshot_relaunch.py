@@ -1,7 +1,9 @@
 """The relaunch form: start a VM from a snapshot, "like before" (its recorded flavor).
 
 A component with its own traits (every form value is one: name, flavor, key pair) and one
-render; the widgets are bound to the traits.
+render; the widgets are bound to the traits. The key pair preselected is the one last booted
+with on the site, else the key of the project's newest VM, else the first ("none" stays a
+choice); see :func:`~denbi_jupyter.panels._image_view.preferred_key`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import ipywidgets as w
 import traitlets as t
 
 from denbi_jupyter.cloud.results import BootResult
-from denbi_jupyter.cloud.types import Flavor, Snapshot
+from denbi_jupyter.cloud.types import Flavor, Server, Snapshot
+from denbi_jupyter.connect.key_registry import KeyRegistry
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind, size_fields
 from denbi_jupyter.panels._flows import FlowRef, boot_parameters
 from denbi_jupyter.panels._html import Tone, esc, notice, title
-from denbi_jupyter.panels._image_view import flavor_label
+from denbi_jupyter.panels._image_view import flavor_label, needs_servers, preferred_key
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
 
 __all__ = ["RelaunchForm", "recorded_flavor"]
@@ -47,6 +50,7 @@ class RelaunchForm(Panel):
         shared: The shared state of the parent panel.
         site: The snapshot's site.
         jobs: Where the boot job's card goes.
+        registry: Remembered boot keys; the user's by default.
     """
 
     snapshot = t.Any(None).tag(sync=False)  # Snapshot | None: the form is open while set
@@ -55,11 +59,17 @@ class RelaunchForm(Panel):
     key_name = t.Unicode("").tag(sync=False)
     flavors: t.List[Any] = t.List().tag(sync=False)
     keypairs: t.List[Any] = t.List().tag(sync=False)
+    #: The project's VMs on the site, fetched when their key pairs must guide the pick.
+    servers: t.List[Any] = t.List().tag(sync=False)
     launching = t.Bool(False).tag(sync=False)
     launch_error = t.Unicode("").tag(sync=False)
 
-    def __init__(self, shared: Shared, *, site: str, jobs: JobList) -> None:
+    def __init__(
+        self, shared: Shared, *, site: str, jobs: JobList, registry: KeyRegistry | None = None
+    ) -> None:
         self._jobs = jobs
+        self.registry = registry or KeyRegistry()
+        self._keys_site = ""
         self._head = w.HTML()
         self._name = w.Text(description="Name")
         self._flavor = w.Dropdown(description="Flavor", options=[])
@@ -93,6 +103,7 @@ class RelaunchForm(Panel):
         stamp = dt.datetime.now(dt.UTC).strftime("%m%d-%H%M")
         self.name = f"{snapshot.name[:40]}-vm-{stamp}"
         self.flavor_id = _preferred_flavor(list(self.flavors), snapshot, "")
+        self.key_name = self._preferred_key()
         self.snapshot = snapshot
 
     def cancel(self) -> None:
@@ -103,10 +114,33 @@ class RelaunchForm(Panel):
     def _on_flavors(self, _change: dict[str, Any]) -> None:
         self.flavor_id = _preferred_flavor(list(self.flavors), self.snapshot, self.flavor_id)
 
+    def _preferred_key(self) -> str:
+        last = self.registry.last_boot_key(self.site)
+        return preferred_key(self.keypairs, last_used=last, servers=self.servers)
+
+    @t.observe("keypairs")
+    def _on_keypairs(self, _change: dict[str, Any]) -> None:
+        fresh = self._keys_site != self.site  # a reload of the same site keeps the user's pick
+        self._keys_site = self.site
+        if fresh or self.key_name not in {pair.name for pair in self.keypairs} | {""}:
+            self.key_name = picked = self._preferred_key()
+            if needs_servers(self.keypairs, self.registry.last_boot_key(self.site)):
+                self._call(
+                    "servers",
+                    lambda client: client.list_servers(),
+                    lambda servers: self._apply_servers(servers, picked),
+                )
+
+    def _apply_servers(self, servers: list[Server], picked: str) -> None:
+        self.servers = list(servers)
+        if self.key_name == picked:  # the user has not chosen meanwhile
+            self.key_name = self._preferred_key()
+
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
             self.snapshot = None
+            self.servers = []
 
     def launch(self) -> None:
         """Boot a VM from the form's snapshot, name, flavor and key pair."""
@@ -121,15 +155,13 @@ class RelaunchForm(Panel):
         if problem or snapshot is None:
             self.launch_error = problem
             return
+        site, key_name, registry = self.site, self.key_name, self.registry
         parameters = boot_parameters(
-            site=self.site,
-            image=snapshot.id,
-            flavor=self.flavor_id,
-            key_name=self.key_name,
-            name=name,
+            site=site, image=snapshot.id, flavor=self.flavor_id, key_name=key_name, name=name
         )
 
         def started(_card: JobCard) -> None:
+            registry.remember_boot_key(site, key_name)
             self.snapshot = None
 
         self._start_job(

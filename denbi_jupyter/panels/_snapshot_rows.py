@@ -1,8 +1,13 @@
 """The rows of the snapshot table: pooled widgets that one method fills with a page.
 
 Rows come from a pool, so paging and filtering only change widget values (a few comm messages)
-instead of building widgets. Each row is a checkbox, one HTML cell strip laid out with the same
-CSS grid as the header, and two small action buttons.
+instead of building widgets. Each row is a checkbox cell, one HTML cell strip and an actions
+cell (start a VM, delete); the header has the same three parts with the same widths, and its
+strip the same structure as a row's, so every header label sits over its column at any width.
+
+The strip is responsive without a stylesheet: the name and the details are flex items that wrap
+onto two lines when the table is narrow (the JupyterLab side area, ~350-420 px), and the details
+are a grid of auto-fitting tracks. Nothing is cut off: long text wraps instead.
 """
 
 from __future__ import annotations
@@ -14,21 +19,33 @@ import ipywidgets as w
 
 from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
 from denbi_jupyter.cloud.types import Snapshot
-from denbi_jupyter.panels._html import Tone, badge, esc, human_size, human_time, status_tone
-
-__all__ = ["COLUMNS", "SnapshotRow", "SnapshotRows", "refusal_text"]
-
-#: Column titles and widths (CSS grid tracks) of the cell strip.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Name", "minmax(170px, 2fr)"),
-    ("Project", "minmax(90px, 1fr)"),
-    ("Status", "80px"),
-    ("Size", "72px"),
-    ("Created", "118px"),
-    ("Source server", "minmax(100px, 1fr)"),
+from denbi_jupyter.panels._html import (
+    Tone,
+    badge,
+    copy_button,
+    esc,
+    human_size,
+    human_time,
+    status_tone,
 )
-_GRID = " ".join(width for _, width in COLUMNS)
-_STRIP = f"display:grid;grid-template-columns:{_GRID};column-gap:8px;align-items:center"
+
+__all__ = ["DETAILS", "SnapshotRow", "SnapshotRows", "refusal_text"]
+
+#: The titles of the detail cells, in the order of the row's cells.
+DETAILS: tuple[str, ...] = ("Project", "Status", "Size", "Created", "Source server")
+#: The strip: name and details side by side, wrapping onto two lines when narrow.
+STRIP_STYLE = (
+    "display:flex;flex-wrap:wrap;align-items:center;column-gap:8px;row-gap:2px;font-size:12.5px"
+)
+NAME_STYLE = "flex:2 1 160px;min-width:0;overflow-wrap:anywhere"
+DETAILS_STYLE = (
+    "flex:3 1 330px;min-width:0;display:grid;"
+    "grid-template-columns:repeat(auto-fit,minmax(72px,1fr));column-gap:8px;row-gap:2px;"
+    "align-items:center"
+)
+_CELL = "min-width:0;overflow-wrap:anywhere"
+#: Widths of the checkbox and actions cells (the header keeps the same empty cells).
+CHECK_WIDTH, ACTIONS_WIDTH = "30px", "88px"
 
 
 def refusal_text(snapshot: Snapshot, refusal: Refusal) -> str:
@@ -39,14 +56,18 @@ def refusal_text(snapshot: Snapshot, refusal: Refusal) -> str:
     return refusal.value
 
 
-def header_html() -> str:
-    """The header strip, aligned with the rows' cells."""
-    cells = "".join(f"<div>{esc(name)}</div>" for name, _ in COLUMNS)
+def _strip(name: str, details: Sequence[str], *, style: str = "") -> str:
+    cells = "".join(f'<div style="{_CELL}">{cell}</div>' for cell in details)
     return (
-        f'<div style="{_STRIP};padding:4px 0 4px 34px;font-weight:600;font-size:12.5px;'
-        f'color:#495057;border-bottom:2px solid #dee2e6">{cells}'
-        "</div>"
+        f'<div class="denbi-snapshot-strip" style="{STRIP_STYLE}{style}">'
+        f'<div class="denbi-snapshot-name" style="{NAME_STYLE}">{name}</div>'
+        f'<div class="denbi-snapshot-details" style="{DETAILS_STYLE}">{cells}</div></div>'
     )
+
+
+def header_html() -> str:
+    """The header strip: the same structure as a row's, so labels sit over their columns."""
+    return _strip("Name", [esc(title) for title in DETAILS], style=";font-weight:600;color:#495057")
 
 
 def cells_html(snapshot: Snapshot, *, refusal: Refusal | None) -> str:
@@ -64,19 +85,20 @@ def cells_html(snapshot: Snapshot, *, refusal: Refusal | None) -> str:
     source = snapshot.source_server_name or (
         f"{snapshot.source_server_id[:8]}…" if snapshot.source_server_id else "—"
     )
-    cells = [
-        f'<div style="overflow:hidden;text-overflow:ellipsis" title="{esc(snapshot.id)}">'
+    name = (
         f"<b>{esc(snapshot.name)}</b> {lock}{foreign}<br>"
-        f'<span style="color:#868e96;font-size:11px;font-family:monospace">'
-        f"{esc(snapshot.id[:13])}…</span></div>",
-        f"<div>{esc(snapshot.project_name or snapshot.project_id or '—')}</div>",
-        f"<div>{badge(snapshot.status, status_tone(snapshot.status))}</div>",
-        f"<div>{esc(human_size(snapshot.size))}</div>",
-        f"<div>{esc(human_time(snapshot.created_at))}</div>",
-        f'<div style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap" '
-        f'title="{esc(snapshot.source_server_id or "")}">{esc(source)}</div>',
+        f'<span style="color:#868e96;font-size:11px;font-family:monospace" '
+        f'title="{esc(snapshot.id)}">{esc(snapshot.id[:13])}…</span> '
+        + copy_button(snapshot.id, label="Copy ID", tooltip=f"Copy the full ID {snapshot.id}")
+    )
+    details = [
+        esc(snapshot.project_name or snapshot.project_id or "—"),
+        badge(snapshot.status, status_tone(snapshot.status)),
+        esc(human_size(snapshot.size)),
+        esc(human_time(snapshot.created_at)),
+        f'<span title="{esc(snapshot.source_server_id or "")}">{esc(source)}</span>',
     ]
-    return f'<div style="{_STRIP};font-size:12.5px">{"".join(cells)}</div>'
+    return _strip(name, details)
 
 
 @dataclass(slots=True)
@@ -111,16 +133,22 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         self._on_delete = on_delete
         self._on_launch = on_launch
         self._rows: list[SnapshotRow] = []
+        self._shown = 0
         self._rendering = False
-        self._header = w.HTML(header_html())
-        self._body = w.VBox()
+        self._header = w.HBox(
+            [_fixed_cell(CHECK_WIDTH), w.HTML(header_html(), layout=_strip_layout()),
+             _fixed_cell(ACTIONS_WIDTH)],
+            layout=_line_layout(border_bottom="2px solid #dee2e6"),
+        )  # fmt: skip
+        self._header.add_class("denbi-snapshot-header")
+        self._body = w.VBox(layout=w.Layout(width="100%"))
         super().__init__(children=[self._header, self._body], layout=w.Layout(width="100%"))
         self.add_class("denbi-snapshot-table")
 
     @property
     def rows(self) -> tuple[SnapshotRow, ...]:
         """The rows currently shown."""
-        return tuple(self._rows[: len(self._body.children)])
+        return tuple(self._rows[: self._shown])
 
     def show(
         self,
@@ -129,8 +157,10 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         selected: Collection[str],
         project_id: str | None,
         busy: bool,
+        under: tuple[str, w.Widget] | None = None,
     ) -> None:
-        """Show ``snapshots``: one row each, checked when in ``selected``."""
+        """Show ``snapshots``: one row each, checked when in ``selected``; ``under`` is
+        ``(snapshot_id, widget)``: a widget to show right under that snapshot's row."""
         while len(self._rows) < len(snapshots):
             self._rows.append(self._make_row())
         self._rendering = True
@@ -148,29 +178,27 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
                 row.launch.disabled = snapshot.status.lower() != "active"
         finally:
             self._rendering = False
-        shown = tuple(row.box for row in self._rows[: len(snapshots)])
-        if self._body.children != shown:
-            self._body.children = shown
+        self._shown = len(snapshots)
+        shown: list[w.Widget] = []
+        for row in self._rows[: len(snapshots)]:
+            shown.append(row.box)
+            if under is not None and row.snapshot_id == under[0]:
+                shown.append(under[1])
+        if self._body.children != tuple(shown):
+            self._body.children = tuple(shown)
 
     def _make_row(self) -> SnapshotRow:
-        check = w.Checkbox(
-            value=False, indent=False, layout=w.Layout(width="26px", flex="0 0 auto")
-        )
-        cells = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
-        delete = w.Button(icon="trash", layout=w.Layout(width="38px", flex="0 0 auto"))
+        check = w.Checkbox(value=False, indent=False, layout=w.Layout(width="26px"))
+        cells = w.HTML(layout=_strip_layout())
         launch = w.Button(
             icon="play",
             tooltip="Start a VM from this snapshot",
-            layout=w.Layout(width="38px", flex="0 0 auto", margin="0 4px 0 8px"),
+            layout=w.Layout(width="38px", flex="0 0 auto"),
         )
+        delete = w.Button(icon="trash", layout=w.Layout(width="38px", flex="0 0 auto"))
         box = w.HBox(
-            [check, cells, launch, delete],
-            layout=w.Layout(
-                align_items="center",
-                border_bottom="1px solid #f1f3f5",
-                width="100%",
-                flex="0 0 auto",
-            ),
+            [_fixed_cell(CHECK_WIDTH, check), cells, _fixed_cell(ACTIONS_WIDTH, launch, delete)],
+            layout=_line_layout(border_bottom="1px solid #f1f3f5"),
         )
         box.add_class("denbi-snapshot-row")
         row = SnapshotRow(box=box, check=check, cells=cells, delete=delete, launch=launch)
@@ -183,3 +211,27 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         delete.on_click(lambda _b: self._on_delete(row.snapshot_id))
         launch.on_click(lambda _b: self._on_launch(row.snapshot_id))
         return row
+
+
+def _line_layout(**extra: str) -> w.Layout:
+    """A header or row line: three cells side by side, never wrapping (the strip wraps)."""
+    return w.Layout(
+        align_items="center", flex_flow="row nowrap", width="100%", flex="0 0 auto", **extra
+    )
+
+
+def _strip_layout() -> w.Layout:
+    """The HTML strip's cell: takes the room between the fixed cells, may shrink to nothing."""
+    return w.Layout(flex="1 1 0%", min_width="0", width="auto", margin="2px 0")
+
+
+def _fixed_cell(width: str, *children: w.Widget) -> w.HBox:
+    """A cell of a fixed width: the checkbox, the actions (or the header's empty twins)."""
+    cell = w.HBox(
+        list(children),
+        layout=w.Layout(
+            width=width, flex=f"0 0 {width}", justify_content="space-between", overflow="visible"
+        ),
+    )
+    cell.add_class("denbi-snapshot-fixed")
+    return cell

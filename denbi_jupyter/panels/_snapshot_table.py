@@ -35,7 +35,12 @@ _SORT_LABELS = {
     SnapshotSort.SIZE: "Size (largest first)",
 }
 _BTN = w.Layout(width="auto")
-_ROW = w.Layout(flex_flow="row wrap", align_items="center")
+_ROW = w.Layout(flex_flow="row wrap", align_items="center", max_width="100%")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 snapshot``, ``2 snapshots``, ``1,234 snapshots``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def fetch_page(client: CloudClient, query: SnapshotQuery) -> tuple[Page[Snapshot], bool]:
@@ -84,15 +89,19 @@ class SnapshotTable(Panel):
     #: Set by the parent while a delete runs or is being confirmed.
     deleting = t.Bool(False).tag(sync=False)
     confirming = t.Bool(False).tag(sync=False)
+    #: The row a hosted widget (the delete confirmation) is shown under; "" for the top.
+    anchor = t.Unicode("").tag(sync=False)
 
     def __init__(self, shared: Shared, *, site: str, lead: Sequence[w.Widget] = ()) -> None:
         self._known: dict[str, Snapshot] = {}
+        self._hosted: w.Widget | None = None
+        self._slot = w.Box(layout=w.Layout(flex_flow="column", width="100%"))
         self._delete_requests = w.CallbackDispatcher()
         self._launch_requests = w.CallbackDispatcher()
         self._filter = w.Text(
             placeholder="Filter by name, project or OpenStack ID…",
             continuous_update=True,
-            layout=w.Layout(width="320px"),
+            layout=w.Layout(width="320px", max_width="100%"),
         )
         self._sort = w.Dropdown(
             options=[(label, s) for s, label in _SORT_LABELS.items()],
@@ -131,11 +140,14 @@ class SnapshotTable(Panel):
                  self._selection_label, self._delete_selected],
                 layout=_ROW,
             ),
+            self._slot,
             self.rows_view,
             self._empty,
             w.HBox(
                 [self._prev, self._page_label, self._next],
-                layout=w.Layout(align_items="center", justify_content="center"),
+                layout=w.Layout(
+                    align_items="center", justify_content="center", flex_flow="row wrap"
+                ),
             ),
         ])  # fmt: skip
         bind(self._filter, self, "text")
@@ -168,6 +180,12 @@ class SnapshotTable(Panel):
     def rows(self) -> tuple[SnapshotRow, ...]:
         """The rows currently shown."""
         return self.rows_view.rows
+
+    def host(self, widget: w.Widget) -> None:
+        """Show ``widget`` under the row :attr:`anchor` names while it is on the page, else
+        above the rows (under the selection bar)."""
+        self._hosted = widget
+        self._render()
 
     def known(self, snapshot_id: str) -> Snapshot | None:
         """A snapshot this table has shown or selected."""
@@ -370,7 +388,7 @@ class SnapshotTable(Panel):
     # --- view ----------------------------------------------------------------------------------
     @t.observe(
         "current", "selected", "loading", "index_state", "index_count", "selecting",
-        "notice_text", "error", "deleting", "confirming", "project_id",
+        "notice_text", "error", "deleting", "confirming", "project_id", "anchor",
     )  # fmt: skip
     def _on_state(self, _change: dict[str, Any]) -> None:
         self._render()
@@ -383,9 +401,15 @@ class SnapshotTable(Panel):
         self._refresh.disabled = self.loading or self.index_state == "loading"
         current: Page[Snapshot] | None = self.current
         items = current.items if current is not None else ()
+        hosted, anchor = self._hosted, self.anchor
+        inline = hosted is not None and any(s.id == anchor for s in items)
         self.rows_view.show(
-            items, selected=set(self.selected), project_id=self.project_id, busy=self.deleting
-        )
+            items, selected=set(self.selected), project_id=self.project_id, busy=self.deleting,
+            under=(anchor, hosted) if inline and hosted is not None else None,
+        )  # fmt: skip
+        slot = (hosted,) if hosted is not None and not inline else ()
+        if self._slot.children != slot:
+            self._slot.children = slot
         self._empty.value = self._empty_html(current)
         self._page_label.value = self._page_html(current)
         page = current.page if current is not None else self.page
@@ -399,7 +423,7 @@ class SnapshotTable(Panel):
             text = badge(f"indexing snapshots… {self.index_count:,} so far", Tone.BUSY)
             hint = " Filtering by name works once the index is loaded."
         elif self.index_state == "loaded":
-            text = badge(f"index: {self.index_count:,} snapshots", Tone.OK)
+            text = badge(f"index: {plural(self.index_count, 'snapshot')}", Tone.OK)
         elif self.index_state == "failed":
             text, hint = badge("index not loaded", Tone.ERROR), " Reload to try again."
         busy = badge("loading…", Tone.BUSY) if self.loading else ""
@@ -425,7 +449,7 @@ class SnapshotTable(Panel):
         pages = current.pages if current is not None else None
         total = current.total if current is not None else None
         of = f" of {pages:,}" if pages else ""
-        count = f" · {total:,} snapshots" if total is not None else ""
+        count = f" · {plural(total, 'snapshot')}" if total is not None else ""
         return f'<span style="margin:0 12px;color:#495057">Page {page:,}{of}{count}</span>'
 
     def _render_selection(self, current: Page[Snapshot] | None) -> None:

@@ -1,8 +1,10 @@
-"""The whole plugin in one widget: a site picker above tabs for images, snapshots and connections.
+"""The whole plugin in one widget: a site picker above tabs for images, servers, snapshots and
+connections.
 
-The three panels share one :class:`~denbi_jupyter.panels._base.Shared` (clients by site, a
+The four panels share one :class:`~denbi_jupyter.panels._base.Shared` (clients by site, a
 background pool, the job runner and the activity log). Picking a site switches all of them;
-a finished boot switches to the Connect tab with the new VM selected.
+a finished boot, or a Servers row's Connect button, switches to the Connect tab with that VM
+selected. Tabs are found by title (:data:`TAB_TITLES`), never by a number.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.panels._background import guarded
-from denbi_jupyter.panels._base import Shared
+from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._html import Tone, badge, esc
 from denbi_jupyter.panels._sites import ClientSource, SiteClients
 from denbi_jupyter.panels.connection import ConnectionPanel, Prober
 from denbi_jupyter.panels.images import ImagePanel
+from denbi_jupyter.panels.servers import ServersPanel
 from denbi_jupyter.panels.snapshots import SnapshotPanel
 
 if TYPE_CHECKING:
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["TAB_TITLES", "CloudPanel"]
 
 #: Tab titles, in order.
-TAB_TITLES: tuple[str, ...] = ("Images", "Snapshots", "Connect", "Activity")
+TAB_TITLES: tuple[str, ...] = ("Images", "Servers", "Snapshots", "Connect", "Activity")
+_CONNECT = TAB_TITLES.index("Connect")
 
 
 def _open_from_clouds_yaml(config_file: str | Path | None) -> tuple[SiteClients, list[str]]:
@@ -45,8 +49,8 @@ def _open_from_clouds_yaml(config_file: str | Path | None) -> tuple[SiteClients,
 
 
 class CloudPanel(w.VBox):  # type: ignore[misc]
-    """Site picker and tabs holding :class:`ImagePanel`, :class:`SnapshotPanel` and
-    :class:`ConnectionPanel`.
+    """Site picker and tabs holding :class:`ImagePanel`, :class:`ServersPanel`,
+    :class:`SnapshotPanel` and :class:`ConnectionPanel`.
 
     Args:
         source: A client, a factory ``site name -> client`` (with ``sites``), or None to offer
@@ -92,6 +96,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         self._site_picker.style.description_width = "36px"
         self._header = w.HTML()
         self.images = ImagePanel(shared, site=first, show_site_picker=False, probe=probe)
+        self.servers = ServersPanel(shared, site=first, show_site_picker=False)
         self.snapshots = SnapshotPanel(shared, site=first, show_site_picker=False)
         self.connection = ConnectionPanel(shared, site=first, key_dir=key_dir, probe=probe)
         self.connection._server_select.layout.width = "420px"
@@ -105,7 +110,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
             ]
         )
         self.tabs = w.Tab(
-            children=[self.images, self.snapshots, self.connection, self._activity],
+            children=[self.images, self.servers, self.snapshots, self.connection, self._activity],
             titles=TAB_TITLES,
         )
         super().__init__(
@@ -130,6 +135,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         self._site_picker.observe(guarded(shared.log, self._on_site_picked, "site"), names="value")
         self.tabs.observe(guarded(shared.log, self._on_tab_picked, "tab"), names="selected_index")
         self.images.on_booted(self._on_booted)
+        self.servers.on_connect(self._on_connect)
         self.site = first
         self._render()
 
@@ -139,13 +145,21 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
             self.site = change["new"]
 
     def _on_tab_picked(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.tab = change["new"]
-        # VMs come and go outside this tab: refresh the lists the tab's forms offer.
-        if change["new"] == 1:
+        if change["new"] is None:
+            return
+        self.tab = change["new"]
+        # VMs come and go outside this tab: refresh what the tab lists or its forms offer.
+        picked = TAB_TITLES[change["new"]]
+        if picked == "Servers":
+            self.servers.reload()
+        elif picked == "Snapshots":
             self.snapshots.reload_servers()
-        elif change["new"] == 2:
+        elif picked == "Connect":
             self.connection.reload()
+
+    def _on_connect(self, site: str, server_id: str) -> None:
+        self.connection.show_server(server_id, site=site)
+        self.tab = _CONNECT
 
     def _on_booted(self, site: str, server_id: str) -> None:
         if site == self.site:
@@ -154,10 +168,12 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
             self.shared.log.info(f"VM {server_id} booted on {site}; pick {site} to connect to it.")
         if site == self.snapshots.site:
             self.snapshots.reload_servers()
+        if site == self.servers.site:
+            self.servers.reload()
 
     @t.observe("site")
     def _on_site(self, _change: dict[str, Any]) -> None:
-        for panel in (self.images, self.snapshots, self.connection):
+        for panel in self._panels():
             panel.site = self.site
         self.project = ""
         site = self.site
@@ -172,17 +188,20 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         self.images._call("project", fetch, apply, on_error=lambda _e: None)
 
     def close(self) -> None:
-        """Close the three panels and, when this panel made them, the pool and the clients.
+        """Close the four panels and, when this panel made them, the pool and the clients.
 
         Idempotent; jobs already running go on.
         """
         if not self.__dict__.get("_closed") and "images" in self.__dict__:
             self._closed = True
-            for panel in (self.images, self.snapshots, self.connection):
+            for panel in self._panels():
                 panel.close()
             if self._owns_shared:
                 self.shared.close()
         super().close()
+
+    def _panels(self) -> tuple[Panel, ...]:
+        return (self.images, self.servers, self.snapshots, self.connection)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every panel's background calls are done (tests, scripts)."""

@@ -1,13 +1,17 @@
-"""Pick a VM and see how to connect; convert a PuTTY key to OpenSSH.
+"""Pick a VM and see how to connect; manage key pairs; convert a PuTTY key to OpenSSH.
 
-:class:`ConnectionPanel` adds a VM picker and the PuTTY key converter (``.ppk`` → OpenSSH key
-file with mode 0600 next to the notebook) around a
-:class:`~denbi_jupyter.panels._connection_card.ConnectionCard`. Converting a key is local work:
-it never opens a site.
+:class:`ConnectionPanel` puts a VM picker above a
+:class:`~denbi_jupyter.panels._connection_card.ConnectionCard`, the site's key pairs
+(:class:`~denbi_jupyter.panels.keypairs.KeyPairPanel`) below it, and the PuTTY key converter
+(``.ppk`` → OpenSSH key file with mode 0600 and its ``.pub``, next to the notebook) last; a
+converted key can then be imported as a key pair in one click. Converting a key is local work:
+it never opens a site. The card names the private key remembered for the VM's key pair
+(:class:`~denbi_jupyter.connect.key_registry.KeyRegistry`), else the last converted one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,18 +19,28 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from denbi_jupyter.cloud.types import Server
-from denbi_jupyter.connect import convert_ppk, write_openssh_key
+from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.types import KeyPair, Server
+from denbi_jupyter.connect import KeyFiles, convert_ppk, write_key_files
+from denbi_jupyter.connect.key_registry import KeyRegistry
 from denbi_jupyter.panels._background import describe_error
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind
 from denbi_jupyter.panels._connection_card import ConnectionCard, Prober
 from denbi_jupyter.panels._html import Tone, notice, title
 from denbi_jupyter.panels._sites import ClientSource
+from denbi_jupyter.panels.keypairs import KeyPairPanel, keypair_name_problem
 
 __all__ = ["ConnectionCard", "ConnectionPanel", "Prober"]
 
 _BUTTON = w.Layout(width="auto")
+_UPLOAD_TIP = "Choose your PuTTY private key (.ppk); it is converted here and never uploaded"
+
+
+def import_name_for(file_name: str) -> str:
+    """A key pair name suggested for a converted key file (Nova's characters only)."""
+    cleaned = re.sub(r"[^A-Za-z0-9 _.@-]+", "-", Path(file_name).name).strip(" -")
+    return cleaned[:255] or "denbi-key"
 
 
 class ConnectionPanel(Panel):
@@ -37,8 +51,10 @@ class ConnectionPanel(Panel):
             state of a :class:`CloudPanel`.
         sites: Site names to offer with a factory.
         site: The site to show first.
-        key_dir: Where converted keys are saved (the notebook's folder by default).
+        key_dir: Where converted and generated keys are saved (the notebook's folder by
+            default).
         probe: Reachability check; defaults to a 3-second TCP connect.
+        registry: Where private key paths are remembered; the user's by default.
     """
 
     servers: t.List[Any] = t.List().tag(sync=False)
@@ -50,6 +66,11 @@ class ConnectionPanel(Panel):
     key_error = t.Unicode("").tag(sync=False)
     upload_name = t.Unicode("").tag(sync=False)
     save_as = t.Unicode("").tag(sync=False)
+    overwrite = t.Bool(False).tag(sync=False)
+    #: The last converted key (its files), offered for import as a key pair until imported.
+    converted = t.Any(None).tag(sync=False)
+    import_name = t.Unicode("").tag(sync=False)
+    importing = t.Bool(False).tag(sync=False)
 
     def __init__(
         self,
@@ -59,8 +80,10 @@ class ConnectionPanel(Panel):
         site: str | None = None,
         key_dir: str | Path | None = None,
         probe: Prober | None = None,
+        registry: KeyRegistry | None = None,
     ) -> None:
         self.key_dir = Path(key_dir) if key_dir is not None else Path.cwd()
+        self.registry = registry or KeyRegistry()
         self._server_select = w.Dropdown(
             description="VM", options=[], layout=w.Layout(width="420px")
         )
@@ -71,9 +94,14 @@ class ConnectionPanel(Panel):
         self._summary = w.HTML()
         super().__init__(source, sites=sites, site=site)
         self.card = ConnectionCard(self.shared, site=self.site, probe=probe)
-        self._upload = w.FileUpload(
-            accept=".ppk", multiple=False, description="Choose .ppk", layout=_BUTTON
+        self.key_pairs = KeyPairPanel(
+            self.shared, site=self.site, key_dir=self.key_dir, registry=self.registry
         )
+        self.key_pairs.on_saved(lambda _site, _name, _path: self._push_to_card({}))
+        self._upload = w.FileUpload(
+            accept=".ppk", multiple=False, description="Choose .ppk", layout=_BUTTON,
+            tooltip=_UPLOAD_TIP,
+        )  # fmt: skip
         self._passphrase = w.Password(
             description="Passphrase", placeholder="only if the key has one"
         )
@@ -84,15 +112,21 @@ class ConnectionPanel(Panel):
             description="Convert to OpenSSH", icon="key", button_style="primary", layout=_BUTTON
         )
         self._convert.on_click(self._guard(lambda _b: self.convert_key()))
+        self._overwrite = w.Checkbox(description="Allow overwriting", indent=False)
         bind(self._save_as, self, "save_as")
+        bind(self._overwrite, self, "overwrite", empty=False)
         self._upload.observe(self._guard(self._on_upload), names="value")
         self._key_box = w.HTML()
         ppk = w.VBox(
             [
                 w.HTML(title("PuTTY key → OpenSSH", sub="the key is saved next to this notebook")),
                 w.HBox([self._upload, self._passphrase]),
-                w.HBox([self._save_as, self._convert]),
+                w.HBox(
+                    [self._save_as, self._convert, self._overwrite],
+                    layout=w.Layout(align_items="center"),
+                ),
                 self._key_box,
+                self._make_import_row(),
             ],
             layout=w.Layout(border="1px solid #dee2e6", padding="8px 12px", margin="8px 0 0 0"),
         )
@@ -102,13 +136,25 @@ class ConnectionPanel(Panel):
             self._summary,
             self._error_box,
             self.card,
+            self.key_pairs,
             ppk,
         ])  # fmt: skip
         self.reload()
         self._render()
 
+    def _make_import_row(self) -> w.HBox:
+        self._import_name = w.Text(description="Key pair", placeholder="name on the site")
+        self._import_name.style.description_width = "80px"
+        self._import = w.Button(icon="upload", button_style="info", layout=_BUTTON)
+        bind(self._import_name, self, "import_name")
+        self._import.on_click(self._guard(lambda _b: self.import_converted()))
+        self._import_row = w.HBox(
+            [self._import_name, self._import], layout=w.Layout(align_items="center")
+        )
+        return self._import_row
+
     def _parts(self) -> Iterable[Panel]:
-        return (self.card,)
+        return (self.card, self.key_pairs)
 
     # --- actions ----------------------------------------------------------------------------
     def reload(self) -> None:
@@ -143,7 +189,7 @@ class ConnectionPanel(Panel):
         self.upload_name = str(files[0]["name"]) if files else ""
 
     def convert_key(self) -> None:
-        """Convert the uploaded ``.ppk`` and save it as an OpenSSH key (mode 0600)."""
+        """Convert the uploaded ``.ppk`` and save it as an OpenSSH key (0600) and ``.pub``."""
         files = self._upload.value
         if not files:
             self.key_error = "Choose a .ppk file first."
@@ -154,27 +200,66 @@ class ConnectionPanel(Panel):
             return
         data = bytes(files[0]["content"])
         passphrase = self._passphrase.value or None
-        target = self.key_dir / name
+        target, overwrite = self.key_dir / name, self.overwrite
         self.key_error = ""
         self.key_message = ""
+        self.converted = None
 
-        def convert() -> tuple[Path, str]:
+        def convert() -> KeyFiles:
             key = convert_ppk(data, passphrase=passphrase)
-            path = write_openssh_key(target, key)
-            return path, key.fingerprint
+            return write_key_files(target, key, overwrite=overwrite)  # as convert-key does
 
-        def done(result: tuple[Path, str]) -> None:
-            path, fingerprint = result
+        def done(files: KeyFiles) -> None:
             self._upload.value = ()
             self._passphrase.value = ""
-            self.key_path = str(path)
-            self.key_message = f"Saved {path} (mode 0600), fingerprint {fingerprint}."
-            self.log.info(f"converted a PuTTY key to {path}")
+            self.overwrite = False
+            self.key_path = str(files.private_path)
+            self.import_name = import_name_for(files.private_path.name)
+            self.converted = files
+            self.key_message = (
+                f"Saved {files.private_path} (mode 0600) and {files.public_path}, "
+                f"fingerprint {files.fingerprint}."
+            )
+            self.log.info(f"converted a PuTTY key to {files.private_path}")
 
         def failed(exc: BaseException) -> None:
             self.key_error = describe_error(exc)
 
         self._run_local("ppk", convert, done, busy="converting", on_error=failed)
+
+    def import_converted(self) -> None:
+        """Import the converted key's public key as a key pair and remember its private key."""
+        files: KeyFiles | None = self.converted
+        if files is None:
+            self.key_error = "Convert a .ppk first: its public key is what gets imported."
+            return
+        name, site = self.import_name.strip(), self.site
+        known = [k.name for k in self.key_pairs.keypairs]
+        problem = keypair_name_problem(name, known, site)
+        if problem:
+            self.key_error = problem
+            return
+        self.key_error = ""
+
+        def send(client: CloudClient) -> KeyPair:
+            pair = client.import_keypair(name, files.public_line)
+            self.registry.remember_key(site, pair.name, files.private_path)
+            return pair
+
+        def done(pair: KeyPair) -> None:
+            self.converted = None
+            self.key_message = (
+                f"Imported key pair {pair.name!r} on {site}; VMs booted with it connect with "
+                f"{files.private_path}."
+            )
+            self.log.info(f"imported key pair {pair.name!r} on {site}")
+            self.key_pairs.reload()
+            self._push_to_card({})
+
+        def failed(exc: BaseException) -> None:
+            self.key_error = describe_error(exc)
+
+        self._call("import", send, done, busy="importing", on_error=failed)
 
     # --- view -------------------------------------------------------------------------------
     @t.observe("site")
@@ -183,18 +268,26 @@ class ConnectionPanel(Panel):
             self.card.server_id = ""  # first: the old VM is never looked up on the new site
             self.server_id = ""
             self.card.site = self.site
+            self.key_pairs.site = self.site
             self.servers = []
             self.reload()
 
-    @t.observe("server_id", "key_path")
+    @t.observe("server_id", "key_path", "servers")
     def _push_to_card(self, _change: dict[str, Any]) -> None:
-        self.card.key_path = self.key_path
+        self.card.key_path = self.card_key_path()
         self.card.site = self.site
         self.card.server_id = self.server_id
 
+    def card_key_path(self) -> str | None:
+        """The private key for the shown VM: the one remembered for its key pair, else the
+        last converted key."""
+        server = next((s for s in self.servers if s.id == self.server_id), None)
+        remembered = self.registry.private_key(self.site, server.key_name if server else None)
+        return str(remembered) if remembered is not None else self.key_path
+
     @t.observe(
         "servers", "server_id", "loading", "converting", "key_message", "key_error", "error",
-        "upload_name",
+        "upload_name", "converted", "importing",
     )  # fmt: skip
     def _on_state(self, _change: dict[str, Any]) -> None:
         self._render()
@@ -220,6 +313,11 @@ class ConnectionPanel(Panel):
             self._summary.value = ""
         self._convert.disabled = self.converting or not self.upload_name
         self._convert.description = "Converting…" if self.converting else "Convert to OpenSSH"
+        self._import_row.layout.display = "" if self.converted is not None else "none"
+        self._import.description = (
+            "Importing…" if self.importing else f"Import as key pair on {self.site}"
+        )
+        self._import.disabled = self.importing
         if self.key_error:
             self._key_box.value = notice(self.key_error, Tone.ERROR)
         elif self.key_message:

@@ -5,7 +5,14 @@ State lives in traits (``search``, ``desktop``, ``os_family``, ``selected_id``, 
 loaded once per site in the background; filters narrow the catalog the panel holds
 (:func:`~denbi_jupyter.panels._image_view.filter_catalog`), so a filter change costs no
 request. Booting submits the boot flow as a job and ends on a
-:class:`~denbi_jupyter.panels.connection.ConnectionCard`.
+:class:`~denbi_jupyter.panels.connection.ConnectionCard` that names the private key remembered
+for the boot's key pair.
+
+The boot form suggests a VM name from the image; the suggestion follows the selected image
+until the user types a name of their own, and a name typed while a suggestion was on its way
+(a busy kernel) wins. The key pair preselected is the one last booted with on the site, else
+the key of the project's newest VM, else the first (see
+:func:`~denbi_jupyter.panels._image_view.preferred_key`).
 """
 
 from __future__ import annotations
@@ -20,23 +27,29 @@ from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.rules.names import vm_name_warning
 from denbi_jupyter.cloud.types import Flavor, Image, KeyPair
+from denbi_jupyter.connect.key_registry import KeyRegistry
 from denbi_jupyter.jobs import JobState
 from denbi_jupyter.panels._availability import sites_offering
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind, size_fields
 from denbi_jupyter.panels._flows import FlowRef, boot_parameters
-from denbi_jupyter.panels._html import Tone, badge, esc, notice, title
+from denbi_jupyter.panels._html import Tone, notice, title
 from denbi_jupyter.panels._image_view import (
     DESKTOP_FILTERS,
+    already_booting,
     availability_html,
     boot_problem,
+    boot_result_text,
+    count_html,
     desktop_options,
     details_html,
     empty_text,
     filter_catalog,
     flavor_label,
     merge_catalog,
+    needs_servers,
     os_options,
+    preferred_key,
     row_html,
     suggest_name,
 )
@@ -48,6 +61,9 @@ if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
 
 __all__ = ["DESKTOP_FILTERS", "ImagePanel", "flavor_label"]
+
+#: What a site load brings: offered images, flavors, key pairs and the key to preselect.
+_SiteData = tuple[list[Image], list[Flavor], list[KeyPair], str]
 
 _MAX_ROWS = 40
 _LIST_STATE = ("images", "catalog", "selected_id", "loading", "private_loading", "error")
@@ -68,6 +84,7 @@ class ImagePanel(Panel):
         runner: The job runner; created (and warmed up) in the background when None.
         show_site_picker: Show a site dropdown (off inside :class:`CloudPanel`).
         probe: Reachability check for the connection card after a boot.
+        registry: Remembered private key paths and boot keys; the user's by default.
     """
 
     search = t.Unicode("").tag(sync=False)
@@ -96,8 +113,14 @@ class ImagePanel(Panel):
         runner: JobRunner | None = None,
         show_site_picker: bool = True,
         probe: Prober | None = None,
+        registry: KeyRegistry | None = None,
     ) -> None:
         self._probe = probe
+        self.registry = registry or KeyRegistry()
+        #: The name the panel last put into the name field (it may replace it; the user's not).
+        self._suggested = ""
+        self._suggestion_sent = False
+        self._keys_site = ""
         self._selected = w.CallbackDispatcher()
         self._booted = w.CallbackDispatcher()
         self._availability_cache: dict[tuple[str, str], dict[str, bool | None]] = {}
@@ -151,6 +174,7 @@ class ImagePanel(Panel):
         self._desktop_choice = bind(self._desktop, self, "desktop", empty="any")
         self._os_choice = bind(self._os, self, "os_family")
         bind(self._boot_name, self, "boot_name")
+        self._boot_name.observe(self._on_name_typed, names="value")
         self._flavor_choice = bind(self._boot_flavor, self, "flavor_id")
         self._key_choice = bind(self._boot_key, self, "key_name")
         self._clear.on_click(self._guard(lambda _b: self.clear_filters()))
@@ -221,9 +245,16 @@ class ImagePanel(Panel):
         walks the private images anyway) has loaded. ``reload`` walks it again.
         """
         self.error = ""
+        registry, site = self.registry, self.site
 
-        def fetch(client: CloudClient) -> tuple[list[Image], list[Flavor], list[KeyPair]]:
-            return client.offered_images(), client.list_flavors(), client.list_keypairs()
+        def fetch(client: CloudClient) -> _SiteData:
+            offered, flavors, keypairs = (
+                client.offered_images(), client.list_flavors(), client.list_keypairs()
+            )  # fmt: skip
+            last = registry.last_boot_key(site)
+            servers = client.list_servers() if needs_servers(keypairs, last) else []
+            key = preferred_key(keypairs, last_used=last, servers=servers)
+            return offered, flavors, keypairs, key
 
         self._call("site", fetch, self._apply_site, busy="loading")
         self._call(
@@ -233,9 +264,13 @@ class ImagePanel(Panel):
             busy="private_loading",
         )
 
-    def _apply_site(self, data: tuple[list[Image], list[Flavor], list[KeyPair]]) -> None:
-        offered, flavors, keypairs = data
+    def _apply_site(self, data: _SiteData) -> None:
+        offered, flavors, keypairs, preferred = data
+        fresh = self._keys_site != self.site  # a reload of the same site keeps the user's pick
+        self._keys_site = self.site
         self.flavors, self.keypairs, self._offered = list(flavors), list(keypairs), list(offered)
+        if fresh or self.key_name not in {pair.name for pair in keypairs} | {""}:
+            self.key_name = preferred
         self.catalog = merge_catalog(self._offered, self._private)
 
     def _apply_private(self, private: list[Image]) -> None:
@@ -256,23 +291,34 @@ class ImagePanel(Panel):
         if self.flavor_id not in ids:
             self.flavor_id = ids[0] if ids else ""
 
-    @t.observe("keypairs")
-    def _on_keypairs(self, _change: dict[str, Any]) -> None:
-        names = [k.name for k in self.keypairs]
-        if self.key_name not in names:
-            # Preselect the user's (first) key: booting without one is rarely what they want.
-            self.key_name = names[0] if names else ""
-
     @t.observe("selected_id")
     def _on_selected(self, _change: dict[str, Any]) -> None:
         image = self.selected_image
         self.boot_error = ""
         if image is None:
             return
-        if not self.boot_name.strip():
-            self.boot_name = suggest_name(image)
+        self._suggest(suggest_name(image))
         self._fire(self._selected, image)
         self._check_availability(image)
+
+    def _suggest(self, name: str) -> None:
+        """Put ``name`` into the name field unless the field holds a name the user typed."""
+        if self.boot_name.strip() not in {"", self._suggested}:
+            return
+        self._suggested = name
+        if self.boot_name != name:
+            self.boot_name = name
+            self._suggestion_sent = True
+
+    def _on_name_typed(self, change: dict[str, Any]) -> None:
+        """A name typed while a suggestion was on its way (a busy kernel) wins, on screen too.
+
+        The browser may have shown the late suggestion over the typing; the echo of the typed
+        value does not repaint it, so the typed value is sent back as a plain update.
+        """
+        if self._suggestion_sent and change["new"] != self._suggested:
+            self._suggestion_sent = False
+            self._boot_name.send_state("value")
 
     def _check_availability(self, image: Image) -> None:
         cache_key = (self.site, image.name)
@@ -304,16 +350,19 @@ class ImagePanel(Panel):
             return
         site = self.site
         if (site, name) in self._running_boots:
-            self.boot_error = f"A VM named {name!r} is already booting on {site}."
+            self.boot_error = already_booting(site, name)
             return
         self.boot_error = ""
         self._running_boots.add((site, name))
+        self._suggested = name  # the next image's suggestion replaces the booted VM's name
+        key_name, registry = self.key_name, self.registry
         parameters = boot_parameters(
-            site=site, image=image.id, flavor=self.flavor_id, key_name=self.key_name, name=name
+            site=site, image=image.id, flavor=self.flavor_id, key_name=key_name, name=name
         )
 
         def started(card: JobCard) -> None:
-            card.on_done(lambda done: self._on_boot_done(site, name, done))
+            registry.remember_boot_key(site, key_name)
+            card.on_done(lambda done: self._on_boot_done(site, name, key_name, done))
 
         def not_started(_exc: BaseException) -> None:
             self._running_boots.discard((site, name))
@@ -324,21 +373,30 @@ class ImagePanel(Panel):
             FlowRef.BOOT_SERVER,
             parameters,
             jobs=self.jobs,
-            describe_result=_boot_result_text,
+            describe_result=boot_result_text,
             on_card=started,
             busy="submitting",
             on_error=not_started,
         )
 
-    def _on_boot_done(self, site: str, name: str, job: Job) -> None:
+    def _on_boot_done(self, site: str, name: str, key_name: str, job: Job) -> None:
         self._running_boots.discard((site, name))
+        if self.boot_error == already_booting(site, name):
+            self.boot_error = ""  # it is no longer booting
         if job.state is not JobState.COMPLETED:
             return
         result = job.result
         if not isinstance(result, BootResult):
             self.log.info(f"boot of {name} finished without a BootResult: {type(result).__name__}")
             return
-        card = ConnectionCard(self.shared, site=site, server_id=result.server_id, probe=self._probe)
+        key_path = self.registry.private_key(site, key_name)
+        card = ConnectionCard(
+            self.shared,
+            site=site,
+            server_id=result.server_id,
+            key_path=str(key_path) if key_path is not None else None,
+            probe=self._probe,
+        )
         self._connections.children = (card, *self._connections.children)
         self._fire(self._booted, site, result.server_id)
 
@@ -378,7 +436,10 @@ class ImagePanel(Panel):
             button.tooltip = image.id
             button.image_id = image.id
         self._rows.children = tuple(row for row, _, _ in self._row_pool[: len(shown)])
-        self._count.value = self._count_html(len(images))
+        self._count.value = count_html(
+            self.site, len(images), len(self.catalog), max_rows=_MAX_ROWS,
+            loading=self.loading, private_loading=self.private_loading,
+        )  # fmt: skip
         quiet = images or self.loading
         self._empty.value = "" if quiet else notice(
             empty_text(self.search, self.desktop, self.os_family)
@@ -388,24 +449,6 @@ class ImagePanel(Panel):
         if self.desktop in {value for _, value in options}:
             return options
         return [*options, (self.desktop, self.desktop)]
-
-    def _count_html(self, matching: int) -> str:
-        if self.loading and not self.catalog:
-            return notice(f"Loading the image catalog of {self.site}…", Tone.BUSY)
-        status = (
-            badge("loading…", Tone.BUSY)
-            if self.loading
-            else badge("loading your project's own images…", Tone.BUSY)
-            if self.private_loading
-            else ""
-        )
-        more = (
-            f" · showing the first {_MAX_ROWS}: refine the search" if matching > _MAX_ROWS else ""
-        )
-        return (
-            f'<div style="margin:4px 0;color:#495057">{matching} of {len(self.catalog)} '
-            f"images on <b>{esc(self.site)}</b>{more} {status}</div>"
-        )
 
     def _make_row(self) -> tuple[w.HBox, w.HTML, w.Button]:
         html = w.HTML(layout=w.Layout(flex="1 1 auto"))
@@ -447,10 +490,3 @@ class ImagePanel(Panel):
             else notice(hint, Tone.MUTED) if hint
             else ""
         )  # fmt: skip
-
-
-def _boot_result_text(result: object) -> str:
-    if isinstance(result, BootResult):
-        where = f" at {result.private_ipv4}" if result.private_ipv4 else ""
-        return f"{result.name} is {result.status}{where}: connection details below."
-    return "The VM is ready: connection details below."

@@ -2,7 +2,8 @@
 
 A :class:`JobCard` subscribes to :meth:`Job.on_update` (called from the job's worker thread)
 and mirrors the job into its widgets: title, state badge, progress bar, last message, log lines
-and, at the end, the result or the error. Nothing here waits for a job.
+and, at the end, the result or the error. Every card names the site its job runs on, so jobs
+left running on another site are never mistaken for this one's. Nothing here waits for a job.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class JobCard(w.VBox):  # type: ignore[misc]
     Args:
         job: The job to follow.
         describe_result: Turns the job's result into one line of text for the card.
+        site: The site the job runs on (named in the card's title).
     """
 
     state = t.Unicode("pending").tag(sync=False)
@@ -49,8 +51,10 @@ class JobCard(w.VBox):  # type: ignore[misc]
         job: Job,
         *,
         describe_result: Callable[[object], str] | None = None,
+        site: str = "",
     ) -> None:
         self.job = job
+        self.site = site
         self._describe_result = describe_result or _default_result_text
         self._done_callbacks: list[Callable[[Job], None]] = []
         self._done_fired = False
@@ -104,10 +108,7 @@ class JobCard(w.VBox):  # type: ignore[misc]
     def _render(self) -> None:
         label = _STATE_LABELS.get(self.state, self.state)
         tone = status_tone(self.state)
-        self._header.value = (
-            f'<div style="display:flex;justify-content:space-between;align-items:center">'
-            f"<b>{esc(self.job.title)}</b>{badge(label, tone)}</div>"
-        )
+        self._header.value = _header_html(self.job.title, self.site, badge(label, tone))
         if self.state == "completed":
             self._bar.value, self._bar.bar_style = 1.0, "success"
         elif self.state == "failed":
@@ -139,15 +140,27 @@ class JobCard(w.VBox):  # type: ignore[misc]
             self._outcome.value = ""
 
 
+def _header_html(title: str, site: str, state: str) -> str:
+    """A card's title line: what the job does, where it runs, and its state."""
+    where = (
+        f' <span class="denbi-job-site" style="color:#6c757d;font-weight:normal">on '
+        f"<b>{esc(site)}</b></span>"
+        if site
+        else ""
+    )
+    return (
+        '<div style="display:flex;flex-wrap:wrap;justify-content:space-between;'
+        f'align-items:center;column-gap:8px"><span><b>{esc(title)}</b>{where}</span>{state}</div>'
+    )
+
+
 class PendingJobCard(w.VBox):  # type: ignore[misc]
     """Shown the moment a job is asked for, until the runner has accepted it."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, site: str = "") -> None:
         self.title = title
-        header = w.HTML(
-            f'<div style="display:flex;justify-content:space-between;align-items:center">'
-            f"<b>{esc(title)}</b>{badge('starting', Tone.BUSY)}</div>"
-        )
+        self.site = site
+        header = w.HTML(_header_html(title, site, badge("starting", Tone.BUSY)))
         bar = w.FloatProgress(
             value=0.02, min=0.0, max=1.0, bar_style="info",
             layout=w.Layout(width="100%", height="14px"),
@@ -172,6 +185,7 @@ class JobList(w.VBox):  # type: ignore[misc]
         self._empty = w.HTML(f'<span style="color:#6c757d">{esc(empty_text)}</span>')
         self._cards: list[JobCard] = []
         self._pending: list[PendingJobCard] = []
+        self._added = w.CallbackDispatcher()
         self._lock = threading.Lock()
         super().__init__(children=[self._empty])
         self.add_class("denbi-job-list")
@@ -182,17 +196,22 @@ class JobList(w.VBox):  # type: ignore[misc]
         with self._lock:
             return tuple(self._cards)
 
+    def on_card(self, callback: Callable[[JobCard], object], remove: bool = False) -> None:
+        """Call ``callback(card)`` whenever a job's card is added (e.g. to act when it ends)."""
+        self._added.register_callback(callback, remove=remove)
+
     def add(self, card: JobCard, *, replacing: PendingJobCard | None = None) -> JobCard:
         """Show a new job card on top (in place of its pending card, if given)."""
         with self._lock:
             self._cards.insert(0, card)
             self._pending = [p for p in self._pending if p is not replacing]
             self._show()
+        self._added(card)
         return card
 
-    def add_pending(self, title: str) -> PendingJobCard:
+    def add_pending(self, title: str, *, site: str = "") -> PendingJobCard:
         """Show a card for a job that is being handed to the runner."""
-        pending = PendingJobCard(title)
+        pending = PendingJobCard(title, site=site)
         with self._lock:
             self._pending.insert(0, pending)
             self._show()

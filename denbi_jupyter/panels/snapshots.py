@@ -7,7 +7,9 @@
 
 Each has its own traits and one render, so a filter keystroke re-renders the table page and its
 count only. The panel wires their events together, loads the VMs, flavors and key pairs the
-forms offer, and keeps every component on its site.
+forms offer, and keeps every component on its site. The table hosts the delete confirmation
+(under the row it is about, or under the selection bar for a bulk delete), and a finished
+delete report goes when the table shows other rows.
 """
 
 from __future__ import annotations
@@ -66,9 +68,8 @@ class SnapshotPanel(Panel):
         self.relaunch = RelaunchForm(shared, site=first, jobs=self.jobs)
         self.create = CreateSnapshotForm(shared, site=first, jobs=self.jobs)
         self.add_class("denbi-snapshot-panel")
-        self._layout([
-            self.table, self.confirmation, self.relaunch, self.create, self.jobs,
-        ])  # fmt: skip
+        self.table.host(self.confirmation)  # shown in the table, next to what it is about
+        self._layout([self.table, self.relaunch, self.create, self.jobs])
         for part in self._parts():
             t.dlink((self, "site"), (part, "site"))
         t.link((self, "text"), (self.table, "text"))
@@ -76,6 +77,10 @@ class SnapshotPanel(Panel):
         t.dlink((self.confirmation, "ids"), (self.table, "confirming"), bool)
         self._follow_site_picker(self._site_picker)
         self.table.on_delete(self.ask_delete)
+        self.table.observe(
+            self._guard(lambda _change: self.confirmation.clear_results()),
+            names=["text", "page", "per_page", "sort"],
+        )  # a finished report is about rows the table no longer shows
         self.table.on_launch(self.open_launch)
         self.confirmation.on_deleted(self.table.forget)
         self.create.on_created(self.table.add)
@@ -107,7 +112,7 @@ class SnapshotPanel(Panel):
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
             self._cancel("compute")
-            self.reload_servers()
+            self._reload_launch_choices()  # the create form reloads its VMs on its own
 
     def reload(self, *, fresh: bool = False) -> None:
         """Load the index, the current page and the project's VMs, flavors and key pairs."""
@@ -115,22 +120,28 @@ class SnapshotPanel(Panel):
         self.reload_servers()
 
     def reload_servers(self) -> None:
-        """Fetch the project's VMs, flavors and key pairs again (for the forms)."""
+        """Fetch the project's VMs, flavors and key pairs again (for the forms).
 
-        def fetch(client: CloudClient) -> tuple[list[Server], list[Flavor], list[KeyPair]]:
-            return client.list_servers(), client.list_flavors(), client.list_keypairs()
+        The create form also does this for its VMs whenever a job of this panel ends.
+        """
+        self.create.reload()
+        self._reload_launch_choices()
 
-        def apply(data: tuple[list[Server], list[Flavor], list[KeyPair]]) -> None:
-            servers, flavors, keypairs = data
+    def _reload_launch_choices(self) -> None:
+        def fetch(client: CloudClient) -> tuple[list[Flavor], list[KeyPair]]:
+            return client.list_flavors(), client.list_keypairs()
+
+        def apply(data: tuple[list[Flavor], list[KeyPair]]) -> None:
+            flavors, keypairs = data
             self.relaunch.flavors, self.relaunch.keypairs = list(flavors), list(keypairs)
-            self.create.servers = list(servers)
 
         self._call("compute", fetch, apply)
 
     # --- wiring ---------------------------------------------------------------------------------
     def ask_delete(self, snapshot_ids: Sequence[str]) -> None:
-        """Ask for confirmation before deleting ``snapshot_ids``."""
+        """Ask for confirmation before deleting ``snapshot_ids`` (next to the row, for one)."""
         names = {i: self.table.name_of(i) for i in snapshot_ids}
+        self.table.anchor = snapshot_ids[0] if len(names) == 1 else ""
         self.confirmation.ask(snapshot_ids, names)
 
     def ask_delete_one(self, snapshot_id: str) -> None:

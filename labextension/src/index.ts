@@ -5,7 +5,8 @@
  * The Python side stays the single source of the UI: the panel shows the `CloudPanel` that
  * `denbi_jupyter.lab_panel.show()` displays in the panel's own kernel. The server extension
  * (`denbi_jupyter.labserver`) answers `denbi-jupyter/status` and `denbi-jupyter/notebook` and
- * serves the Prefect UI under `denbi-jupyter/prefect/`.
+ * serves the Prefect UI under `denbi-jupyter/prefect/`. Copy buttons in the widgets work through
+ * one delegated click handler (`clipboard.ts`).
  */
 
 import {
@@ -20,6 +21,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { apiUrl, INotebookReply, IStatus, requestAPI } from './api';
+import { installCopyHandler } from './clipboard';
 import { cloudIcon, flowIcon, notebookIcon } from './icons';
 import { CloudSidebar, focusCode, IPanelSettings, PANEL_ID } from './panel';
 
@@ -136,6 +138,7 @@ function activate(
   palette: ICommandPalette | null,
   launcher: ILauncher | null
 ): void {
+  installCopyHandler(document);
   let settings: ISettingRegistry.ISettings | null = null;
   const settingsLoaded: Promise<void> = settingRegistry
     ? settingRegistry

@@ -215,3 +215,80 @@ def test_a_missing_public_key_file_and_bad_name_are_user_errors(cli: Any, tmp_pa
     target = str(tmp_path / "k")
     bad_name = cli("keypair", "generate", "bad/name", "--site", SITE, "--private-key", target)
     assert bad_name.code == 2 and not (tmp_path / "k").exists()
+
+
+# --- the remembered private key path -------------------------------------------------------
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A state folder of this test's own: the registry of remembered key paths lives there."""
+    from denbi_jupyter.connect.key_registry import STATE_DIR_ENV
+
+    folder = tmp_path / "state"
+    monkeypatch.setenv(STATE_DIR_ENV, str(folder))
+    return folder
+
+
+def test_generate_remembers_the_private_key_path_never_the_key(
+    cli: Any, tmp_path: Path, state: Path
+) -> None:
+    from denbi_jupyter.connect.key_registry import KeyRegistry
+
+    name, target = _name("mem"), tmp_path / "id_mem"
+    assert cli("keypair", "generate", name, "--site", SITE, "--private-key", str(target)).code == 0
+    assert KeyRegistry().private_key(SITE, name) == target
+    stored = (state / "keys.json").read_text()
+    assert str(target) in stored and "PRIVATE KEY" not in stored
+    assert all(secret not in stored for secret in _private_texts(target))
+    assert cli("keypair", "delete", name, "--site", SITE, "--yes").code == 0
+
+
+@needs_tools
+def test_import_from_a_ppk_with_save_private_remembers_the_saved_key(
+    cli: Any, ppk: tuple[Path, Path], tmp_path: Path, state: Path
+) -> None:
+    from denbi_jupyter.connect.key_registry import KeyRegistry
+
+    key, secret = ppk
+    name, saved = _name("ppkmem"), tmp_path / "id_ppkmem"
+    done = cli(
+        "keypair", "import", name, "--site", SITE, "--from-ppk", str(key),
+        "--passphrase-file", str(secret), "--save-private", str(saved),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert KeyRegistry().private_key(SITE, name) == saved
+    assert cli("keypair", "delete", name, "--site", SITE, "--yes").code == 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_connect_uses_the_remembered_key_and_boot_remembers_its_key_pair(
+    cli: Any, tmp_path: Path, state: Path, site_clients: Any
+) -> None:
+    from denbi_jupyter.connect.key_registry import KeyRegistry
+
+    name, target, vm = _name("conn"), tmp_path / "id_conn", _name("vm")
+    assert cli("keypair", "generate", name, "--site", SITE, "--private-key", str(target)).code == 0
+    booted = cli(
+        "boot", "--site", SITE, "--image", "X2Go_xfce", "--flavor", "de.NBI tiny",
+        "--key-name", name, "--name", vm, "--json",
+    )  # fmt: skip
+    try:
+        assert booted.code == 0, booted.err
+        assert KeyRegistry().last_boot_key(SITE) == name
+        shown = cli("connect", "--site", SITE, vm)
+        assert shown.code == 0, shown.err
+        assert f"-i {target}" in shown.out or f"-i '{target}'" in shown.out
+        assert str(target) in shown.err and f"key pair {name!r}" in shown.err
+        session = tmp_path / "desk.ini"
+        assert cli("connect", "--site", SITE, vm, "--x2go-session", str(session)).code == 0
+        assert f"key={target}" in session.read_text()
+        chosen = cli("connect", "--site", SITE, vm, "--identity-file", "/elsewhere/key")
+        assert "/elsewhere/key" in chosen.out and chosen.err == ""
+        target.unlink()  # a vanished key is not offered
+        gone = cli("connect", "--site", SITE, vm)
+        assert str(target) not in gone.out and gone.err == ""
+    finally:
+        client = site_clients.client(SITE)
+        for server in client.list_servers():
+            if server.name == vm:
+                client.delete_server(server.id)
+        assert cli("keypair", "delete", name, "--site", SITE, "--yes").code == 0

@@ -29,14 +29,16 @@ def test_show_displays_the_cloud_panel_of_the_configured_clouds_yaml(
     assert panel.site == "heidelberg"
     assert list(panel._site_picker.options) == ["bielefeld", "heidelberg"]
     lab_panel.focus("Snapshots")
-    assert panel.tabs.selected_index == 1
+    assert panel.tabs.get_title(panel.tabs.selected_index) == "Snapshots"
+    lab_panel.focus("servers")
+    assert panel.tabs.get_title(panel.tabs.selected_index) == "Servers"
     again = lab_panel.show()  # a restart of the panel replaces (and closes) the old one
     assert again is not panel and panel.images.closed
 
 
 def test_focus_names_the_tabs_it_knows(shown: None) -> None:
-    with pytest.raises(ValueError, match="images, snapshots, connect, activity"):
-        lab_panel.focus("servers")
+    with pytest.raises(ValueError, match="images, servers, snapshots, connect, activity"):
+        lab_panel.focus("flavors")
 
 
 def test_without_any_clouds_yaml_it_says_what_to_do(

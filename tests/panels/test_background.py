@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from denbi_jupyter.errors import NotFoundError
@@ -77,7 +78,11 @@ def test_cancel_drops_a_pending_result() -> None:
 
 
 def shown_text(log: ActivityLog) -> str:
-    return "".join(str(output["text"]) for output in log._output.outputs)
+    """What the log shows, each line without its ``HH:MM:SS`` time (checked here)."""
+    text = "".join(str(output["text"]) for output in log._output.outputs)
+    lines = text.splitlines(keepends=True)
+    assert all(re.match(r"\d\d:\d\d:\d\d  ", line) for line in lines), lines[:3]
+    return "".join(line[10:] for line in lines)
 
 
 def test_the_activity_log_shows_only_its_newest_lines_once_full() -> None:
@@ -110,3 +115,28 @@ def test_concurrent_writers_lose_no_line_of_the_activity_log() -> None:
     assert set(log.lines) == expected
     shown = shown_text(log).splitlines()
     assert len(shown) == len(expected) and set(shown) == expected
+
+
+def test_callbacks_of_calls_that_end_together_run_one_at_a_time() -> None:
+    """Two answers landing at once (the catalog and the private uploads) never interleave."""
+    pool = Background(ActivityLog())
+    a_inside, b_called, b_inside = threading.Event(), threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+
+    def first(_value: object) -> None:
+        a_inside.set()
+        assert b_called.wait(10)
+        # B's answer is in: with one update at a time its callback cannot start meanwhile.
+        overlapped.append(b_inside.wait(0.3))
+
+    def second_call() -> str:
+        assert a_inside.wait(10)
+        b_called.set()
+        return "b"
+
+    pool.submit("a", lambda: "a", on_result=first, on_error=lambda _e: None)
+    pool.submit("b", second_call, on_result=lambda _v: b_inside.set(), on_error=lambda _e: None)
+    assert pool.wait_idle(20)
+    assert overlapped == [False]
+    assert b_inside.is_set()
+    pool.shutdown()

@@ -1,4 +1,4 @@
-"""CloudPanel: one site picker for three tabs; the side panel; the public names."""
+"""CloudPanel: one site picker for four tabs; the side panel; the public names."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import ipywidgets as w
 import denbi_jupyter
 import denbi_jupyter.panels as panels
 from denbi_jupyter.panels import CloudPanel, Shared, SiteClients, open_sidebar
+from denbi_jupyter.panels.cloud_panel import TAB_TITLES
 from tests.panels._support import loaded, page_of
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.support.fake_cloud import FakeCloud
@@ -20,17 +21,25 @@ def two_sites() -> tuple[Shared, FakeCloud, FakeCloud]:
     return shared, here, there
 
 
-def test_tabs_hold_the_three_panels_and_the_activity_log() -> None:
+def test_tabs_hold_the_four_panels_and_the_activity_log() -> None:
     shared, _, _ = two_sites()
     panel = CloudPanel(shared=shared, probe=RecordingProbe())
     assert panel.wait_idle()
-    assert [panel.tabs.get_title(i) for i in range(4)] == [
+    assert [panel.tabs.get_title(i) for i in range(5)] == [
         "Images",
+        "Servers",
         "Snapshots",
         "Connect",
         "Activity",
     ]
-    assert panel.tabs.children[:3] == (panel.images, panel.snapshots, panel.connection)
+    assert len(panel.tabs.children) == len(TAB_TITLES) == 5
+    assert panel.tabs.children[:4] == (
+        panel.images,
+        panel.servers,
+        panel.snapshots,
+        panel.connection,
+    )
+    assert panel.servers._site_picker.layout.display == "none"
     assert "project my-project" in panel._header.value
     assert panel.images._site_picker.layout.display == "none"  # one picker, at the top
 
@@ -42,9 +51,11 @@ def test_picking_a_site_switches_every_tab() -> None:
     assert panel.wait_idle()
     assert [i.name for i in panel.images.images] == ["Only-There"]
     assert page_of(panel.snapshots).items == ()
-    assert panel.connection.servers == []
+    assert panel.connection.servers == [] and panel.servers.servers == []
+    assert "No VMs in this project on heidelberg" in panel.servers._empty.value
     assert "project far-project" in panel._header.value
-    assert {panel.images.site, panel.snapshots.site, panel.connection.site} == {"heidelberg"}
+    tabs = (panel.images, panel.servers, panel.snapshots, panel.connection)
+    assert {tab.site for tab in tabs} == {"heidelberg"}
 
 
 def test_open_sidebar_puts_the_panel_into_a_sidecar() -> None:
@@ -59,6 +70,7 @@ def test_open_sidebar_puts_the_panel_into_a_sidecar() -> None:
 
 def test_panels_are_exported_from_the_package() -> None:
     assert panels.__all__ == sorted(panels.__all__)
+    assert "ServersPanel" in panels.__all__
     for name in ("CloudPanel", "ConnectionPanel", "ImagePanel", "SnapshotPanel", "open_sidebar"):
         assert getattr(denbi_jupyter, name) is getattr(panels, name)
 
@@ -72,6 +84,7 @@ def test_a_booted_vm_is_selected_in_the_connect_tab_even_before_the_list_knows_i
     assert panel.connection._server_select.value == vm.id
     assert "ssh -p 30333" in panel.connection.card._ssh_command.value
     assert any(s.id == vm.id for s in panel.snapshots.servers)
+    assert any(s.id == vm.id for s in panel.servers.servers)  # the Servers tab lists it too
     assert not [line for line in shared.log.lines if line.startswith("ERROR")]
 
 
@@ -83,7 +96,43 @@ def test_a_boot_finishing_on_a_site_left_behind_keeps_every_tab_on_the_picked_si
     assert panel.wait_idle()
     panel._on_booted("bielefeld", vm.id)  # the boot started on bielefeld ends now
     assert panel.wait_idle()
-    tabs = (panel.images, panel.snapshots, panel.connection)
+    tabs = (panel.images, panel.servers, panel.snapshots, panel.connection)
     assert {tab.site for tab in tabs} == {"heidelberg"}
+    assert all(s.id != vm.id for s in panel.servers.servers)
     assert panel.connection.server_id != vm.id and panel.connection.servers == []
     assert any(vm.id in line and "bielefeld" in line for line in shared.log.lines)
+
+
+def test_a_servers_rows_connect_button_opens_the_connect_tab_with_that_vm() -> None:
+    shared, here, _ = two_sites()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
+    vm = here.add_server("desk-vm", private_ipv4="192.168.1.42")
+    panel.tabs.selected_index = TAB_TITLES.index("Servers")  # picking the tab lists it
+    assert panel.wait_idle()
+    row = next(r for r in panel.servers._rows.rows if r.server_id == vm.id)
+    row.connect.click()
+    assert panel.wait_idle()
+    assert panel.tabs.get_title(panel.tabs.selected_index) == "Connect"
+    assert panel.connection._server_select.value == vm.id
+    assert "ssh -p 30298" in panel.connection.card._ssh_command.value
+
+
+def test_each_tab_is_refreshed_by_title_when_picked() -> None:
+    shared, here, _ = two_sites()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
+    vm = here.add_server("made-elsewhere")
+    for title in ("Snapshots", "Connect", "Servers"):
+        panel.tabs.selected_index = TAB_TITLES.index(title)
+        assert panel.wait_idle()
+        assert panel.tab == TAB_TITLES.index(title)
+    assert any(s.id == vm.id for s in panel.servers.servers)
+    assert any(s.id == vm.id for s in panel.snapshots.servers)
+    assert any(s.id == vm.id for s in panel.connection.servers)
+
+
+def test_closing_the_cloud_panel_closes_the_servers_tab() -> None:
+    shared, _, _ = two_sites()
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
+    panel.close()
+    assert panel.servers.closed and panel.images.closed
+    shared.close()

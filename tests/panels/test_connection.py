@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import stat
@@ -11,85 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from denbi_jupyter.panels import ConnectionCard, ConnectionPanel, Shared, SiteClients
-from tests.panels._support import loaded, shown, texts
+from denbi_jupyter.panels import ConnectionPanel, Shared, SiteClients
+from tests.panels._support import loaded, texts
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.support.fake_cloud import FakeCloud
-from tests.support.sites import loopback_site
 
 PUTTYGEN = shutil.which("puttygen")
 
 
 def server_id(fake: FakeCloud, name: str) -> str:
     return next(s.id for s in fake.servers.values() if s.name == name)
-
-
-def test_card_shows_ssh_command_and_config_block_for_the_vm(
-    fake: FakeCloud, shared: Shared, probe: RecordingProbe
-) -> None:
-    card = ConnectionCard(shared, server_id=server_id(fake, "vm1"), probe=probe)
-    assert card.wait_idle()
-    # fake site: gateway 192.0.2.1, port 30000 + 256*1 + 10 for 192.168.1.10
-    assert card._ssh_command.value == "ssh -p 30266 ubuntu@192.0.2.1"
-    assert "Host vm1\n    HostName 192.0.2.1\n    Port 30266" in card._ssh_config.value
-    assert probe.calls == [("192.0.2.1", 30266)]
-    assert "port 30266 reachable (3 ms)" in card._reach.value
-    assert "No desktop on this image" in card._links.value
-
-
-def test_unreachable_port_shows_a_red_badge_with_the_reason(
-    fake: FakeCloud, shared: Shared
-) -> None:
-    card = ConnectionCard(
-        shared, server_id=server_id(fake, "vm1"), probe=RecordingProbe(reachable=False)
-    )
-    card.wait_idle()
-    assert "port 30266 not reachable: connection refused" in card._reach.value
-    assert "denbi-error" in card._reach.value
-
-
-def test_live_badge_probes_the_real_port_on_loopback(listening_port: int) -> None:
-    fake = FakeCloud(site=loopback_site(listening_port))
-    vm = fake.add_server("vm1")
-    card = ConnectionCard(Shared(SiteClients(fake), debounce_s=0, warm_up=False), server_id=vm.id)
-    card.wait_idle()
-    assert card._ssh_command.value == f"ssh -p {listening_port} ubuntu@127.0.0.1"
-    assert "reachable (" in card._reach.value and "denbi-ok" in card._reach.value
-
-
-def test_x2go_image_offers_a_session_file_download(
-    fake: FakeCloud, shared: Shared, probe: RecordingProbe
-) -> None:
-    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
-    vm = fake.add_server("desk", image_id=image.id, private_ipv4="192.168.1.20")
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
-    card.wait_idle()
-    links = card._links.value
-    assert 'download="desk.x2go-session.ini"' in links and "(XFCE)" in links
-    encoded = links.split("base64,", 1)[1].split('"', 1)[0]
-    session = base64.b64decode(encoded).decode()
-    assert "command=XFCE" in session and "sshport=30276" in session and "host=192.0.2.1" in session
-
-
-def test_guacamole_image_links_to_the_sites_guacamole(
-    fake: FakeCloud, shared: Shared, probe: RecordingProbe
-) -> None:
-    image = next(i for i in fake.images.values() if i.name.startswith("Guacamole"))
-    vm = fake.add_server("guac", image_id=image.id)
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
-    card.wait_idle()
-    assert 'href="https://guacamole.fake.invalid/guacamole/#/client/' in card._links.value
-
-
-def test_vm_without_an_address_explains_why_nothing_is_shown(
-    fake: FakeCloud, shared: Shared, probe: RecordingProbe
-) -> None:
-    vm = fake.add_server("early", status="BUILD", private_ipv4=None)
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
-    card.wait_idle()
-    assert "has no private IPv4 address yet (status BUILD)" in card._status.value
-    assert not shown(card._details)
-    assert probe.calls == []
 
 
 def test_panel_lists_vms_and_switching_updates_the_card(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from denbi_jupyter.connect.key_registry import STATE_DIR_ENV, KeyRegistry
 from denbi_jupyter.errors import CloudUnavailableError
-from denbi_jupyter.panels import ImagePanel, Shared, SiteClients
-from tests.panels._support import loaded, texts
-from tests.panels.conftest import seeded_cloud
+from denbi_jupyter.panels import ImagePanel, Shared, SiteClients, SnapshotPanel
+from tests.panels._support import loaded, texts, wait_until
+from tests.panels.conftest import RecordingProbe, seeded_cloud
+from tests.panels.test_keypairs import public_line
 from tests.support.fake_cloud import FakeCloud
 
 
@@ -120,7 +125,7 @@ def test_selecting_an_image_shows_details_and_sites_offering_it() -> None:
             assert panel.availability == {"bielefeld": True, "heidelberg": False}
             assert "✗ heidelberg" in panel._availability.value
     assert selected == ["X2Go_xfce", "RStudio-ubuntu22.04 de.NBI"]
-    assert panel._boot_name.value == "x2go-xfce-vm"  # suggested once, then kept
+    assert panel._boot_name.value == "rstudio-ubuntu22-04-de-nbi-vm"  # follows the image
 
 
 def test_a_failed_load_shows_the_error_and_keeps_the_filters(
@@ -167,3 +172,142 @@ def test_a_failing_handler_is_shown_not_swallowed(shared: Shared) -> None:
     assert any("RuntimeError: listener bug" in line for line in panel.log.lines)
     assert panel.selected_image is not None  # the selection itself went through
     panel.on_select(broken, remove=True)
+
+
+# --- the boot form: suggested names, key pairs, one boot per name ------------------------------
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv(STATE_DIR_ENV, str(folder))
+    return folder
+
+
+def image_id(panel: ImagePanel, name: str) -> str:
+    return next(i.id for i in panel.catalog if i.name == name)
+
+
+def with_keys(fake: FakeCloud, *names: str) -> FakeCloud:
+    for name in names:
+        fake.import_keypair(name, public_line(name))
+    return fake
+
+
+def test_the_suggested_name_follows_the_image_and_a_typed_name_stays(shared: Shared) -> None:
+    panel = loaded(ImagePanel(shared))
+    panel.select(image_id(panel, "X2Go_xfce"))
+    assert panel._boot_name.value == "x2go-xfce-vm"
+    panel.select(image_id(panel, "Debian-12 de.NBI"))
+    assert panel._boot_name.value == "debian-12-de-nbi-vm"  # not the previous image's name
+    panel._boot_name.set_state({"value": "my-analysis"})  # the user types
+    panel.select(image_id(panel, "X2Go_mate"))
+    assert panel._boot_name.value == "my-analysis" == panel.boot_name
+
+
+def test_a_name_typed_while_a_late_suggestion_was_on_its_way_wins_on_screen(
+    shared: Shared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = loaded(ImagePanel(shared))
+    panel.select(image_id(panel, "X2Go_xfce"))
+    panel._boot_name.set_state({"value": ""})  # the user clears the field to type a name
+    sent: list[str] = []
+    field = panel._boot_name
+    original = field.send_state
+
+    def send_state(key: object = None) -> None:
+        if key is None or "value" in (key if isinstance(key, list | tuple) else [key]):
+            sent.append(field.value)
+        original(key)
+
+    monkeypatch.setattr(field, "send_state", send_state)
+    # The kernel is busy: the click on another image and the typing wait in its queue, in order.
+    panel.select(image_id(panel, "X2Go_mate"))  # its suggestion goes out, over the typing
+    field.set_state({"value": "my-desk"})  # the typed name arrives after it
+    assert panel.boot_name == "my-desk"
+    assert sent[-1] == "my-desk"  # the browser is told the typed name, not left on the suggestion
+
+
+def test_the_key_last_booted_with_on_the_site_is_preselected(fake: FakeCloud) -> None:
+    with_keys(fake, "alpha", "beta", "gamma")
+    fake.add_server("newest", key_name="beta")
+    KeyRegistry().remember_boot_key("fake", "gamma")
+    panel = loaded(ImagePanel(Shared(SiteClients(fake), debounce_s=0, warm_up=False)))
+    assert panel.key_name == "gamma" and panel._boot_key.value == "gamma"
+    assert not [c for c in fake.calls if c[0] == "list_servers"]  # not needed to choose
+
+
+def test_else_the_key_of_the_newest_vm_is_preselected(fake: FakeCloud) -> None:
+    with_keys(fake, "alpha", "beta", "gamma")
+    fake.add_server("older", key_name="gamma")
+    fake.add_server("newest", key_name="beta")
+    KeyRegistry().remember_boot_key("fake", "deleted-since")
+    panel = loaded(ImagePanel(Shared(SiteClients(fake), debounce_s=0, warm_up=False)))
+    assert panel.key_name == "beta"
+
+
+def test_else_the_first_key_and_none_stays_possible(fake: FakeCloud) -> None:
+    with_keys(fake, "beta", "alpha")
+    panel = loaded(ImagePanel(Shared(SiteClients(fake), debounce_s=0, warm_up=False)))
+    assert panel.key_name == "alpha"
+    assert panel._boot_key.options[0] == ("none (add your key to the VM later)", "")
+    panel._boot_key.value = ""
+    panel.load_site(reload=True)
+    panel.wait_idle()
+    assert panel.key_name == "" and panel._boot_key.value == ""
+
+
+def test_after_a_boot_the_card_names_the_key_and_already_booting_clears(
+    fake: FakeCloud, job_runner: Any, probe: RecordingProbe, tmp_path: Path
+) -> None:
+    with_keys(fake, "alpha", "laptop")
+    key = tmp_path / "id_laptop"
+    key.write_text("a key file\n")
+    KeyRegistry().remember_key("fake", "laptop", key)
+    shared = Shared(SiteClients(fake), runner=job_runner, debounce_s=0.0, warm_up=False)
+    panel = loaded(ImagePanel(shared, probe=probe))
+    panel.select(image_id(panel, "X2Go_xfce"))
+    panel._boot_name.value = "desk-2"
+    panel._boot_key.value = "laptop"
+    panel._boot_button.click()
+    panel._boot_button.click()  # again, while it boots
+    assert "already booting" in panel._boot_note.value
+    wait_until(lambda: panel._connections.children, what="the connection card")
+    wait_until(lambda: "already booting" not in panel._boot_note.value, what="the note to go")
+    card = panel._connections.children[0]
+    assert card.key_path == str(key)
+    card.wait_idle()
+    assert f"IdentityFile {key}\n" in card._ssh_config.value
+    assert KeyRegistry().last_boot_key("fake") == "laptop"
+    assert panel._boot_name.value == "desk-2"  # kept until another image is chosen
+    panel.select(image_id(panel, "Debian-12 de.NBI"))
+    assert panel._boot_name.value == "debian-12-de-nbi-vm"  # not the booted VM's name
+    again = loaded(ImagePanel(Shared(SiteClients(fake), debounce_s=0, warm_up=False)))
+    assert again.key_name == "laptop"  # remembered for the next boot on this site
+
+
+def open_relaunch(fake: FakeCloud) -> SnapshotPanel:
+    panel = loaded(SnapshotPanel(Shared(SiteClients(fake), debounce_s=0, warm_up=False)))
+    panel.wait_idle()
+    row = next(r for r in panel.table.rows if panel.table.name_of(r.snapshot_id) == "analysis-snap")
+    row.launch.click()
+    return panel
+
+
+def test_the_relaunch_form_preselects_the_key_last_booted_with(fake: FakeCloud) -> None:
+    with_keys(fake, "alpha", "beta")
+    KeyRegistry().remember_boot_key("fake", "beta")
+    panel = open_relaunch(fake)
+    assert panel.relaunch.key_name == "beta" and panel.relaunch._key_pick.value == "beta"
+
+
+def test_the_relaunch_form_else_preselects_the_newest_vms_key_and_offers_none(
+    fake: FakeCloud,
+) -> None:
+    with_keys(fake, "alpha", "beta")
+    fake.add_server("newest", key_name="beta")
+    panel = open_relaunch(fake)
+    assert panel.relaunch.key_name == "beta"
+    assert ("none", "") in panel.relaunch._key_pick.options
+    panel.relaunch._key_pick.value = ""
+    panel.reload_servers()
+    panel.wait_idle()
+    assert panel.relaunch.key_name == ""  # a reload keeps the user's "none"

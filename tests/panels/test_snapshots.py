@@ -78,7 +78,7 @@ def test_a_filter_keystroke_renders_the_table_only(
     assert page_names(panel) == ["assembly-snap"]
     assert renders.get("SnapshotTable", 0) >= 1
     assert set(renders) == {"SnapshotTable"}  # no form, no confirmation re-rendered
-    assert "Page 1 of 1 · 1 snapshots" in panel.table._page_label.value
+    assert "Page 1 of 1 · 1 snapshot<" in panel.table._page_label.value
 
 
 def test_no_match_says_so_in_words(shared: Shared) -> None:
@@ -316,5 +316,5 @@ def test_a_slow_index_load_left_behind_does_not_write_into_the_new_sites_badge(
     assert panel.wait_idle()
     assert slow.loaded  # A's load did finish, and reported 4 on the way
     assert (panel.site, panel.table.index_count) == ("B", 1)
-    assert "index: 1 snapshots" in panel.table._index_badge.value
+    assert "index: 1 snapshot<" in panel.table._index_badge.value
     shared.background.shutdown()

@@ -51,7 +51,12 @@ def _describe(result: BootResult) -> None:
 def run(args: argparse.Namespace) -> int:
     """Boot the VM."""
     site = resolve_site(args)
-    return _COMMAND.run(args, site, title=f"Boot {args.name}", describe=_describe)
+    code = _COMMAND.run(args, site, title=f"Boot {args.name}", describe=_describe)
+    if code == 0 and args.key_name:  # the boot forms preselect it next time
+        from denbi_jupyter.connect.key_registry import KeyRegistry
+
+        KeyRegistry().remember_boot_key(site, args.key_name)
+    return code
 
 
 def register(subparsers: Any) -> None:

@@ -1,9 +1,14 @@
-"""``denbi-jupyter connect``: how to reach a VM (SSH command or config, X2Go session file)."""
+"""``denbi-jupyter connect``: how to reach a VM (SSH command or config, X2Go session file).
+
+Without ``--identity-file`` the private key remembered for the VM's key pair (by ``keypair
+generate``, ``keypair import --save-private`` or the panels) is put in, and stderr says so.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +41,35 @@ def _write_session(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def _identity_file(site: str, key_name: str | None, given: str | None) -> str | None:
+    """``--identity-file``, else the key remembered for ``key_name`` (said on stderr)."""
+    from denbi_jupyter.connect.key_registry import KeyRegistry
+
+    if given is not None or not key_name:
+        return given
+    registry = KeyRegistry()
+    remembered = registry.private_key(site, key_name)
+    if remembered is None:
+        return None
+    print(
+        f"Using {remembered}, the private key remembered for key pair {key_name!r} on {site} "
+        f"(in {registry.path}); --identity-file KEY chooses another.",
+        file=sys.stderr,
+    )
+    return str(remembered)
+
+
 def run(args: argparse.Namespace) -> int:
     """Show the VM's connection details."""
     from denbi_jupyter.cloud import open_site
     from denbi_jupyter.connect.details import connection_details
 
-    client = open_site(resolve_site(args))
+    site = resolve_site(args)
+    client = open_site(site)
     server = client.find_server(args.server)
     image = client.desktop_image(server.image_id) if server.image_id else None
-    details = connection_details(client.site, server, image, key_path=args.identity_file)
+    key_path = _identity_file(site, server.key_name, args.identity_file)
+    details = connection_details(client.site, server, image, key_path=key_path)
     if args.x2go_session is not None:
         if not details.x2go_session:
             raise UserInputError(
@@ -77,5 +102,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--x2go-session", type=Path, metavar="FILE", help="write an X2Go Client session file"
     )
-    parser.add_argument("--identity-file", metavar="KEY", help="private key path to put in")
+    parser.add_argument(
+        "--identity-file",
+        metavar="KEY",
+        help="private key path to put in (default: the one remembered for the VM's key pair)",
+    )
     add_json_flag(parser)

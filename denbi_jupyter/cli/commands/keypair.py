@@ -4,7 +4,9 @@
 ``--save-private`` also writes the converted OpenSSH private key and its ``.pub``).
 ``generate`` makes an Ed25519 key pair on this machine: the private key is written with mode
 0600 where asked and only the public key goes to the cloud. No key material but public key
-fingerprints is ever printed.
+fingerprints is ever printed. Where a private key was written (``generate``, ``import
+--save-private``), its path is remembered for the key pair (see
+:class:`~denbi_jupyter.connect.key_registry.KeyRegistry`), so ``connect`` can name it.
 """
 
 from __future__ import annotations
@@ -55,20 +57,31 @@ def _public_key_text(path: Path) -> str:
         ) from None
 
 
-def _from_ppk(args: argparse.Namespace) -> tuple[str, list[str]]:
-    """The public key line of ``--from-ppk``, and what was written (``--save-private``)."""
+def _from_ppk(args: argparse.Namespace) -> tuple[str, Path | None, list[str]]:
+    """The public key line of ``--from-ppk``, the private key written (``--save-private``)
+    and what to say about it."""
     from denbi_jupyter.connect import read_ppk, write_key_files
 
     data = read_key_file(args.from_ppk)
     key = read_ppk(data, passphrase=ppk_passphrase(data, args.passphrase_file))
     if args.save_private is None:
-        return key.public_line, []
+        return key.public_line, None, []
     files = write_key_files(args.save_private, key.to_openssh(), overwrite=args.overwrite)
-    return key.public_line, [
-        f"Wrote the OpenSSH private key to {files.private_path} (mode 0600, NOT encrypted: "
-        "keep it private).",
-        f"Wrote the public key to {files.public_path}.",
-    ]
+    return (
+        key.public_line,
+        files.private_path,
+        [
+            f"Wrote the OpenSSH private key to {files.private_path} (mode 0600, NOT encrypted: "
+            "keep it private).",
+            f"Wrote the public key to {files.public_path}.",
+        ],
+    )
+
+
+def _remember(site: str, name: str, private_key: Path) -> None:
+    from denbi_jupyter.connect.key_registry import KeyRegistry
+
+    KeyRegistry().remember_key(site, name, private_key)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -79,11 +92,14 @@ def run_import(args: argparse.Namespace) -> int:
     if args.from_ppk is None and (args.save_private or args.passphrase_file):
         raise UserInputError("--save-private and --passphrase-file go with --from-ppk FILE.")
     written: list[str] = []
+    private_key: Path | None = None
     if args.public_key is not None:
         public_line = _public_key_text(args.public_key)
     else:
-        public_line, written = _from_ppk(args)
+        public_line, private_key, written = _from_ppk(args)
     pair = open_site(site).import_keypair(args.name, public_line)
+    if private_key is not None:
+        _remember(site, pair.name, private_key)
     if args.json:
         emit_json(pair)
         return 0
@@ -101,6 +117,7 @@ def run_generate(args: argparse.Namespace) -> int:
     made = open_site(site).generate_keypair(
         args.name, private_key_path=args.private_key, overwrite=args.overwrite
     )
+    _remember(site, made.name, made.private_key_path)
     if args.json:
         emit_json(
             {
