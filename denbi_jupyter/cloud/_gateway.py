@@ -72,6 +72,14 @@ class CloudGateway(Protocol):
         """``POST /servers/{id}/action`` with ``{action: argument}`` (os-stop, os-start, reboot)."""
         ...
 
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> dict[str, str]:
+        """``POST /servers/{id}/metadata`` (merging); the server's metadata afterwards."""
+        ...
+
+    def delete_server_metadata(self, server_id: str, key: str) -> None:
+        """``DELETE /servers/{id}/metadata/{key}`` (NotFoundError when there is no such item)."""
+        ...
+
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage``; the new image's id."""
         ...

@@ -330,6 +330,27 @@ class Gateway:
             action=f"{action.removeprefix('os-')} server {server_id}",
         )
 
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> dict[str, str]:
+        """``POST /servers/{id}/metadata`` (merges ``items``); the server's whole metadata."""
+        data = self._compute(
+            "POST",
+            f"{_path('servers', server_id)}/metadata",
+            body={"metadata": dict(items)},
+            api="servers",
+            action=f"update metadata of server {server_id}",
+        )
+        metadata = (data or {}).get("metadata") or {}
+        return {str(key): str(value) for key, value in metadata.items()}
+
+    def delete_server_metadata(self, server_id: str, key: str) -> None:
+        """``DELETE /servers/{id}/metadata/{key}`` (NotFoundError when there is no such item)."""
+        self._compute(
+            "DELETE",
+            f"{_path('servers', server_id)}/{_path('metadata', key).lstrip('/')}",
+            api="servers",
+            action=f"delete metadata {key!r} of server {server_id}",
+        )
+
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage`` at microversion 2.45: the image id comes in the body."""
         data = self._compute(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from denbi_jupyter.cloud._keypairs import KeyPairCalls
 from denbi_jupyter.cloud._server_actions import ServerActions
+from denbi_jupyter.cloud._server_metadata import ServerMetadata
 from denbi_jupyter.cloud._snapshot_listing import GLANCE_PAGE_MAX, SnapshotListing, image_pages
 from denbi_jupyter.cloud.index import MemorySnapshotIndex
 from denbi_jupyter.cloud.paging import MarkerCache
@@ -68,7 +69,7 @@ _RESERVED_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir"
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 
 
-class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions):
+class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions, ServerMetadata):
     """One site as one project, through a :class:`~denbi_jupyter.cloud._openstack.Gateway`.
 
     Thread-safe: panels call it from background threads while the snapshot index loads.

@@ -8,7 +8,7 @@ tasks. Every method raises only :mod:`denbi_jupyter.errors` types.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from denbi_jupyter.cloud.types import (
@@ -229,6 +229,23 @@ class CloudClient(Protocol):
         self, server_id: str, *, hard: bool = False, checked: Server | None = None
     ) -> None:
         """Ask Nova to reboot an ACTIVE server (soft, or ``hard``); ConflictError otherwise."""
+        ...
+
+    def set_server_metadata(
+        self, server_id: str, items: Mapping[str, str], *, checked: Server | None = None
+    ) -> Server:
+        """Set metadata items (merging: other items stay); the server with its new metadata.
+
+        UserInputError for an item Nova would refuse (keys and values of at most 255
+        characters), ConflictError while the server is locked, QuotaExceededError over the
+        ``metadata_items`` quota.
+        """
+        ...
+
+    def delete_server_metadata(
+        self, server_id: str, keys: Iterable[str], *, checked: Server | None = None
+    ) -> None:
+        """Delete metadata items by key (a key the server does not have is no error)."""
         ...
 
     def limits(self) -> Limits:

@@ -1,11 +1,13 @@
 """Nova ``/servers/{id}/metadata``: show, merge (POST), replace (PUT), and single items.
 
-Changing metadata needs the server in a state Nova allows it in (:data:`_STATES`) and keeps
-within the ``metadata_items`` quota (:func:`~nova_servers.check_metadata`).
+Changing metadata needs the server in a state Nova allows it in (:data:`_STATES`), unlocked,
+and keeps within the ``metadata_items`` quota (:func:`~nova_servers.check_metadata`). Keys are
+what Nova's API schema allows here (:data:`_KEY`: letters, digits, space and ``-_:.``).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Any
 
@@ -24,6 +26,21 @@ __all__ = ["MetadataApi"]
 
 _STATES = ("active", "paused", "suspended", "stopped", "shelved", "shelved_offloaded")
 _NOT_FOUND = "Metadata item was not found"
+#: The metadata keys Nova's schema accepts (``parameter_types.metadata``).
+_KEY = re.compile(r"[a-zA-Z0-9_:. -]{1,255}")
+
+
+def _check_keys(metadata: Any) -> None:
+    """Refuse keys Nova's schema does not allow (400, as Nova words it)."""
+    if not isinstance(metadata, dict):
+        return
+    for key in metadata:
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ApiError(
+                400,
+                f"Invalid input for field/attribute metadata. Value: {metadata}. "
+                f"Additional properties are not allowed ({key!r} was unexpected)",
+            )
 
 
 def _item(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -80,6 +97,7 @@ class MetadataApi(NovaApi):
             raise ApiError(
                 400, "Invalid input for field/attribute metadata. 'metadata' is a required property"
             )
+        _check_keys(body["metadata"])
         with self.site.store.tx() as conn:
             row = _changeable(conn, context, server_id, "update metadata")
             metadata = check_metadata(conn, row["project_id"], body["metadata"])
@@ -100,6 +118,7 @@ class MetadataApi(NovaApi):
     def put_item(self, server_id: str, key: str, request: Request, body: NovaBody) -> Response:
         context = self.context_of(request)
         meta = _item(body, key)
+        _check_keys(meta)
         with self.site.store.tx() as conn:
             row = _changeable(conn, context, server_id, "update metadata")
             merged = {**(loads(row["metadata"]) or {}), **meta}

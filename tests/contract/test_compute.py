@@ -163,3 +163,69 @@ def test_latest_microversion_echoes_the_maximum(conn: Connection) -> None:
     assert response.status_code == 200
     assert response.headers["OpenStack-API-Version"] == f"compute {maximum}"
     assert response.headers["X-OpenStack-Nova-API-Version"] == maximum
+
+
+# --- server metadata (the snapshot policy lives there) --------------------------------------
+def _metadata(conn: Connection, server_id: str, method: str, path: str = "", **kw: Any) -> Any:
+    """A ``/servers/{id}/metadata[/{key}]`` request at the SDK's servers microversion."""
+    url = f"/servers/{server_id}/metadata{path}"
+    return conn.compute.request(url, method, microversion=SERVERS_MICROVERSION, **kw)
+
+
+def test_metadata_post_merges_put_updates_one_item_and_delete_removes_it(
+    conn: Connection, server: Any, run_id: str
+) -> None:
+    key = f"contract-{run_id}"
+    merged = _metadata(conn, server.id, "POST", json={"metadata": {key: "v1", f"{key}-b": "b"}})
+    assert merged.status_code == 200, merged.text[:500]
+    assert {key: "v1", f"{key}-b": "b"}.items() <= merged.json()["metadata"].items()
+    updated = _metadata(conn, server.id, "PUT", f"/{key}", json={"meta": {key: "v2"}})
+    assert updated.status_code == 200, updated.text[:500]
+    assert updated.json() == {"meta": {key: "v2"}}
+    assert _metadata(conn, server.id, "GET", f"/{key}").json() == {"meta": {key: "v2"}}
+    assert server_json(conn, server.id)["metadata"][key] == "v2"
+    listed = conn.compute.get("/servers/detail", microversion=SERVERS_MICROVERSION).json()
+    mine = next(s for s in listed["servers"] if s["id"] == server.id)
+    assert mine["metadata"][key] == "v2" and mine["metadata"][f"{key}-b"] == "b"
+
+    for name in (key, f"{key}-b"):
+        assert _metadata(conn, server.id, "DELETE", f"/{name}").status_code == 204
+    assert_nova_error(_metadata(conn, server.id, "GET", f"/{key}"), 404, "itemNotFound")
+    assert_nova_error(_metadata(conn, server.id, "DELETE", f"/{key}"), 404, "itemNotFound")
+    assert key not in _metadata(conn, server.id, "GET").json()["metadata"]
+
+
+def test_metadata_bad_bodies_and_long_values_are_400(conn: Connection, server: Any) -> None:
+    too_long = _metadata(conn, server.id, "POST", json={"metadata": {"k": "v" * 256}})
+    assert_nova_error(too_long, 400, "badRequest")
+    bad_key = _metadata(conn, server.id, "POST", json={"metadata": {"a/b": "v"}})
+    assert_nova_error(bad_key, 400, "badRequest")
+    no_metadata = _metadata(conn, server.id, "POST", json={"meta": {"k": "v"}})
+    assert_nova_error(no_metadata, 400, "badRequest")
+    mismatch = _metadata(conn, server.id, "PUT", "/k", json={"meta": {"other": "v"}})
+    assert_nova_error(mismatch, 400, "badRequest")
+    assert "k" not in _metadata(conn, server.id, "GET").json()["metadata"]
+
+
+def test_metadata_of_an_unknown_server_is_404(conn: Connection) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    answer = _metadata(conn, missing, "POST", json={"metadata": {"k": "v"}})
+    assert_nova_error(answer, 404, "itemNotFound")
+
+
+def test_metadata_of_a_locked_server_is_409(conn: Connection, server: Any) -> None:
+    lock = conn.compute.post(
+        f"/servers/{server.id}/action", json={"lock": None}, microversion=SERVERS_MICROVERSION
+    )
+    assert lock.status_code == 202, lock.text[:500]
+    try:
+        refused = _metadata(conn, server.id, "POST", json={"metadata": {"k": "v"}})
+        assert_nova_error(refused, 409, "conflictingRequest")
+        assert "locked" in refused.json()["conflictingRequest"]["message"]
+    finally:
+        unlock = conn.compute.post(
+            f"/servers/{server.id}/action",
+            json={"unlock": None},
+            microversion=SERVERS_MICROVERSION,
+        )
+        assert unlock.status_code == 202, unlock.text[:500]

@@ -405,3 +405,8 @@ def _recorded(name: str) -> Callable[..., Any]:
 for _name in _RECORDED:
     setattr(FakeCloud, _name, _recorded(_name))
 del _name
+
+#: Server-metadata calls (issue 11), recorded like the calls above.
+for _name in ("set_server_metadata", "delete_server_metadata"):
+    setattr(FakeCloud, _name, _recorded(_name))
+del _name

@@ -203,6 +203,8 @@ class FakeGateway:
             "maxTotalRAMSize": 65536,
             "totalRAMUsed": 0,
         }
+        #: Nova's ``metadata_items`` quota (items per server).
+        self.metadata_items = 128
         #: How the next snapshots end: a key of :data:`SNAPSHOT_OUTCOMES`.
         self.snapshot_outcome = "active"
         #: Every gateway call as (method, arguments), in order.
@@ -541,6 +543,41 @@ class FakeGateway:
             status, task_state = plan.steps[0]
             record.update({"status": status, "OS-EXT-STS:task_state": task_state})
             self._server_scripts[server_id] = deque(plan.steps)
+
+    def _metadata_target(self, server_id: str, action: str) -> Record:
+        """The server whose metadata may change (hold the lock): 404 when missing, 409 locked."""
+        record = self.servers.get(server_id)
+        if record is None:
+            raise self._error(404, f"Instance {server_id} could not be found.", action)
+        if record.get("locked"):
+            raise self._error(409, f"Instance {server_id} is locked", action)
+        return record
+
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> dict[str, str]:
+        """``POST /servers/{id}/metadata``: 400 over 255 characters, 403 over 128 items."""
+        self._enter("set_server_metadata", server_id, dict(items))
+        action = f"update metadata of server {server_id}"
+        with self._lock:
+            record = self._metadata_target(server_id, action)
+            if any(not 1 <= len(k) <= 255 or len(v) > 255 for k, v in items.items()):
+                raise self._error(400, "Invalid input for field/attribute metadata.", action)
+            merged = {**(record.get("metadata") or {}), **items}
+            if len(merged) > self.metadata_items:
+                limit = self.metadata_items
+                raise self._error(403, f"Maximum number of metadata items exceeds {limit}", action)
+            record["metadata"] = merged
+            return dict(merged)
+
+    def delete_server_metadata(self, server_id: str, key: str) -> None:
+        """``DELETE /servers/{id}/metadata/{key}``: 404 for an unknown server or key."""
+        self._enter("delete_server_metadata", server_id, key)
+        action = f"delete metadata {key!r} of server {server_id}"
+        with self._lock:
+            record = self._metadata_target(server_id, action)
+            metadata = dict(record.get("metadata") or {})
+            if metadata.pop(key, None) is None:
+                raise self._error(404, "Metadata item was not found", action)
+            record["metadata"] = metadata
 
     def create_image(self, server_id: str, name: str, metadata: Mapping[str, str]) -> str:
         """Nova ``createImage`` (2.45): 409 while busy; the image starts ``queued``."""
