@@ -6,7 +6,9 @@ way Exosphere does. The probes themselves (:func:`~denbi_jupyter.connect.probe.p
 :func:`~denbi_jupyter.connect.ssh_login.check_ssh_login`) run elsewhere, in the background.
 
 * **SSH** is ready when the gateway port answers and, when a key file is known, the VM accepts
-  that key; it failed when the port is closed or silent or the key is refused.
+  that key; it failed when the port is closed or silent or the key is refused. A VM that
+  started less than :data:`SSH_START` ago gets "not yet" for a closed port instead: its SSH
+  server is still coming up (the card checks again by itself meanwhile).
 * **X2Go** (desktop images) runs over SSH, so it follows SSH's state and reason.
 * **Guacamole** needs about :data:`GUACAMOLE_START` after the VM became ACTIVE before de.NBI's
   Guacamole reaches it. Nova gives no time of becoming ACTIVE, so the server's creation time
@@ -26,10 +28,20 @@ from denbi_jupyter.connect.details import ConnectionDetails
 from denbi_jupyter.connect.probe import ProbeResult
 from denbi_jupyter.connect.ssh_login import LoginOutcome, LoginResult
 
-__all__ = ["GUACAMOLE_START", "Checks", "Readiness", "WayIn", "WayInStatus", "ways_in"]
+__all__ = [
+    "GUACAMOLE_START",
+    "SSH_START",
+    "Checks",
+    "Readiness",
+    "WayIn",
+    "WayInStatus",
+    "ways_in",
+]
 
 GUACAMOLE_START = dt.timedelta(minutes=15)
 """How long de.NBI's Guacamole needs after a VM became ACTIVE (de.NBI's documentation)."""
+SSH_START = dt.timedelta(minutes=5)
+"""How long a VM that just became ACTIVE may take to answer SSH (boot, cloud-init, sshd)."""
 
 _FAILED_STATES = frozenset({"ERROR", "DELETED", "SOFT_DELETED"})
 
@@ -74,11 +86,14 @@ class Checks:
         port: The TCP probe of the gateway port; ``None`` while it runs (or before).
         login: The SSH login with the key file; ``None`` while it runs or when none is made.
         key_known: Whether a key file is known, so a login check is (or will be) made.
+        started: When the VM last became ACTIVE, as far as the caller saw it (default: its
+            creation time).
     """
 
     port: ProbeResult | None = None
     login: LoginResult | None = None
     key_known: bool = False
+    started: dt.datetime | None = None
 
 
 def _vm_state(server: Server) -> tuple[Readiness, str] | None:
@@ -101,11 +116,25 @@ def _port_failure(port: ProbeResult) -> str:
     return f"port {port.port} not reachable: {error}"
 
 
-def _ssh(details: ConnectionDetails, checks: Checks) -> WayInStatus:
+def _starting(server: Server, checks: Checks, now: dt.datetime) -> bool:
+    started = checks.started or server.created_at
+    return started is not None and now - started < SSH_START
+
+
+def _ssh(
+    details: ConnectionDetails, checks: Checks, server: Server, now: dt.datetime
+) -> WayInStatus:
     port = checks.port
     if port is None:
         return WayInStatus(WayIn.SSH, Readiness.CHECKING, f"probing port {details.port}")
     if not port.reachable:
+        if _starting(server, checks, now):
+            return WayInStatus(
+                WayIn.SSH,
+                Readiness.NOT_YET,
+                f"{_port_failure(port)}: the VM just started and its SSH server is coming up; "
+                "checking again",
+            )
         return WayInStatus(WayIn.SSH, Readiness.FAILED, _port_failure(port))
     latency = f" ({port.latency_ms:.0f} ms)" if port.latency_ms is not None else ""
     reachable = f"port {details.port} reachable{latency}"
@@ -176,6 +205,6 @@ def ways_in(
     state = _vm_state(server)
     if state is not None:
         return tuple(WayInStatus(way, *state) for way in offered)
-    ssh = _ssh(details, checks)
+    ssh = _ssh(details, checks, server, now)
     found = {WayIn.SSH: ssh, WayIn.X2GO: _x2go(ssh), WayIn.GUACAMOLE: _guacamole(server, now)}
     return tuple(found[way] for way in offered)

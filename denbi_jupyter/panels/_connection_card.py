@@ -54,7 +54,9 @@ LoginCheck = Callable[[str, int, str, str], LoginResult]
 Clock = Callable[[], dt.datetime]
 
 _DEFAULT_PROBE: Prober = functools.partial(probe_tcp, timeout=3.0)
-_BUTTON = w.Layout(width="auto")
+_BUTTON = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
+#: Longest pause between two probes of a VM whose SSH server is still coming up.
+_MAX_REPROBE_S = 15.0
 _TONES = {
     Readiness.READY: Tone.OK,
     Readiness.CHECKING: Tone.BUSY,
@@ -130,6 +132,9 @@ class ConnectionCard(Panel):
         self._probe = probe or _DEFAULT_PROBE
         self._login_check = login_check or _default_login
         self._clock = clock or _utc_now
+        self._seen_inactive: set[str] = set()  # servers this card saw not ACTIVE
+        self._started: dict[str, dt.datetime] = {}  # … and when it then saw them ACTIVE
+        self._reprobes = 0
         self._head = w.HTML(layout=_fitting())
         self._status = w.HTML(layout=_fitting())
         self._reach = w.HTML(layout=_fitting())
@@ -184,6 +189,7 @@ class ConnectionCard(Panel):
         target: _Target | None = self.target
         details, reason = None, ""
         if target is not None:
+            self._note_start(target.server)
             try:
                 details = connection_details(
                     target.site, target.server, target.image, key_path=self.key_path
@@ -216,6 +222,13 @@ class ConnectionCard(Panel):
 
         self._call("server", fetch, apply, busy="loading")
 
+    def _note_start(self, server: Server) -> None:
+        if server.status.upper() != "ACTIVE":
+            self._seen_inactive.add(server.id)
+            self._started.pop(server.id, None)
+        elif server.id in self._seen_inactive and server.id not in self._started:
+            self._started[server.id] = self._clock()
+
     def check_again(self) -> None:
         """What "Check again" does: reload the VM (its state may have changed) and check."""
         if self.server_id:
@@ -231,14 +244,27 @@ class ConnectionCard(Panel):
         if details is None or target is None or target.server.status.upper() != "ACTIVE":
             self._cancel("probe", busy="probing")  # nothing answers before the VM is ACTIVE
             return
+        self._reprobes = 0
         probe, host, port = self._probe, details.host, details.port
         self._run_local("probe", lambda: probe(host, port), self._on_probe(details), busy="probing")
+
+    def _probe_later(self, details: ConnectionDetails) -> None:
+        """Probe again after a back-off (1, 2, 4 … 15 s) while SSH is "not yet" ready."""
+        delay = min(2.0**self._reprobes, _MAX_REPROBE_S)
+        self._reprobes += 1
+        probe, host, port = self._probe, details.host, details.port
+        self._run_local("probe", lambda: probe(host, port), self._on_probe(details), delay=delay)
 
     def _on_probe(self, details: ConnectionDetails) -> Callable[[ProbeResult], None]:
         def apply(result: ProbeResult) -> None:
             self.probe_result = result
             key_path = details.info.key_path
-            if not result.reachable or key_path is None:
+            if not result.reachable:
+                ways = self.ways_in()
+                if ways and ways[0].readiness is Readiness.NOT_YET and self.details == details:
+                    self._probe_later(details)
+                return
+            if key_path is None:
                 return
             check, info = self._login_check, details.info
             self._run_local(
@@ -274,6 +300,7 @@ class ConnectionCard(Panel):
             port=None if self.probing else self.probe_result,
             login=None if self.checking_key else self.login_result,
             key_known=details.info.key_path is not None,
+            started=self._started.get(target.server.id),
         )
         return ways_in(details, target.server, checks, now=self._clock())
 

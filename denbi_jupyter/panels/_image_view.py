@@ -137,6 +137,21 @@ def preferred_key(
     return names[0] if names else ""
 
 
+def key_after_change(
+    current: str, before: Sequence[KeyPair], after: Sequence[KeyPair]
+) -> str | None:
+    """The boot form's new key pick when another view changed the site's key pairs, or None
+    to keep ``current``: a key pair just added (one) is the one to boot with; a deleted pick
+    falls back to none."""
+    names = {pair.name for pair in after}
+    added = names - {pair.name for pair in before}
+    if len(added) == 1 and before:
+        return added.pop()
+    if current and current not in names:
+        return ""
+    return None
+
+
 def needs_servers(keypairs: Sequence[KeyPair], last_used: str | None) -> bool:
     """Whether :func:`preferred_key` needs the project's VMs to choose (a request saved)."""
     return len(keypairs) > 1 and last_used not in {pair.name for pair in keypairs}

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CreateSnapshotForm"]
 
-_BTN = w.Layout(width="auto")
+_BTN = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
 _FIELD = {"width": "460px", "max_width": "100%"}
 
 

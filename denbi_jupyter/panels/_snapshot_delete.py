@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["DeleteConfirmation", "delete_outcomes"]
 
 _CONFIRM_LIST = 12
-_BTN = w.Layout(width="auto")
+_BTN = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
 _GONE = {DeleteOutcome.DELETED: "deleted", DeleteOutcome.NOT_FOUND: "already gone"}
 
 
@@ -71,7 +71,7 @@ class DeleteConfirmation(Panel):
         self._yes = w.Button(button_style="danger", icon="trash", layout=_BTN)
         self._no = w.Button(description="Cancel", layout=_BTN)
         self.box = w.VBox(
-            [self._html, w.HBox([self._yes, self._no])],
+            [self._html, w.HBox([self._yes, self._no], layout=w.Layout(flex_flow="row wrap"))],
             layout=w.Layout(border="1px solid #f1aeb5", padding="6px 10px", margin="4px 0"),
         )
         self.box.add_class("denbi-confirm")

@@ -9,24 +9,30 @@ choice); see :func:`~denbi_jupyter.panels._image_view.preferred_key`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
 from denbi_jupyter.cloud.results import BootResult
-from denbi_jupyter.cloud.types import Flavor, Server, Snapshot
+from denbi_jupyter.cloud.types import Flavor, KeyPair, Server, Snapshot
 from denbi_jupyter.connect.key_registry import KeyRegistry
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind, size_fields
 from denbi_jupyter.panels._flows import FlowRef, boot_parameters
 from denbi_jupyter.panels._html import Tone, esc, notice, title
-from denbi_jupyter.panels._image_view import flavor_label, needs_servers, preferred_key
+from denbi_jupyter.panels._image_view import (
+    flavor_label,
+    key_after_change,
+    needs_servers,
+    preferred_key,
+)
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
 
 __all__ = ["RelaunchForm", "recorded_flavor"]
 
-_BTN = w.Layout(width="auto")
+_BTN = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
 
 
 def recorded_flavor(snapshot: Snapshot) -> str:
@@ -88,7 +94,8 @@ class RelaunchForm(Panel):
         self.add_class("denbi-snapshot-relaunch")
         self._layout([
             self._head, self._name, self._flavor, self._key_pick,
-            w.HBox([self._go, self._cancel_button]), self._note,
+            w.HBox([self._go, self._cancel_button], layout=w.Layout(flex_flow="row wrap")),
+            self._note,
         ])  # fmt: skip
         bind(self._name, self, "name")
         self._flavor_choice = bind(self._flavor, self, "flavor_id")
@@ -130,6 +137,14 @@ class RelaunchForm(Panel):
                     lambda client: client.list_servers(),
                     lambda servers: self._apply_servers(servers, picked),
                 )
+
+    def take_keypairs(self, keypairs: Sequence[KeyPair]) -> None:
+        """Show the site's key pairs as another view just changed them; a key pair just added
+        becomes the pick."""
+        picked = key_after_change(self.key_name, self.keypairs, keypairs)
+        self.keypairs = list(keypairs)
+        if picked is not None:
+            self.key_name = picked
 
     def _apply_servers(self, servers: list[Server], picked: str) -> None:
         self.servers = list(servers)

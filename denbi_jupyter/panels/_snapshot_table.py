@@ -34,7 +34,7 @@ _SORT_LABELS = {
     SnapshotSort.NAME: "Name",
     SnapshotSort.SIZE: "Size (largest first)",
 }
-_BTN = w.Layout(width="auto")
+_BTN = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
 _ROW = w.Layout(flex_flow="row wrap", align_items="center", max_width="100%")
 
 

@@ -136,10 +136,22 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         self.tabs.observe(guarded(shared.log, self._on_tab_picked, "tab"), names="selected_index")
         self.images.on_booted(self._on_booted)
         self.servers.on_connect(self._on_connect)
+        self.connection.key_pairs.observe(
+            guarded(shared.log, self._on_keypairs_changed, "key pairs"), names="keypairs"
+        )
         self.site = first
         self._render()
 
     # --- events ---------------------------------------------------------------------------------
+    def _on_keypairs_changed(self, change: dict[str, Any]) -> None:
+        """A key pair generated, imported or deleted in the Connect tab: the boot and relaunch
+        forms offer (and pick) it at once, without reloading the site."""
+        if self.connection.key_pairs.site != self.site:
+            return
+        for form in (self.images, self.snapshots.relaunch):
+            if form.site == self.site:
+                form.take_keypairs(change["new"])
+
     def _on_site_picked(self, change: dict[str, Any]) -> None:
         if change["new"]:
             self.site = change["new"]

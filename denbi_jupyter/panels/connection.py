@@ -33,7 +33,9 @@ from denbi_jupyter.panels.keypairs import KeyPairPanel, keypair_name_problem
 
 __all__ = ["ConnectionCard", "ConnectionPanel", "Prober"]
 
-_BUTTON = w.Layout(width="auto")
+#: Buttons keep their label whole; rows wrap them to the next line at narrow widths.
+_BUTTON = w.Layout(width="auto", flex="0 0 auto")
+_ROW = {"align_items": "center", "flex_flow": "row wrap"}
 _UPLOAD_TIP = "Choose your PuTTY private key (.ppk); it is converted here and never uploaded"
 
 
@@ -120,10 +122,10 @@ class ConnectionPanel(Panel):
         ppk = w.VBox(
             [
                 w.HTML(title("PuTTY key → OpenSSH", sub="the key is saved next to this notebook")),
-                w.HBox([self._upload, self._passphrase]),
+                w.HBox([self._upload, self._passphrase], layout=w.Layout(**_ROW)),
                 w.HBox(
                     [self._save_as, self._convert, self._overwrite],
-                    layout=w.Layout(align_items="center"),
+                    layout=w.Layout(**_ROW),
                 ),
                 self._key_box,
                 self._make_import_row(),
@@ -132,7 +134,7 @@ class ConnectionPanel(Panel):
         )
         self.add_class("denbi-connection-panel")
         self._layout([
-            w.HBox([self._server_select, self._refresh], layout=w.Layout(align_items="center")),
+            w.HBox([self._server_select, self._refresh], layout=w.Layout(**_ROW)),
             self._summary,
             self._error_box,
             self.card,
@@ -148,9 +150,7 @@ class ConnectionPanel(Panel):
         self._import = w.Button(icon="upload", button_style="info", layout=_BUTTON)
         bind(self._import_name, self, "import_name")
         self._import.on_click(self._guard(lambda _b: self.import_converted()))
-        self._import_row = w.HBox(
-            [self._import_name, self._import], layout=w.Layout(align_items="center")
-        )
+        self._import_row = w.HBox([self._import_name, self._import], layout=w.Layout(**_ROW))
         return self._import_row
 
     def _parts(self) -> Iterable[Panel]:

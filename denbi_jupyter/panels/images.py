@@ -46,6 +46,7 @@ from denbi_jupyter.panels._image_view import (
     empty_text,
     filter_catalog,
     flavor_label,
+    key_after_change,
     merge_catalog,
     needs_servers,
     os_options,
@@ -136,9 +137,13 @@ class ImagePanel(Panel):
         self._desktop = w.Dropdown(options=[], layout=w.Layout(width="250px"))
         self._os = w.Dropdown(options=[("Any OS", "")], layout=w.Layout(width="150px"))
         self._clear = w.Button(
-            description="Clear filters", icon="times", layout=w.Layout(width="auto")
+            description="Clear filters",
+            icon="times",
+            layout=w.Layout(width="auto", flex="0 0 auto"),
         )
-        self._reload = w.Button(description="Reload", icon="refresh", layout=w.Layout(width="auto"))
+        self._reload = w.Button(
+            description="Reload", icon="refresh", layout=w.Layout(width="auto", flex="0 0 auto")
+        )
         self._count = w.HTML()
         self._rows = w.VBox(layout=w.Layout(width="100%", max_height="460px", overflow_y="auto"))
         self._row_pool: list[tuple[w.HBox, w.HTML, w.Button]] = []
@@ -193,7 +198,7 @@ class ImagePanel(Panel):
             description="Boot VM",
             icon="rocket",
             button_style="success",
-            layout=w.Layout(width="auto"),
+            layout=w.Layout(width="auto", flex="0 0 auto"),
         )
         self._boot_note = w.HTML()
         return w.VBox(
@@ -272,6 +277,14 @@ class ImagePanel(Panel):
         if fresh or self.key_name not in {pair.name for pair in keypairs} | {""}:
             self.key_name = preferred
         self.catalog = merge_catalog(self._offered, self._private)
+
+    def take_keypairs(self, keypairs: Sequence[KeyPair]) -> None:
+        """Show the site's key pairs as another view just changed them (one generated,
+        imported or deleted); a key pair just added becomes the pick."""
+        picked = key_after_change(self.key_name, self.keypairs, keypairs)
+        self.keypairs = list(keypairs)
+        if picked is not None:
+            self.key_name = picked
 
     def _apply_private(self, private: list[Image]) -> None:
         self._private = list(private)

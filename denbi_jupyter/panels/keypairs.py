@@ -28,7 +28,9 @@ from denbi_jupyter.panels._sites import ClientSource
 
 __all__ = ["KeyPairPanel", "key_file_problem", "keypair_name_problem"]
 
-_BUTTON = w.Layout(width="auto")
+#: Buttons keep their label whole; rows wrap them to the next line at narrow widths.
+_BUTTON = w.Layout(width="auto", flex="0 0 auto")
+_ROW = {"align_items": "center", "flex_flow": "row wrap"}
 _BOX = w.Layout(border="1px solid #dee2e6", padding="6px 10px", margin="6px 0 0 0")
 #: A public key file is one line; anything bigger is not one.
 _MAX_PUBLIC_FILE = 64 * 1024
@@ -104,7 +106,10 @@ class KeyPairPanel(Panel):
         self._confirm_go = w.Button(description="Delete", button_style="danger", layout=_BUTTON)
         self._confirm_cancel = w.Button(description="Cancel", layout=_BUTTON)
         self._confirm = w.VBox(
-            [self._confirm_html, w.HBox([self._confirm_go, self._confirm_cancel])],
+            [
+                self._confirm_html,
+                w.HBox([self._confirm_go, self._confirm_cancel], layout=w.Layout(**_ROW)),
+            ],
             layout=w.Layout(border="1px solid #f1aeb5", padding="4px 8px", margin="4px 0"),
         )
         self._status = w.HTML()
@@ -143,7 +148,7 @@ class KeyPairPanel(Panel):
                 w.HTML(title("Import a public key")),
                 self._import_name,
                 self._public,
-                w.HBox([self._pub_upload, self._import]),
+                w.HBox([self._pub_upload, self._import], layout=w.Layout(**_ROW)),
             ],
             layout=_BOX,
         )
@@ -164,7 +169,7 @@ class KeyPairPanel(Panel):
         self._gen_head = w.HTML()
         return w.VBox(
             [self._gen_head, self._gen_name, self._gen_file,
-             w.HBox([self._generate, self._overwrite], layout=w.Layout(align_items="center"))],
+             w.HBox([self._generate, self._overwrite], layout=w.Layout(**_ROW))],
             layout=_BOX,
         )  # fmt: skip
 
@@ -370,7 +375,7 @@ class KeyPairPanel(Panel):
         html = w.HTML(layout=w.Layout(flex="1 1 auto"))
         button = w.Button(description="Delete", icon="trash", layout=_BUTTON)
         button.on_click(self._guard(lambda b: self.ask_delete(getattr(b, "keypair_name", ""))))
-        row = w.HBox([html, button], layout=w.Layout(align_items="center"))
+        row = w.HBox([html, button], layout=w.Layout(**_ROW))
         row.add_class("denbi-keypair-row")
         return row, html, button
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ServersPanel"]
 
-_BTN = w.Layout(width="auto")
+_BTN = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
 _STATE = ("servers", "images", "running", "confirm_id", "notes", "loading", "listed", "error")
 
 

@@ -87,7 +87,19 @@ def test_open_port_without_a_key_file_is_ready_and_says_the_key_is_unchecked() -
     ],
 )
 def test_a_port_that_does_not_answer_fails_with_the_reason(probe: ProbeResult, text: str) -> None:
-    assert ssh_of(Checks(port=probe, key_known=True)).text == text
+    long_ago = server(created_at=BOOTED - dt.timedelta(hours=1))
+    assert ssh_of(Checks(port=probe, key_known=True), long_ago).text == text
+
+
+def test_a_closed_port_of_a_vm_that_just_started_is_not_yet_ready() -> None:
+    """Right after ACTIVE the SSH server is still coming up: not yet, and checked again."""
+    status = ssh_of(Checks(port=REFUSED, key_known=True))
+    assert status.readiness is Readiness.NOT_YET
+    assert status.reason.startswith("port 30266 closed (connection refused): the VM just started")
+    restarted = Checks(port=REFUSED, started=BOOTED - dt.timedelta(minutes=1))
+    old_vm = server(created_at=BOOTED - dt.timedelta(days=3))
+    assert ssh_of(restarted, old_vm).readiness is Readiness.NOT_YET
+    assert ssh_of(replace(restarted, started=None), old_vm).readiness is Readiness.FAILED
 
 
 def test_with_a_key_file_ssh_waits_for_the_login_check() -> None:
@@ -153,7 +165,7 @@ def test_x2go_follows_ssh() -> None:
     assert x2go(Checks(port=OPEN, login=refused, key_known=True)) == (
         "failed: needs SSH: key refused for user ubuntu"
     )
-    assert x2go(Checks(port=REFUSED)) == (
+    assert x2go(Checks(port=REFUSED, started=BOOTED - dt.timedelta(hours=1))) == (
         "failed: needs SSH: port 30266 closed (connection refused)"
     )
 

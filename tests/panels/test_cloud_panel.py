@@ -136,3 +136,26 @@ def test_closing_the_cloud_panel_closes_the_servers_tab() -> None:
     panel.close()
     assert panel.servers.closed and panel.images.closed
     shared.close()
+
+
+def test_a_key_pair_added_in_the_connect_tab_is_offered_and_picked_by_the_boot_forms() -> None:
+    """The walkthrough's gap: generate a key in Connect, the boot form still said "none"."""
+    from tests.panels.test_keypairs import public_line
+
+    shared, here, _there = two_sites()
+    here.import_keypair("old-laptop", public_line())
+    panel = loaded(CloudPanel(shared=shared, probe=RecordingProbe()))
+    assert panel.wait_idle()
+    assert panel.images.key_name == "old-laptop"
+    keys = panel.connection.key_pairs
+    keys._import_name.value = "new-laptop"
+    keys._public.value = public_line()
+    keys._import.click()
+    assert panel.wait_idle()
+    for form in (panel.images, panel.snapshots.relaunch):
+        assert {k.name for k in form.keypairs} == {"old-laptop", "new-laptop"}
+        assert form.key_name == "new-laptop"
+    here.delete_keypair("new-laptop")
+    keys.reload()
+    assert panel.wait_idle()
+    assert panel.images.key_name == "" and [k.name for k in panel.images.keypairs] == ["old-laptop"]

@@ -436,3 +436,50 @@ def test_the_card_says_another_key_is_refused_by_the_local_cloud_vm(
     wait_until(lambda: ssh_line(card).startswith(("ready", "failed")), what="the key check")
     assert ssh_line(card) == "failed: key refused for user ubuntu"
     assert "denbi-error" in card._reach.value
+
+
+@dataclass
+class OpensLater:
+    """A probe that finds the port closed ``closed`` times, then open (sshd coming up)."""
+
+    closed: int
+    calls: int = 0
+
+    def __call__(self, host: str, port: int) -> ProbeResult:
+        self.calls += 1
+        if self.calls <= self.closed:
+            return ProbeResult(host=host, port=port, reachable=False, error="connection refused")
+        return ProbeResult(host=host, port=port, reachable=True, latency_ms=1.0)
+
+
+def test_a_just_started_vm_is_not_yet_reachable_and_the_card_checks_again_by_itself(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    """Right after ACTIVE the port is closed: "not yet", then ready without a click."""
+    vm = fake.add_server("fresh", private_ipv4="192.168.1.30")
+    assert vm.created_at is not None
+    probe = OpensLater(closed=2)
+    login = RecordingLogin()
+    card = ConnectionCard(
+        shared, server_id=vm.id, probe=probe, key_path="/k/id", login_check=login,
+        clock=Clock(vm.created_at + dt.timedelta(seconds=20)),
+    )  # fmt: skip
+    wait_until(lambda: card.probe_result is not None, what="the first probe")
+    assert ssh_line(card).startswith("not yet: port 30286 closed (connection refused): the VM")
+    wait_until(lambda: ssh_line(card).startswith("ready"), what="SSH ready after the re-checks")
+    assert probe.calls == 3 and len(login.calls) == 1
+
+
+def test_a_vm_that_does_not_answer_long_after_it_started_fails_without_re_checking(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    vm = fake.add_server("old", private_ipv4="192.168.1.31")
+    assert vm.created_at is not None
+    probe = OpensLater(closed=99)
+    card = ConnectionCard(
+        shared, server_id=vm.id, probe=probe,
+        clock=Clock(vm.created_at + dt.timedelta(hours=2)),
+    )  # fmt: skip
+    assert card.wait_idle()
+    assert ssh_line(card) == "failed: port 30287 closed (connection refused)"
+    assert probe.calls == 1
