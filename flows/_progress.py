@@ -8,22 +8,49 @@ Prefect's engine lines) reach the same listeners as ``log`` events through a log
 Listeners live in a :class:`contextvars.ContextVar`, not in a module-level registry: a job
 thread enters ``with listen(job.handle):`` and runs the flow; Prefect runs tasks in the same
 context or in a copy of it (its thread pool copies the context), so every event of that flow
-run reaches exactly that job, and two flows running at once in two threads never mix. A flow
-started elsewhere (a deployment, a worker) simply has no listener and only logs.
+run reaches exactly that job, and two flows running at once in two threads never mix.
 
-A listener that raises is logged and skipped; it never breaks the flow.
+A flow run of a deployment (on a worker) has no listener in the kernel that follows it, so
+there :func:`report` also keeps one Prefect *progress artifact* of the run up to date (percent
+done; the status line as its description), and the hook :func:`publish_outcome` (the flows'
+``on_completion`` and ``on_failure``) leaves one Markdown artifact (description
+:data:`OUTCOME_DESCRIPTION`) whose fenced JSON block holds the typed result's fields
+(``{"result": {...}}``, the frozen result dataclass's fields made JSON by pydantic) or the
+failure (``{"error": "...", "error_type": "..."}``). Results are not persisted
+(``persist_result=False``); this is what a follower in another process reads
+(:mod:`denbi_jupyter.jobs._deployments`). Runs outside a deployment (a kernel, the CLI, a test)
+make no artifact and no extra API call.
+
+A listener (or an artifact write) that raises is logged and skipped; it never breaks the flow.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["FlowEvent", "Listener", "current_flow_run_id", "listen", "report", "run_logger"]
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun, State
+
+__all__ = [
+    "HOOK_MARK",
+    "OUTCOME_DESCRIPTION",
+    "FlowEvent",
+    "Listener",
+    "current_flow_run_id",
+    "listen",
+    "publish_outcome",
+    "report",
+    "run_logger",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +78,11 @@ class FlowEvent:
 
 Listener = Callable[[FlowEvent], None]
 
+#: The description of the artifact :func:`publish_outcome` leaves on a deployment's run.
+OUTCOME_DESCRIPTION = "denbi-jupyter outcome"
+#: What the engine's log lines about running :func:`publish_outcome` contain.
+HOOK_MARK = "'publish_outcome'"
+
 _LISTENERS: ContextVar[tuple[Listener, ...]] = ContextVar("denbi_flow_listeners", default=())
 _RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
@@ -66,6 +98,8 @@ class _ForwardHandler(logging.Handler):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not break the flow
             message = str(record.msg)
+        if HOOK_MARK in message:  # the engine's lines about our own outcome hook: noise here
+            return
         flow_run_id = getattr(record, "flow_run_id", None)
         event = FlowEvent(
             kind="log",
@@ -142,6 +176,9 @@ def report(fraction: float | None, message: str) -> None:
         fraction = min(1.0, max(0.0, fraction))
     shown = message if fraction is None else f"{message} ({fraction:.0%})"
     run_logger().info(shown)
+    run_id = _deployment_run_id()
+    if run_id is not None:
+        _publish_progress(run_id, fraction, message)
     listeners = _LISTENERS.get()
     if listeners:
         event = FlowEvent(
@@ -151,3 +188,97 @@ def report(fraction: float | None, message: str) -> None:
             flow_run_id=current_flow_run_id(),
         )
         _notify(listeners, event)
+
+
+def _deployment_run_id() -> UUID | None:
+    """The id of the flow run this code runs in when that run belongs to a deployment."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
+        return None
+    return context.flow_run.id
+
+
+def _publish_progress(run_id: UUID, fraction: float | None, message: str) -> None:
+    """Create or update the run's progress artifact (an indeterminate step keeps the percent)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+    )
+
+    percent = None if fraction is None else round(100 * fraction, 1)
+    try:
+        with get_client(sync_client=True) as client:
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+                    type=ArtifactFilterType(any_=["progress"]),
+                ),
+                limit=1,
+            )
+            if found:
+                data = found[0].data if percent is None else percent
+                client.update_artifact(found[0].id, ArtifactUpdate(data=data, description=message))
+                return
+            create = ArtifactCreate(
+                type="progress", data=percent or 0.0, description=message, flow_run_id=run_id
+            )
+            client.create_artifact(create)
+    except Exception as exc:  # noqa: BLE001 - progress for followers must never stop the flow
+        _log.warning("Could not publish the progress of flow run %s: %s", run_id, exc)
+
+
+def _failure(error: BaseException) -> dict[str, str]:
+    from denbi_jupyter.errors import DenbiError
+
+    kind = type(error).__name__
+    if isinstance(error, DenbiError):
+        return {"error": str(error), "error_type": kind}
+    text = str(error).strip() or "no details"
+    return {"error": f"The flow failed unexpectedly ({kind}): {text}", "error_type": kind}
+
+
+def _outcome(state: State[Any]) -> dict[str, Any]:
+    from pydantic_core import to_jsonable_python
+
+    value = state.result(raise_on_failure=False)
+    if not state.is_completed():
+        if isinstance(value, BaseException):
+            return _failure(value)
+        return {
+            "error": f"The flow ended {state.name}: {state.message}",
+            "error_type": "FlowRunError",
+        }
+    if value is None:
+        return {"result": None}
+    return {"result": to_jsonable_python(value)}  # a frozen dataclass: its fields, as JSON
+
+
+def publish_outcome(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Completion and failure hook: leave the run's outcome as an artifact (deployments only).
+
+    Attach it with ``@flow(on_completion=[publish_outcome], on_failure=[publish_outcome])``.
+    """
+    if flow_run.deployment_id is None:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    try:
+        payload = json.dumps(_outcome(state), indent=2, sort_keys=True)
+        markdown = f"**{flow.name}**: {state.name}\n\n```json\n{payload}\n```\n"
+        with get_client(sync_client=True) as client:
+            client.create_artifact(
+                ArtifactCreate(
+                    type="markdown",
+                    data=markdown,
+                    description=OUTCOME_DESCRIPTION,
+                    flow_run_id=flow_run.id,
+                )
+            )
+    except Exception as exc:  # noqa: BLE001 - the run's own state stays what it is
+        _log.warning("Could not publish the outcome of flow run %s: %s", flow_run.id, exc)

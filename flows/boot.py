@@ -26,7 +26,7 @@ from denbi_jupyter.errors import (
 )
 from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
-from flows._progress import current_flow_run_id, report, run_logger
+from flows._progress import current_flow_run_id, publish_outcome, report, run_logger
 from flows._waiters import SYSTEM_CLOCK
 
 __all__ = ["boot_request_id", "boot_server", "check_quota"]
@@ -38,9 +38,15 @@ PORT_TIMEOUT_S = 300.0
 _CREATE_ATTEMPTS = 3
 
 
-def boot_request_id(site: str, name: str, image_id: str, flavor_id: str) -> str:
-    """The default request id of "boot ``name`` from ``image_id`` as ``flavor_id``"."""
-    return derive_request_id("boot", site, name.strip(), image_id, flavor_id)
+def boot_request_id(
+    site: str, name: str, image_id: str, flavor_id: str, key_name: str | None = None
+) -> str:
+    """The default request id of "boot ``name`` from ``image_id`` as ``flavor_id`` with
+    ``key_name``": a boot with another key pair is another request, never the earlier VM."""
+    parts = [site, name.strip(), image_id, flavor_id]
+    if key_name:
+        parts.append(f"key={key_name}")
+    return derive_request_id("boot", *parts)
 
 
 def _existing(client: CloudClient, request_id: str) -> Server | None:
@@ -133,7 +139,13 @@ def _connection(
         return None, str(exc)
 
 
-@flow(name="boot-server", flow_run_name="boot-{name}", persist_result=False)
+@flow(
+    name="boot-server",
+    flow_run_name="boot-{name}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def boot_server(
     site: str,
     image: str,
@@ -170,7 +182,7 @@ def boot_server(
     source = tasks.find_image(client, image)
     size = tasks.find_flavor(client, flavor)
     _check_key(client, key_name)
-    rid = request_id or boot_request_id(site, clean, source.id, size.id)
+    rid = request_id or boot_request_id(site, clean, source.id, size.id, key_name)
     server = _existing(client, rid)
     reused = server is not None
     if server is not None:

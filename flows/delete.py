@@ -26,7 +26,7 @@ from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.errors import DenbiError, NotFoundError, PermissionDeniedError, UserInputError
 from flows import _tasks as tasks
-from flows._progress import report, run_logger
+from flows._progress import publish_outcome, report, run_logger
 from flows._retry import idempotent, once
 
 __all__ = ["MAX_PARALLEL", "delete_checked", "delete_snapshots", "judge"]
@@ -135,7 +135,13 @@ def _report(wanted: Sequence[str], *parts: Mapping[str, DeleteItem]) -> DeleteRe
     return DeleteReport(items=tuple(merged[image_id] for image_id in wanted))
 
 
-@flow(name="delete-snapshots", flow_run_name="delete-{site}", persist_result=False)
+@flow(
+    name="delete-snapshots",
+    flow_run_name="delete-{site}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def delete_snapshots(site: str, image_ids: list[str], max_parallel: int = 8) -> DeleteReport:
     """Delete the named snapshots, ``max_parallel`` at a time.
 

@@ -19,7 +19,7 @@ from denbi_jupyter.cloud.results import ServerActionResult
 from denbi_jupyter.cloud.rules.servers import TARGET_STATUS, ServerAction, action_refusal
 from denbi_jupyter.errors import ConflictError, UserInputError
 from flows import _tasks as tasks
-from flows._progress import current_flow_run_id, report, run_logger
+from flows._progress import current_flow_run_id, publish_outcome, report, run_logger
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -75,7 +75,13 @@ def run_server_action(
     )
 
 
-@flow(name="stop-server", flow_run_name="stop-{server}", persist_result=False)
+@flow(
+    name="stop-server",
+    flow_run_name="stop-{server}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def stop_server(site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> ServerActionResult:
     """Stop a VM (Nova ``os-stop``) and wait until it is SHUTOFF.
 
@@ -87,7 +93,13 @@ def stop_server(site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S) ->
     return run_server_action(site, server, ServerAction.STOP, timeout_s)
 
 
-@flow(name="start-server", flow_run_name="start-{server}", persist_result=False)
+@flow(
+    name="start-server",
+    flow_run_name="start-{server}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def start_server(
     site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ServerActionResult:
@@ -101,7 +113,13 @@ def start_server(
     return run_server_action(site, server, ServerAction.START, timeout_s)
 
 
-@flow(name="reboot-server", flow_run_name="reboot-{server}", persist_result=False)
+@flow(
+    name="reboot-server",
+    flow_run_name="reboot-{server}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def reboot_server(
     site: str, server: str, hard: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ServerActionResult:
@@ -117,7 +135,13 @@ def reboot_server(
     return run_server_action(site, server, action, timeout_s)
 
 
-@flow(name="delete-server", flow_run_name="delete-{server}", persist_result=False)
+@flow(
+    name="delete-server",
+    flow_run_name="delete-{server}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def delete_server(
     site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ServerActionResult:

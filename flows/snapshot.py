@@ -36,7 +36,7 @@ from denbi_jupyter.errors import (
 )
 from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
-from flows._progress import current_flow_run_id, report, run_logger
+from flows._progress import current_flow_run_id, publish_outcome, report, run_logger
 from flows._retry import idempotent
 from flows._waiters import SYSTEM_CLOCK
 
@@ -236,7 +236,13 @@ def _mark(schedule: str | None, image_id: str) -> str | None:
     return schedule_mark(schedule, image_id) if schedule else None
 
 
-@flow(name="create-snapshot", flow_run_name="snapshot-{name}", persist_result=False)
+@flow(
+    name="create-snapshot",
+    flow_run_name="snapshot-{name}",
+    persist_result=False,
+    on_completion=[publish_outcome],
+    on_failure=[publish_outcome],
+)
 def create_snapshot(
     site: str,
     server: str,

@@ -116,6 +116,34 @@ class Job:
             self.message = message
         self._changed()
 
+    def _remote(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        state: JobState | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        logs: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        """Take what a follower read about a run on a work pool; tells watchers on a change."""
+        with self._lock:
+            before = (self.flow_run_id, self.state, self.progress, self.message, self.logs)
+            if flow_run_id and self.flow_run_id is None:
+                self.flow_run_id = flow_run_id
+            if state in (JobState.PENDING, JobState.RUNNING):
+                self.state = state
+            if progress is not None:
+                self.progress, self._reported = progress, True
+            if message:
+                self.message = message
+            if logs:
+                self.logs = (*self.logs, *logs)[-MAX_LOG_LINES:]
+            changed = before != (
+                self.flow_run_id, self.state, self.progress, self.message, self.logs
+            )  # fmt: skip
+        if changed:
+            self._changed()
+
     def _on_event(self, event: FlowEvent) -> None:
         """Take one progress or log event from the flow's progress channel."""
         with self._lock:

@@ -141,11 +141,11 @@ def key_after_change(
     current: str, before: Sequence[KeyPair], after: Sequence[KeyPair]
 ) -> str | None:
     """The boot form's new key pick when another view changed the site's key pairs, or None
-    to keep ``current``: a key pair just added (one) is the one to boot with; a deleted pick
-    falls back to none."""
+    to keep ``current``: a key pair just added (one) is the one to boot with (also the first
+    one: "none" was the only choice before); a deleted pick falls back to none."""
     names = {pair.name for pair in after}
     added = names - {pair.name for pair in before}
-    if len(added) == 1 and before:
+    if len(added) == 1 and (before or not current):
         return added.pop()
     if current and current not in names:
         return ""

@@ -9,7 +9,7 @@ choice); see :func:`~denbi_jupyter.panels._image_view.preferred_key`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -18,6 +18,7 @@ import traitlets as t
 from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.types import Flavor, KeyPair, Server, Snapshot
 from denbi_jupyter.connect.key_registry import KeyRegistry
+from denbi_jupyter.jobs import Job, JobState
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._bind import bind, size_fields
 from denbi_jupyter.panels._flows import FlowRef, boot_parameters
@@ -74,6 +75,7 @@ class RelaunchForm(Panel):
         self, shared: Shared, *, site: str, jobs: JobList, registry: KeyRegistry | None = None
     ) -> None:
         self._jobs = jobs
+        self._booted = w.CallbackDispatcher()
         self.registry = registry or KeyRegistry()
         self._keys_site = ""
         self._head = w.HTML()
@@ -175,9 +177,10 @@ class RelaunchForm(Panel):
             site=site, image=snapshot.id, flavor=self.flavor_id, key_name=key_name, name=name
         )
 
-        def started(_card: JobCard) -> None:
+        def started(card: JobCard) -> None:
             registry.remember_boot_key(site, key_name)
             self.snapshot = None
+            card.on_done(lambda job: self._on_launched(site, job))
 
         self._start_job(
             "launch",
@@ -189,6 +192,14 @@ class RelaunchForm(Panel):
             on_card=started,
             busy="launching",
         )
+
+    def on_booted(self, callback: Callable[[str, str], object], remove: bool = False) -> None:
+        """Call ``callback(site, server_id)`` when a VM started here is ACTIVE."""
+        self._booted.register_callback(callback, remove=remove)
+
+    def _on_launched(self, site: str, job: Job) -> None:
+        if job.state is JobState.COMPLETED and isinstance(job.result, BootResult):
+            self._fire(self._booted, site, job.result.server_id)
 
     # --- view ----------------------------------------------------------------------------------
     @t.observe("snapshot", "flavors", "keypairs", "launching", "launch_error", "error")
@@ -218,5 +229,5 @@ class RelaunchForm(Panel):
 
 def _started_text(result: object) -> str:
     if isinstance(result, BootResult):
-        return f"{result.name} is {result.status}."
-    return "The VM is running."
+        return f"{result.name} is {result.status}: how to connect is in the Connect tab."
+    return "The VM is running: how to connect is in the Connect tab."

@@ -136,6 +136,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         self.tabs.observe(guarded(shared.log, self._on_tab_picked, "tab"), names="selected_index")
         self.images.on_booted(self._on_booted)
         self.servers.on_connect(self._on_connect)
+        self.snapshots.relaunch.on_booted(self._on_booted)
         self.connection.key_pairs.observe(
             guarded(shared.log, self._on_keypairs_changed, "key pairs"), names="keypairs"
         )

@@ -273,8 +273,10 @@ class ImagePanel(Panel):
         offered, flavors, keypairs, preferred = data
         fresh = self._keys_site != self.site  # a reload of the same site keeps the user's pick
         self._keys_site = self.site
+        had_keys = bool(self.keypairs)  # "none" was a choice, not the only option
         self.flavors, self.keypairs, self._offered = list(flavors), list(keypairs), list(offered)
-        if fresh or self.key_name not in {pair.name for pair in keypairs} | {""}:
+        names = {pair.name for pair in keypairs}
+        if fresh or self.key_name not in names | {""} or not (self.key_name or had_keys):
             self.key_name = preferred
         self.catalog = merge_catalog(self._offered, self._private)
 

@@ -144,6 +144,17 @@ def test_a_rerun_of_the_same_boot_request_returns_the_existing_server(cloud: Fak
     assert sum(method == "create_server" for method, _ in cloud.calls) == 1
 
 
+def test_the_same_boot_with_another_key_pair_is_another_vm(cloud: FakeCloud) -> None:
+    """Found in the browser: booting again with a new key gave back the keyless VM."""
+    cloud.add_image("Ubuntu-22.04")
+    cloud.import_keypair("laptop", LAPTOP_KEY)
+    keyless = _boot()
+    keyed = _boot(key_name="laptop")
+    assert keyed.reused is False and keyed.server_id != keyless.server_id
+    assert keyed.key_name == "laptop"
+    assert _boot(key_name="laptop").server_id == keyed.server_id
+
+
 def test_a_lost_boot_answer_is_looked_up_before_asking_again(cloud: FakeCloud) -> None:
     cloud.add_image("Ubuntu-22.04")
     cloud.fail_next("create_server", CloudUnavailableError("502 from the proxy"))

@@ -171,19 +171,47 @@ def test_cleanup_dry_run_lists_without_deleting(cloud: FakeCloud) -> None:
 def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> None:
     import inspect
 
-    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    from denbi_jupyter.jobs import DEPLOYMENTS, FlowRef
+    from flows.boot import boot_server
+    from flows.delete import delete_snapshots
     from flows.policy import run_snapshot_policies
+    from flows.servers import delete_server, reboot_server, start_server, stop_server
+    from flows.snapshot import create_snapshot
 
-    flows = {
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    scheduled = {
         "flows/policy.py:run_snapshot_policies": run_snapshot_policies,
         "flows/scheduled.py:cleanup_snapshots": cleanup_snapshots,
+    }
+    panels = {
+        "flows/boot.py:boot_server": boot_server,
+        "flows/snapshot.py:create_snapshot": create_snapshot,
+        "flows/delete.py:delete_snapshots": delete_snapshots,
+        "flows/servers.py:stop_server": stop_server,
+        "flows/servers.py:start_server": start_server,
+        "flows/servers.py:reboot_server": reboot_server,
+        "flows/servers.py:delete_server": delete_server,
     }
     seen = set()
     for deployment in config["deployments"]:
         name = deployment["entrypoint"]
-        assert name in flows
-        signature = inspect.signature(flows[name].fn)  # type: ignore[attr-defined]
-        assert set(deployment["parameters"]) <= set(signature.parameters)
-        assert all(schedule["cron"] for schedule in deployment["schedules"])
+        flow = {**scheduled, **panels}[name]
+        assert (
+            deployment["name"] == flow.name
+        )  # "<flow>/<deployment>" = "create-snapshot/create-snapshot"
+        assert deployment["work_pool"]["name"] == "denbi-process"
+        signature = inspect.signature(flow.fn)  # type: ignore[attr-defined]
+        assert set(deployment.get("parameters", {})) <= set(signature.parameters)
+        if name in scheduled:
+            assert all(schedule["cron"] for schedule in deployment["schedules"])
+        else:  # started by a kernel's JobRunner, never on a schedule
+            assert not deployment.get("schedules") and not deployment.get("parameters")
         seen.add(name)
-    assert seen == set(flows)
+    assert seen == set(scheduled) | set(panels)
+    deployed = {d["name"]: d["entrypoint"] for d in config["deployments"]}
+    for ref, full_name in DEPLOYMENTS.items():  # the jobs layer starts what prefect.yaml deploys
+        flow_name, _, deployment_name = full_name.partition("/")
+        module, _, function = ref.value.partition(":")
+        assert deployed[deployment_name] == f"flows/{module}.py:{function}"
+        assert ref.resolve().name == flow_name  # type: ignore[attr-defined]
+    assert set(DEPLOYMENTS) == set(FlowRef) - {FlowRef.NIGHTLY_SNAPSHOTS}

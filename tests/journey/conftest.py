@@ -9,6 +9,8 @@
   and the session's Prefect test API; every output is kept in ``outputs`` for secret checks.
 * ``cloud``: an in-process client of that site, for checks and polls between the commands.
 * ``faults``: adds fault rules to the journey cloud for one test; all rules go after it.
+* ``module_cloud``, ``module_clouds_yaml``, ``module_faults``: the same for one test module
+  that needs a cloud nobody else changes (e.g. no key pairs or VMs of another story).
 """
 
 from __future__ import annotations
@@ -148,6 +150,41 @@ def cloud(journey_clouds_yaml: Path) -> CloudClient:
 def faults(journey_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
     """``faults(rule, ...)`` adds fault rules to the journey cloud; all go after the test."""
     with httpx.Client(base_url=journey_cloud.url, timeout=10) as http:
+
+        def add(*rules: dict[str, Any]) -> None:
+            response = http.post("/_admin/faults", json=list(rules))
+            assert response.status_code == 201, response.text
+
+        yield add
+        http.delete("/_admin/faults")
+
+
+def _journey_like_cloud() -> LocalCloud:
+    """A local cloud like ``journey_cloud`` (SSH, fast timings, free gateway ports), started."""
+    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{_free_base()} + oct4")
+    return LocalCloud(LocalCloudConfig(timings=Timings.fast(), sites=(site,), ssh=True)).start()
+
+
+@pytest.fixture(scope="module")
+def module_cloud() -> Iterator[LocalCloud]:
+    """A journey cloud of the test module's own."""
+    cloud = _journey_like_cloud()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="module")
+def module_clouds_yaml(module_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """That cloud's clouds.yaml (mode 0600)."""
+    return module_cloud.write_clouds_yaml(tmp_path_factory.mktemp("module-clouds") / "clouds.yaml")
+
+
+@pytest.fixture
+def module_faults(module_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
+    """``module_faults(rule, ...)`` adds fault rules to the module's cloud; all go after."""
+    with httpx.Client(base_url=module_cloud.url, timeout=10) as http:
 
         def add(*rules: dict[str, Any]) -> None:
             response = http.post("/_admin/faults", json=list(rules))

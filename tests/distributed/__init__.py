@@ -1,0 +1,1 @@
+"""The distributed path: a Prefect server, a process work pool, a worker, on loopback."""
