@@ -108,6 +108,15 @@ class ActivityLog(w.VBox):  # type: ignore[misc]
         self.add_class("denbi-activity-log")
 
     @property
+    def expanded(self) -> bool:
+        """Whether the log's lines are shown (not folded away)."""
+        return bool(self._accordion.selected_index == 0)
+
+    @expanded.setter
+    def expanded(self, value: bool) -> None:
+        self._accordion.selected_index = 0 if value else None
+
+    @property
     def lines(self) -> tuple[str, ...]:
         """The text of every entry kept (newest last), without its time."""
         with self._lock:

@@ -55,6 +55,8 @@ Clock = Callable[[], dt.datetime]
 
 _DEFAULT_PROBE: Prober = functools.partial(probe_tcp, timeout=3.0)
 _BUTTON = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
+#: Characters of the SSH command per text row at the side area's width (the box wraps it).
+_CHARS_PER_ROW = 42
 #: Longest pause between two probes of a VM whose SSH server is still coming up.
 _MAX_REPROBE_S = 15.0
 _TONES = {
@@ -337,7 +339,9 @@ class ConnectionCard(Panel):
             return
         self._status.value = ""
         self._ssh_command.value = details.ssh_command
+        self._ssh_command.rows = 1 + len(details.ssh_command) // _CHARS_PER_ROW
         self._ssh_config.value = details.ssh_config
+        self._ssh_config.rows = details.ssh_config.count("\n") + 1
         self._ssh_label.value = _field_label("SSH command", details.ssh_command, "the command")
         self._config_label.value = _field_label(
             "~/.ssh/config", details.ssh_config, "the block for ~/.ssh/config"

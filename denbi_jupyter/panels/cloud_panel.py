@@ -100,6 +100,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         self.snapshots = SnapshotPanel(shared, site=first, show_site_picker=False)
         self.connection = ConnectionPanel(shared, site=first, key_dir=key_dir, probe=probe)
         self.connection._server_select.layout.width = "420px"
+        shared.log.expanded = True  # the Activity tab is the log: nothing to unfold there
         self._activity = w.VBox(
             [
                 w.HTML(

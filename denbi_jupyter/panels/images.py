@@ -57,6 +57,7 @@ from denbi_jupyter.panels._image_view import (
 from denbi_jupyter.panels._sites import ClientSource
 from denbi_jupyter.panels.connection import ConnectionCard, Prober
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
+from denbi_jupyter.panels.keypairs import shown_fingerprint
 
 if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
@@ -485,7 +486,7 @@ class ImagePanel(Panel):
         self._flavor_choice.set_options([(flavor_label(f), f.id) for f in self.flavors])
         self._key_choice.set_options(
             [("none (add your key to the VM later)", "")]
-            + [(f"{k.name}  ({k.fingerprint})", k.name) for k in self.keypairs]
+            + [(f"{k.name}  ({shown_fingerprint(k)})", k.name) for k in self.keypairs]
         )
         if image is None:
             self._detail_head.value = notice(

@@ -26,7 +26,7 @@ from denbi_jupyter.panels._bind import bind
 from denbi_jupyter.panels._html import Tone, esc, notice, title
 from denbi_jupyter.panels._sites import ClientSource
 
-__all__ = ["KeyPairPanel", "key_file_problem", "keypair_name_problem"]
+__all__ = ["KeyPairPanel", "key_file_problem", "keypair_name_problem", "shown_fingerprint"]
 
 #: Buttons keep their label whole; rows wrap them to the next line at narrow widths.
 _BUTTON = w.Layout(width="auto", flex="0 0 auto")
@@ -233,7 +233,8 @@ class KeyPairPanel(Panel):
 
         def done(pair: KeyPair) -> None:
             self.import_name = self.public_text = self.upload_name = ""
-            self.message = f"Imported key pair {pair.name!r} on {self.site} ({_shown_print(pair)})."
+            shown = shown_fingerprint(pair)
+            self.message = f"Imported key pair {pair.name!r} on {self.site} ({shown})."
             self.log.info(f"imported key pair {pair.name!r} on {self.site}")
             self.reload()
 
@@ -357,7 +358,7 @@ class KeyPairPanel(Panel):
         for (_row, html, button), pair in zip(self._row_pool, pairs, strict=False):
             html.value = (
                 f"<b>{esc(pair.name)}</b> <span style='color:#6c757d'>{esc(pair.type)}</span> "
-                f"<code style='font-size:12px'>{esc(_shown_print(pair))}</code>"
+                f"<code style='font-size:12px'>{esc(shown_fingerprint(pair))}</code>"
             )
             button.keypair_name = pair.name
             button.disabled = self.working
@@ -380,5 +381,6 @@ class KeyPairPanel(Panel):
         return row, html, button
 
 
-def _shown_print(pair: KeyPair) -> str:
+def shown_fingerprint(pair: KeyPair) -> str:
+    """The fingerprint people compare with ``ssh-keygen -lf``: SHA256, else Nova's MD5."""
     return pair.sha256_fingerprint or pair.fingerprint

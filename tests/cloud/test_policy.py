@@ -35,12 +35,12 @@ from denbi_jupyter.errors import UserInputError
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def _utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
-def _berlin(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=BERLIN)
+def _berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 def _server(name: str, **metadata: str) -> Server:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -193,7 +194,9 @@ def test_due_vms_are_snapshotted_in_parallel_as_subflows_of_the_run(cloud: FakeC
     with get_client(sync_client=True) as client:
         children = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
-                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[report.flow_run_id])
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(
+                    any_=[uuid.UUID(report.flow_run_id)]
+                )
             )
         )
     names = sorted(run.name for run in children)

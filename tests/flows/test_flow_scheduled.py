@@ -196,9 +196,8 @@ def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> 
     for deployment in config["deployments"]:
         name = deployment["entrypoint"]
         flow = {**scheduled, **panels}[name]
-        assert (
-            deployment["name"] == flow.name
-        )  # "<flow>/<deployment>" = "create-snapshot/create-snapshot"
+        # "<flow>/<deployment>" = "create-snapshot/create-snapshot"
+        assert deployment["name"] == getattr(flow, "name", None)
         assert deployment["work_pool"]["name"] == "denbi-process"
         signature = inspect.signature(flow.fn)  # type: ignore[attr-defined]
         assert set(deployment.get("parameters", {})) <= set(signature.parameters)

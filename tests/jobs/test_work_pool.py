@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import json
 import threading
 from collections.abc import Iterator
@@ -43,7 +44,9 @@ def deployed(prefect_harness: None) -> str:
 
     with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
         client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
-    create_snapshot.to_deployment(name="create-snapshot", work_pool_name=POOL).apply()
+    deployment = create_snapshot.to_deployment(name="create-snapshot", work_pool_name=POOL)
+    assert not inspect.isawaitable(deployment)  # called from sync code: no coroutine
+    deployment.apply()
     return POOL
 
 

@@ -159,3 +159,11 @@ def test_a_key_pair_added_in_the_connect_tab_is_offered_and_picked_by_the_boot_f
     keys.reload()
     assert panel.wait_idle()
     assert panel.images.key_name == "" and [k.name for k in panel.images.keypairs] == ["old-laptop"]
+
+
+def test_the_activity_tab_shows_the_log_unfolded() -> None:
+    shared, _here, _there = two_sites()
+    panel = CloudPanel(shared=shared, probe=RecordingProbe())
+    assert shared.log.expanded
+    assert panel.tabs.children[TAB_TITLES.index("Activity")].children[1] is shared.log
+    panel.close()

@@ -183,7 +183,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def image_id(panel: ImagePanel, name: str) -> str:
-    return next(i.id for i in panel.catalog if i.name == name)
+    return str(next(i.id for i in panel.catalog if i.name == name))
 
 
 def with_keys(fake: FakeCloud, *names: str) -> FakeCloud:

@@ -38,7 +38,7 @@ def row_of(panel: ServersPanel, name: str) -> ServerRow:
 
 def shown_text(row: ServerRow) -> str:
     """What a row shows: its title line and its details."""
-    return row.title.value + row.cells.value
+    return str(row.title.value) + str(row.cells.value)
 
 
 def status_of(panel: ServersPanel, name: str) -> str | None:

@@ -130,7 +130,7 @@ def test_a_click_while_the_preflight_runs_leaves_no_stale_wait_message(
 ) -> None:
     panel = loaded(SnapshotPanel(shared))
     release = threading.Event()
-    real = _snapshot_create.preflight
+    real = vars(_snapshot_create)["preflight"]
 
     def held(client: CloudClient, server_id: str, name: str) -> object:
         release.wait(30)
@@ -246,9 +246,10 @@ def test_the_activity_log_records_how_each_job_ended(job_runner: Any) -> None:
 
 
 # --- 7. the table fits the side area ----------------------------------------------------------
-def opening_styles(html: str) -> list[str]:
-    """The style of every element of ``html``, in order, with the class names."""
-    return re.findall(r'<div (?:class="([^"]*)" )?style="([^"]*)"', html)  # type: ignore[return-value]
+def opening_styles(html: str) -> list[tuple[str, str]]:
+    """``(class, style)`` of every element of ``html``, in order."""
+    found: list[tuple[str, str]] = re.findall(r'<div (?:class="([^"]*)" )?style="([^"]*)"', html)
+    return found
 
 
 def test_header_and_rows_share_one_wrapping_structure(fake: FakeCloud, shared: Shared) -> None:
@@ -339,7 +340,10 @@ def test_stop_it_first_offers_a_stop_that_runs_as_a_job_and_clears_the_warning(
     assert card.job.title == "Stop vm1" and card.site == "fake"
     assert card.job.wait(120)
     assert card.state == "completed", card.job.error
-    wait_until(lambda: form.server(vm(fake, "vm1")).status == "SHUTOFF", what="a fresh VM list")
+    wait_until(
+        lambda: getattr(form.server(vm(fake, "vm1")), "status", "") == "SHUTOFF",
+        what="a fresh VM list",
+    )
     wait_until(lambda: not form.stopping, what="the stop to be over")
     panel.wait_idle()
     assert fake.servers[vm(fake, "vm1")].status == "SHUTOFF"
