@@ -91,7 +91,9 @@ def test_booting_a_vm_ends_on_a_connection_card(page: Any) -> None:
     connection = images.locator(".denbi-connection-card").first
     expect(connection.locator("textarea").first).to_have_value(re.compile(r"^ssh -p \d+ ubuntu@"))
     expect(connection.locator(".denbi-x2go-download")).to_contain_text("X2Go session file (XFCE)")
-    expect(connection.locator(".denbi-badge", has_text="reachable")).to_be_visible()
+    ssh = connection.locator(".denbi-way-in", has_text="SSH").first
+    expect(ssh.locator(".denbi-badge", has_text="ready")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    expect(ssh).to_contain_text(re.compile(r"port \d+ reachable"))
     shot(page, "boot")
 
 
@@ -128,7 +130,7 @@ def test_paging_and_filtering_the_snapshot_browser(page: Any) -> None:
     search = snapshots.get_by_placeholder("Filter by name, project or OpenStack ID…")
     search.fill("browser")
     expect(page.locator(".denbi-snapshot-row")).to_have_count(1)
-    expect(snapshots).to_contain_text("Page 1 of 1 · 1 snapshots")
+    expect(snapshots).to_contain_text("Page 1 of 1 · 1 snapshot")
     search.fill("zzz-no-such")
     expect(snapshots).to_contain_text("No snapshots match 'zzz-no-such'")
     search.fill("rnaseq")
