@@ -138,6 +138,12 @@ def _ssh(
         return WayInStatus(WayIn.SSH, Readiness.FAILED, _port_failure(port))
     latency = f" ({port.latency_ms:.0f} ms)" if port.latency_ms is not None else ""
     reachable = f"port {details.port} reachable{latency}"
+    if not checks.key_known and not server.key_name:
+        return WayInStatus(
+            WayIn.SSH,
+            Readiness.UNKNOWN,
+            f"{reachable}; the VM was booted without a key pair, so it may accept no key",
+        )
     if not checks.key_known:
         return WayInStatus(WayIn.SSH, Readiness.READY, f"{reachable}; no key file to check")
     login = checks.login

@@ -91,9 +91,9 @@ def test_booting_a_vm_ends_on_a_connection_card(page: Any) -> None:
     connection = images.locator(".denbi-connection-card").first
     expect(connection.locator("textarea").first).to_have_value(re.compile(r"^ssh -p \d+ ubuntu@"))
     expect(connection.locator(".denbi-x2go-download")).to_contain_text("X2Go session file (XFCE)")
-    ssh = connection.locator(".denbi-way-in", has_text="SSH").first
-    expect(ssh.locator(".denbi-badge", has_text="ready")).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    expect(ssh).to_contain_text(re.compile(r"port \d+ reachable"))
+    ssh = connection.locator(".denbi-way-in", has_text="SSH").first  # booted without a key
+    expect(ssh).to_contain_text(re.compile(r"port \d+ reachable"), timeout=JOB_TIMEOUT_MS)
+    expect(ssh.locator(".denbi-badge")).to_have_text("cannot check")
     shot(page, "boot")
 
 

@@ -205,3 +205,11 @@ def test_guacamole_does_not_wait_for_ssh() -> None:
     later = BOOTED + dt.timedelta(hours=1)
     ssh, guacamole = ways_in(GUACAMOLE, server(), Checks(port=REFUSED), now=later)
     assert (ssh.readiness, guacamole.readiness) == (Readiness.FAILED, Readiness.READY)
+
+
+def test_a_vm_booted_without_a_key_pair_cannot_be_called_ready() -> None:
+    keyless = replace(server(), key_name=None)
+    status = ssh_of(Checks(port=OPEN), keyless)
+    assert status.readiness is Readiness.UNKNOWN
+    assert status.reason.endswith("booted without a key pair, so it may accept no key")
+    assert ssh_of(Checks(port=OPEN)).readiness is Readiness.READY  # it has one: the port will do
