@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -46,6 +46,7 @@ __all__ = [
     "FlowEvent",
     "Listener",
     "current_flow_run_id",
+    "job_flow",
     "listen",
     "publish_outcome",
     "report",
@@ -55,6 +56,9 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 EventKind = Literal["progress", "log"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +265,8 @@ def _outcome(state: State[Any]) -> dict[str, Any]:
 def publish_outcome(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Completion and failure hook: leave the run's outcome as an artifact (deployments only).
 
-    Attach it with ``@flow(on_completion=[publish_outcome], on_failure=[publish_outcome])``.
+    Attach it with ``@flow(on_completion=[publish_outcome], on_failure=[publish_outcome])``,
+    or declare the flow with :func:`job_flow`.
     """
     if flow_run.deployment_id is None:
         return
@@ -282,3 +287,20 @@ def publish_outcome(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) 
             )
     except Exception as exc:  # noqa: BLE001 - the run's own state stays what it is
         _log.warning("Could not publish the outcome of flow run %s: %s", flow_run.id, exc)
+
+
+def job_flow(name: str, run_name: str) -> Callable[[Callable[P, R]], Flow[P, R]]:
+    """``@flow`` of a flow that runs as a job, named ``name``, its runs named ``run_name``.
+
+    Its result is not persisted, and :func:`publish_outcome` runs on completion and on
+    failure.
+    """
+    from prefect import flow
+
+    return flow(
+        name=name,
+        flow_run_name=run_name,
+        persist_result=False,
+        on_completion=[publish_outcome],
+        on_failure=[publish_outcome],
+    )

@@ -10,8 +10,6 @@ request id finds the server it made before instead of booting a second one.
 
 from __future__ import annotations
 
-from prefect import flow
-
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import BootResult
 from denbi_jupyter.cloud.rules.lineage import desktop_source
@@ -26,7 +24,7 @@ from denbi_jupyter.errors import (
 )
 from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
-from flows._progress import current_flow_run_id, publish_outcome, report, run_logger
+from flows._progress import current_flow_run_id, job_flow, report, run_logger
 from flows._waiters import SYSTEM_CLOCK
 
 __all__ = ["boot_request_id", "boot_server", "check_quota"]
@@ -139,13 +137,7 @@ def _connection(
         return None, str(exc)
 
 
-@flow(
-    name="boot-server",
-    flow_run_name="boot-{name}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("boot-server", "boot-{name}")
 def boot_server(
     site: str,
     image: str,

@@ -18,15 +18,13 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 
-from prefect import flow
-
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import DeleteItem, DeleteOutcome, DeleteReport
 from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.errors import DenbiError, NotFoundError, PermissionDeniedError, UserInputError
 from flows import _tasks as tasks
-from flows._progress import publish_outcome, report, run_logger
+from flows._progress import job_flow, report, run_logger
 from flows._retry import idempotent, once
 
 __all__ = ["MAX_PARALLEL", "delete_checked", "delete_snapshots", "judge"]
@@ -135,13 +133,7 @@ def _report(wanted: Sequence[str], *parts: Mapping[str, DeleteItem]) -> DeleteRe
     return DeleteReport(items=tuple(merged[image_id] for image_id in wanted))
 
 
-@flow(
-    name="delete-snapshots",
-    flow_run_name="delete-{site}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("delete-snapshots", "delete-{site}")
 def delete_snapshots(site: str, image_ids: list[str], max_parallel: int = 8) -> DeleteReport:
     """Delete the named snapshots, ``max_parallel`` at a time.
 

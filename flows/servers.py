@@ -13,13 +13,11 @@ it out and destroy the snapshot.
 
 from __future__ import annotations
 
-from prefect import flow
-
 from denbi_jupyter.cloud.results import ServerActionResult
 from denbi_jupyter.cloud.rules.servers import TARGET_STATUS, ServerAction, action_refusal
 from denbi_jupyter.errors import ConflictError, UserInputError
 from flows import _tasks as tasks
-from flows._progress import current_flow_run_id, publish_outcome, report, run_logger
+from flows._progress import current_flow_run_id, job_flow, report, run_logger
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -75,13 +73,7 @@ def run_server_action(
     )
 
 
-@flow(
-    name="stop-server",
-    flow_run_name="stop-{server}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("stop-server", "stop-{server}")
 def stop_server(site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> ServerActionResult:
     """Stop a VM (Nova ``os-stop``) and wait until it is SHUTOFF.
 
@@ -93,13 +85,7 @@ def stop_server(site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S) ->
     return run_server_action(site, server, ServerAction.STOP, timeout_s)
 
 
-@flow(
-    name="start-server",
-    flow_run_name="start-{server}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("start-server", "start-{server}")
 def start_server(
     site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ServerActionResult:
@@ -113,13 +99,7 @@ def start_server(
     return run_server_action(site, server, ServerAction.START, timeout_s)
 
 
-@flow(
-    name="reboot-server",
-    flow_run_name="reboot-{server}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("reboot-server", "reboot-{server}")
 def reboot_server(
     site: str, server: str, hard: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ServerActionResult:
@@ -135,13 +115,7 @@ def reboot_server(
     return run_server_action(site, server, action, timeout_s)
 
 
-@flow(
-    name="delete-server",
-    flow_run_name="delete-{server}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("delete-server", "delete-{server}")
 def delete_server(
     site: str, server: str, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ServerActionResult:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import getpass
 
-from prefect import flow
-
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.provenance import made_from_its_source, provenance_metadata
 from denbi_jupyter.cloud.results import SnapshotResult
@@ -36,7 +34,7 @@ from denbi_jupyter.errors import (
 )
 from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
-from flows._progress import current_flow_run_id, publish_outcome, report, run_logger
+from flows._progress import current_flow_run_id, job_flow, report, run_logger
 from flows._retry import idempotent
 from flows._waiters import SYSTEM_CLOCK
 
@@ -236,13 +234,7 @@ def _mark(schedule: str | None, image_id: str) -> str | None:
     return schedule_mark(schedule, image_id) if schedule else None
 
 
-@flow(
-    name="create-snapshot",
-    flow_run_name="snapshot-{name}",
-    persist_result=False,
-    on_completion=[publish_outcome],
-    on_failure=[publish_outcome],
-)
+@job_flow("create-snapshot", "snapshot-{name}")
 def create_snapshot(
     site: str,
     server: str,

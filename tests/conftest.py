@@ -22,11 +22,8 @@ def isolated_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
     """The local cloud with fast timings, started once per test session."""
-    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast())).start()
-    try:
+    with LocalCloud(LocalCloudConfig(timings=Timings.fast())) as cloud:
         yield cloud
-    finally:
-        cloud.stop()
 
 
 @pytest.fixture(scope="session")

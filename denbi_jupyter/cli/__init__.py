@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from denbi_jupyter import errors
+from denbi_jupyter.cli._output import exit_code
 from denbi_jupyter.errors import DenbiError
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
@@ -54,13 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_code(error: DenbiError) -> int:
-    for kind in type(error).__mro__:
-        if kind in EXIT_CODES:
-            return EXIT_CODES[kind]
-    return 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     parser = build_parser()
@@ -69,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except DenbiError as error:
         print(f"denbi-jupyter: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     except KeyboardInterrupt:
         print("denbi-jupyter: interrupted", file=sys.stderr)
         return 130

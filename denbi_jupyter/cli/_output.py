@@ -1,4 +1,5 @@
-"""Shared pieces of the subcommands: adding one, ``--site``, ``--json``, tables, confirmation.
+"""Shared pieces of the subcommands: adding one, ``--site``, ``--json``, tables, confirmation,
+one handler per named VM.
 
 Results go to stdout (JSON with ``--json``, an aligned table or a few lines otherwise);
 progress and warnings go to stderr, so ``--json`` output always parses.
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from denbi_jupyter.errors import UserInputError
+from denbi_jupyter.errors import DenbiError, UserInputError
 
 __all__ = [
     "add_command",
@@ -28,10 +29,13 @@ __all__ = [
     "confirm",
     "confirm_delete",
     "emit_json",
+    "exit_code",
+    "for_each_server",
     "gigabytes",
     "jsonable",
     "positive_seconds",
     "resolve_site",
+    "server_names",
     "show_listing",
     "table",
 ]
@@ -207,3 +211,45 @@ def confirm_delete(count: int, what: str, site: str, *, assume_yes: bool) -> boo
         return True
     print("Nothing deleted.")
     return False
+
+
+def exit_code(error: DenbiError) -> int:
+    """The process exit code of ``error``: that of its nearest class in ``EXIT_CODES``, or 1."""
+    from denbi_jupyter.cli import EXIT_CODES
+
+    return next((EXIT_CODES[k] for k in type(error).__mro__ if k in EXIT_CODES), 1)
+
+
+def server_names(servers: Sequence[str]) -> list[str]:
+    """The VM names or ids given, stripped, in order, without blanks or repeats."""
+    return list(dict.fromkeys(item.strip() for item in servers if item.strip()))
+
+
+def for_each_server(
+    names: Sequence[str], handle: Callable[[str], tuple[object, list[str]]], *, as_json: bool
+) -> tuple[int, list[object]]:
+    """Handle every VM; print each outcome's lines (or its error) unless ``as_json``.
+
+    ``handle(name)`` gives the VM's JSON record and the lines to print; a
+    :class:`~denbi_jupyter.errors.DenbiError` it raises is that VM's outcome, and the others
+    go on.
+
+    Returns:
+        The first failure's exit code (0 when none failed), and each VM's record (for a
+        failure ``{"server": name, "error": message, "exit_code": code}``).
+    """
+    code = 0
+    records: list[object] = []
+    for name in names:
+        try:
+            record, lines = handle(name)
+        except DenbiError as error:
+            code = code or exit_code(error)
+            records.append({"server": name, "error": str(error), "exit_code": exit_code(error)})
+            if not as_json:
+                print(f"denbi-jupyter: error: {name}: {error}", file=sys.stderr)
+            continue
+        records.append(record)
+        if not as_json:
+            print("\n".join(lines))
+    return code, records

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from denbi_jupyter.connect._checks import check_port, check_timeout
 from denbi_jupyter.errors import UserInputError
 
 __all__ = ["MAX_PROBE_TIMEOUT", "ProbeResult", "probe_tcp"]
@@ -91,13 +92,8 @@ def probe_tcp(host: str, port: int, *, timeout: float = 3.0) -> ProbeResult:
     if not isinstance(host, str) or not host.strip():
         raise UserInputError(f"{host!r} is not a host name; give the gateway's name or address.")
     host = host.strip()
-    if type(port) is not int or not 1 <= port <= 65535:
-        raise UserInputError(f"{port!r} is not a TCP port; give a number from 1 to 65535.")
-    if not 0 < timeout <= MAX_PROBE_TIMEOUT:
-        raise UserInputError(
-            f"Probe timeout {timeout!r} s is out of range; use more than 0 and at most "
-            f"{MAX_PROBE_TIMEOUT:g} s."
-        )
+    check_port(port)
+    check_timeout(timeout, maximum=MAX_PROBE_TIMEOUT, what="Probe timeout")
     deadline = time.monotonic() + timeout
     resolved = _resolve(host, port, timeout)
     if isinstance(resolved, str):

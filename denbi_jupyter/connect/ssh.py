@@ -11,6 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from denbi_jupyter.connect._checks import check_port
 from denbi_jupyter.connect.ports import PortFormula
 from denbi_jupyter.errors import UserInputError
 
@@ -43,12 +44,6 @@ def _check_user(user: str) -> str:
             "(letters, digits, '.', '_' and '-')."
         )
     return user
-
-
-def _check_port(port: int) -> int:
-    if type(port) is not int or not 1 <= port <= 65535:
-        raise UserInputError(f"{port!r} is not a TCP port; give a number from 1 to 65535.")
-    return port
 
 
 def _check_key_path(key_path: str | None) -> str | None:
@@ -84,7 +79,7 @@ class ConnectionInfo:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "host", _check_host(self.host))
-        _check_port(self.port)
+        check_port(self.port)
         _check_user(self.user)
         _check_key_path(self.key_path)
         if not isinstance(self.server_name, str):

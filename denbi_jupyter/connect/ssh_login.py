@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from denbi_jupyter.connect._checks import check_port, check_timeout
 from denbi_jupyter.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -161,13 +162,8 @@ def check_ssh_login(
     """
     if not host.strip() or not user.strip() or not key_path.strip():
         raise UserInputError("An SSH login check needs a host, a user and a key file; give all.")
-    if type(port) is not int or not 1 <= port <= 65535:
-        raise UserInputError(f"{port!r} is not a TCP port; give a number from 1 to 65535.")
-    if not 0 < timeout <= MAX_LOGIN_TIMEOUT:
-        raise UserInputError(
-            f"Login timeout {timeout!r} s is out of range; use more than 0 and at most "
-            f"{MAX_LOGIN_TIMEOUT:g} s."
-        )
+    check_port(port)
+    check_timeout(timeout, maximum=MAX_LOGIN_TIMEOUT, what="Login timeout")
     key = _load_key(key_path)
     if isinstance(key, str):
         return LoginResult(

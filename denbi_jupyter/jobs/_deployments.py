@@ -55,7 +55,7 @@ from denbi_jupyter.jobs._job import Job, JobState
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.objects import FlowRun
+    from prefect.client.schemas.objects import Artifact, FlowRun
 
 __all__ = [
     "DEPLOYMENTS",
@@ -249,8 +249,9 @@ def in_flight_runs(pool: WorkPool) -> list[tuple[FlowRef, FlowRun]]:
 
 
 def job_for_run(run: FlowRun) -> Job:
-    """A new job standing for ``run`` (its title from the run's title tag)."""
-    job = Job(_title_of(run))
+    """A new job standing for ``run`` (its title from the run's title tag, its site from the
+    run's parameters)."""
+    job = Job(_title_of(run), site=str((run.parameters or {}).get("site") or ""))
     job._remote(flow_run_id=str(run.id))
     return job
 
@@ -268,39 +269,34 @@ def _job_state(run: FlowRun) -> JobState:
     return JobState.RUNNING
 
 
-def _progress(client: SyncPrefectClient, run_id: UUID) -> tuple[float | None, str | None]:
+def _run_artifacts(
+    client: SyncPrefectClient, run_id: UUID, kind: str, *, limit: int | None = None
+) -> list[Artifact]:
+    """The artifacts of type ``kind`` (``progress``, ``markdown``) of the flow run ``run_id``."""
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
         ArtifactFilterType,
     )
 
-    found = client.read_artifacts(
+    return client.read_artifacts(
         artifact_filter=ArtifactFilter(
             flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
-            type=ArtifactFilterType(any_=["progress"]),
+            type=ArtifactFilterType(any_=[kind]),
         ),
-        limit=1,
+        limit=limit,
     )
+
+
+def _progress(client: SyncPrefectClient, run_id: UUID) -> tuple[float | None, str | None]:
+    found = _run_artifacts(client, run_id, "progress", limit=1)
     if not found or not isinstance(found[0].data, int | float):
         return None, None
     return min(1.0, max(0.0, float(found[0].data) / 100)), found[0].description
 
 
 def _outcome(client: SyncPrefectClient, run_id: UUID) -> dict[str, Any] | None:
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        ArtifactFilterType,
-    )
-
-    found = client.read_artifacts(
-        artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
-            type=ArtifactFilterType(any_=["markdown"]),
-        ),
-    )
-    for artifact in found:
+    for artifact in _run_artifacts(client, run_id, "markdown"):
         if artifact.description != OUTCOME_DESCRIPTION or not isinstance(artifact.data, str):
             continue
         block = _JSON_BLOCK.search(artifact.data)

@@ -42,6 +42,7 @@ class Job:
     Attributes:
         id: Our id (uuid4 hex).
         title: What the job does, e.g. ``Snapshot vm1 → nightly-1``.
+        site: The site its parameters name ("" when they name none).
         state: Where the job is.
         progress: 0.0..1.0, or None while it cannot be told.
         message: The last status line, e.g. ``Glance: saving``.
@@ -52,9 +53,10 @@ class Job:
         flow_run_id: Prefect's flow run id once known.
     """
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, site: str = "") -> None:
         self.id: str = uuid.uuid4().hex
         self.title: str = title
+        self.site: str = site
         self.state: JobState = JobState.PENDING
         self.progress: float | None = None
         self.message: str = "Waiting to start"

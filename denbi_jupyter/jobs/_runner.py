@@ -133,7 +133,7 @@ class JobRunner:
         """
         if not isinstance(flow, FlowRef) and not callable(flow):
             raise TypeError(f"{flow!r} is not a flow")
-        job = Job(title)
+        job = Job(title, site=str(parameters.get("site") or ""))
         with self._lock:
             self._jobs.append(job)
             self._flows[job.id] = flow
@@ -167,6 +167,11 @@ class JobRunner:
                 for job in self._jobs
                 if not job.done and (flow is None or self._flows.get(job.id) is flow)
             )
+
+    def flow_of(self, job: Job) -> FlowRef | Callable[..., object] | None:
+        """The flow ``job`` runs (as submitted, or the deployment's); None for another's job."""
+        with self._lock:
+            return self._flows.get(job.id)
 
     def _adopt(self, flow: FlowRef, run: FlowRun) -> None:
         run_id = str(run.id)

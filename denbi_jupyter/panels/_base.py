@@ -4,7 +4,8 @@
 the background: :meth:`Panel._call` for work that needs the site's cloud client (it opens the
 site, i.e. logs in, on first use) and :meth:`Panel._run_local` for work that does not (a PuTTY
 key conversion, a TCP probe), so that local work keeps working while Keystone is down.
-:meth:`Panel._start_job` starts a flow (named by :class:`~denbi_jupyter.jobs.FlowRef`) as a job.
+:meth:`Panel._start_job` starts a flow (named by :class:`~denbi_jupyter.jobs.FlowRef`) as a job;
+:meth:`Shared.show_in_flight` finds the runs on a work pool that other kernels started.
 Subclasses keep their state in traits and render in one ``_render()``; :meth:`Panel.close`
 releases what a panel holds.
 """
@@ -20,7 +21,7 @@ import ipywidgets as w
 import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
-from denbi_jupyter.panels._background import ActivityLog, Background, describe_error
+from denbi_jupyter.panels._background import ActivityLog, Background, describe_error, guarded
 from denbi_jupyter.panels._flows import FlowRef, submit_flow, warm_flows
 from denbi_jupyter.panels._html import Tone, notice
 from denbi_jupyter.panels._sites import ClientSource, SiteClients
@@ -29,10 +30,15 @@ from denbi_jupyter.panels.jobs_view import JobCard, JobList
 if TYPE_CHECKING:
     from denbi_jupyter.jobs import Job, JobRunner
 
-__all__ = ["Panel", "RunnerHandle", "Shared"]
+__all__ = ["InFlight", "Panel", "RunnerHandle", "Shared"]
 
 T = TypeVar("T")
 _JOB_KEYS = itertools.count(1)
+#: Longest wait of the look for runs in flight for the runner to warm up, in seconds.
+_WARM_WAIT_S = 180.0
+
+#: Runs still in flight that no panel of a :class:`Shared` started, with their flows.
+InFlight = Sequence[tuple[FlowRef, "Job"]]
 
 
 class RunnerHandle:
@@ -50,6 +56,12 @@ class RunnerHandle:
         self._started = False
         if runner is not None:
             self._ready.set()
+
+    @property
+    def held(self) -> bool:
+        """True when a runner was given or is being created (asking for it costs nothing new)."""
+        with self._lock:
+            return self._runner is not None or self._started
 
     def warm_up(self) -> None:
         """Create (if needed) and warm the runner in a daemon thread; returns at once."""
@@ -108,6 +120,10 @@ class Shared:
         self.background = Background(self.log)
         self.debounce_s = debounce_s
         self.warm_up = warm_up
+        self._jobs_lock = threading.Lock()
+        self._started: set[str] = set()
+        self._in_flight_asked = False
+        self._closed = False
 
     @classmethod
     def of(
@@ -127,11 +143,61 @@ class Shared:
         if self.warm_up:
             self.runner.warm_up()
 
+    def submit(self, runner: JobRunner, make: Callable[[JobRunner], Job]) -> Job:
+        """``make(runner)``, a job a panel of this state starts (never shown as in flight)."""
+        with self._jobs_lock:  # held while submitting: a look for runs in flight waits for it
+            job = make(runner)
+            self._started.add(job.id)
+        return job
+
+    def show_in_flight(self, show: Callable[[InFlight], None]) -> None:
+        """Once: hand ``show`` the runs still going on the runner's work pool that no panel of
+        this state started, as ``(flow, job)``; returns at once (a daemon thread asks).
+
+        Nothing is asked without a work pool, nor when there is no runner and warming up is off.
+        """
+        with self._jobs_lock:
+            if self._in_flight_asked or not (self.warm_up or self.runner.held):
+                return
+            self._in_flight_asked = True
+        threading.Thread(
+            target=guarded(self.log, self._find_in_flight, "runs in flight"),
+            args=(show,),
+            name="denbi-in-flight",
+            daemon=True,
+        ).start()
+
+    def _find_in_flight(self, show: Callable[[InFlight], None]) -> None:
+        runner = self.runner.get(_WARM_WAIT_S)
+        if runner.work_pool is None:
+            return
+        runner.warm_up()
+        if not runner.wait_warm(_WARM_WAIT_S):
+            self.log.info("Runs in flight were not looked for: the Prefect backend did not start.")
+            return
+        try:
+            jobs = runner.in_flight()
+        except Exception as exc:  # noqa: BLE001 - said in the log; the panels work on
+            self.log.info(
+                f"Runs in flight on work pool {runner.work_pool.name!r} could not be "
+                f"listed: {describe_error(exc)}"
+            )
+            return
+        found: list[tuple[FlowRef, Job]] = []
+        with self._jobs_lock:  # after any submit that put its job into the runner's list
+            for job in jobs:
+                flow = runner.flow_of(job)
+                if job.id not in self._started and isinstance(flow, FlowRef):
+                    found.append((flow, job))
+        if found and not self._closed:
+            show(found)
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop the pool (waiting up to ``timeout`` s for running calls) and close the clients.
 
         Idempotent. Jobs already handed to the runner keep running: they are the user's work.
         """
+        self._closed = True
         self.background.close(timeout)
         self.clients.close()
 
@@ -346,8 +412,12 @@ class Panel(w.VBox):  # type: ignore[misc]
         pending = jobs.add_pending(title, site=site)
 
         def submit() -> Job:
-            runner = self.shared.runner.get()
-            job = submit_flow(runner, title, flow, parameters, clients=self.clients.get)
+            job = self.shared.submit(
+                self.shared.runner.get(),
+                lambda runner: submit_flow(
+                    runner, title, flow, parameters, clients=self.clients.get
+                ),
+            )
             self.log.follow_job(job, site=site, describe_result=describe_result)
             return job
 

@@ -3,8 +3,11 @@
 Each row is a title line (name, state badges, short id, and Connect at its end), the details
 (a grid of auto-fitting cells) with the lifecycle buttons Stop, Start, Reboot and Delete beside
 them or, when the view is narrow (the JupyterLab side area, ~350-420 px), wrapped below them,
-and a note line for what the user must know about this VM (locked, a snapshot uploading,
-Nova's fault, the reason an action was refused). Nothing overflows: every line wraps. A button is
+a note line for what the user must know about this VM (locked, a snapshot uploading,
+Nova's fault, the reason an action was refused), and the policy line: the VM's snapshot policy
+in words (or "no snapshot policy", or why its value cannot be used) and the last policy run's
+outcome (its newest snapshot of the policy's schedule, with slot and status); the row's
+"Policy…" button opens the policy form under it. Nothing overflows: every line wraps. A button is
 enabled only where :func:`~denbi_jupyter.cloud.rules.servers.action_refusal` allows its
 action; a disabled one carries the rule's reason as its tooltip.
 
@@ -22,8 +25,16 @@ import ipywidgets as w
 
 from denbi_jupyter.cloud.classify import classify_image
 from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.rules.policy import (
+    LEGACY_KEY,
+    POLICY_KEY,
+    PolicyError,
+    SnapshotPolicy,
+    policy_of,
+)
+from denbi_jupyter.cloud.rules.policy_preview import local_time, policy_slot
 from denbi_jupyter.cloud.rules.servers import ServerAction, action_refusal, is_snapshotting
-from denbi_jupyter.cloud.types import DesktopKind, Server
+from denbi_jupyter.cloud.types import DesktopKind, Image, Server
 from denbi_jupyter.panels._html import Tone, badge, esc, status_tone
 
 __all__ = [
@@ -35,6 +46,7 @@ __all__ = [
     "cells_html",
     "image_infos",
     "note_html",
+    "policy_html",
     "short_id",
     "title_html",
 ]
@@ -199,12 +211,36 @@ def note_html(server: Server, told: str = "") -> str:
     return ""
 
 
-def _line(text: str, tone: Tone) -> str:
+def _line(text: str, tone: Tone, *, kind: str = "note") -> str:
     colours = {Tone.WARN: "#664d03", Tone.ERROR: "#842029", Tone.INFO: "#055160"}
     colour = colours.get(tone, "#495057")
     return (
-        f'<div class="denbi-server-note denbi-{tone.value}" style="color:{colour};'
+        f'<div class="denbi-server-{kind} denbi-{tone.value}" style="color:{colour};'
         f'font-size:12px;line-height:1.4;margin:2px 0;overflow-wrap:anywhere">{esc(text)}</div>'
+    )
+
+
+def policy_html(server: Server, *, last: Image | None, known: bool, said: str = "") -> str:
+    """A VM's snapshot policy in words (or none, or why it cannot be used), the last policy
+    snapshot when ``known`` (looked up), and ``said``: what Save or Remove just did."""
+    policy: SnapshotPolicy | None = None
+    try:
+        policy = policy_of(server.metadata)
+    except PolicyError as exc:
+        text, tone = f"Snapshot policy unusable (policy runs report it as failed): {exc}", Tone.WARN
+    else:
+        if policy is None:
+            text, tone = "no snapshot policy", Tone.MUTED
+        else:
+            old = "" if POLICY_KEY in server.metadata else f" (the old {LEGACY_KEY} marker)"
+            text, tone = f"Snapshot policy: {policy.describe()}{old}", Tone.INFO
+    if known and (policy is not None or POLICY_KEY in server.metadata):
+        text += "; " + (
+            f"last policy snapshot: {local_time(policy_slot(last), policy)}, {last.status}"
+            if last is not None else "no policy snapshot yet"
+        )  # fmt: skip
+    return _line(text, tone, kind="policy") + (
+        _line(said, Tone.INFO, kind="policy") if said else ""
     )
 
 
@@ -217,6 +253,8 @@ class ServerRow:
     cells: w.HTML
     note: w.HTML
     connect: w.Button
+    policy: w.HTML
+    policy_button: w.Button
     buttons: dict[ServerAction, w.Button] = field(default_factory=dict)
     server_id: str = ""
 
@@ -227,6 +265,7 @@ class ServerRows(w.VBox):  # type: ignore[misc]
     Args:
         on_action: ``(server_id, action)`` when an action button is clicked.
         on_connect: ``server_id`` when a Connect button is clicked.
+        on_policy: ``server_id`` when a "Policy…" button is clicked.
     """
 
     def __init__(
@@ -234,9 +273,11 @@ class ServerRows(w.VBox):  # type: ignore[misc]
         *,
         on_action: Callable[[str, ServerAction], None],
         on_connect: Callable[[str], None],
+        on_policy: Callable[[str], None],
     ) -> None:
         self._on_action = on_action
         self._on_connect = on_connect
+        self._on_policy = on_policy
         self._rows: list[ServerRow] = []
         self._shown = 0
         self._body = w.VBox(layout=w.Layout(width="100%"))
@@ -260,9 +301,16 @@ class ServerRows(w.VBox):  # type: ignore[misc]
         images: Mapping[str, ImageInfo | None],
         running: Mapping[str, ServerAction],
         notes: Mapping[str, str],
+        policy_snapshots: Mapping[str, Image | None] | None = None,
+        policy_notes: Mapping[str, str] | None = None,
         under: tuple[str, w.Widget] | None = None,
     ) -> None:
-        """Show one row per VM; ``under`` is ``(server_id, widget)`` to show below that row."""
+        """Show one row per VM; ``under`` is ``(server_id, widget)`` to show below that row.
+
+        ``policy_snapshots``: server id → its last policy snapshot (None: none yet) for the VMs
+        looked up; ``policy_notes``: server id → what Save or Remove did.
+        """
+        lasts, said = policy_snapshots or {}, policy_notes or {}
         while len(self._rows) < len(servers):
             self._rows.append(self._make_row())
         now = dt.datetime.now(dt.UTC)
@@ -277,6 +325,15 @@ class ServerRows(w.VBox):  # type: ignore[misc]
                 now=now,
             )
             row.note.value = note_html(server, notes.get(server.id, ""))
+            row.policy.value = policy_html(
+                server,
+                last=lasts.get(server.id),
+                known=server.id in lasts,
+                said=said.get(server.id, ""),
+            )
+            row.policy_button.tooltip = (
+                f"Set, change or remove the snapshot policy of {server.name}"
+            )
             row.connect.tooltip = f"Show how to connect to {server.name} (Connect tab)"
             for action, button in row.buttons.items():
                 refusal = action_refusal(server, action)
@@ -306,21 +363,23 @@ class ServerRows(w.VBox):  # type: ignore[misc]
             action: w.Button(description=label, icon=icon, layout=_BUTTON)
             for action, label, icon in ACTIONS
         }
-        actions = w.HBox(list(buttons.values()), layout=_wrapping(flex="0 1 auto"))
+        policy_button = w.Button(description="Policy…", icon="calendar", layout=_BUTTON)
+        actions = w.HBox([*buttons.values(), policy_button], layout=_wrapping(flex="0 1 auto"))
         actions.add_class("denbi-server-actions")
         body = w.HBox([cells, actions], layout=_wrapping(width="100%"))
         note = w.HTML(layout=w.Layout(margin="0"))
+        policy = w.HTML(layout=w.Layout(margin="0"))
         box = w.VBox(
-            [head, body, note],
+            [head, body, note, policy],
             layout=w.Layout(
                 width="100%", border_bottom="1px solid #e9ecef", padding="6px 2px", flex="0 0 auto"
             ),
         )
         box.add_class("denbi-server-row")
-        row = ServerRow(
-            box=box, title=title, cells=cells, note=note, connect=connect, buttons=buttons
-        )
+        row = ServerRow(box=box, title=title, cells=cells, note=note, connect=connect,
+                        policy=policy, policy_button=policy_button, buttons=buttons)  # fmt: skip
         connect.on_click(lambda _b: self._on_connect(row.server_id))
+        policy_button.on_click(lambda _b: self._on_policy(row.server_id))
         for action, button in buttons.items():
             button.on_click(lambda _b, action=action: self._on_action(row.server_id, action))
         return row

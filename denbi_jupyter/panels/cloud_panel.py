@@ -4,11 +4,14 @@ connections.
 The four panels share one :class:`~denbi_jupyter.panels._base.Shared` (clients by site, a
 background pool, the job runner and the activity log). Picking a site switches all of them;
 a finished boot, or a Servers row's Connect button, switches to the Connect tab with that VM
-selected. Tabs are found by title (:data:`TAB_TITLES`), never by a number.
+selected. Tabs are found by title (:data:`TAB_TITLES`), never by a number. With a work pool,
+the runs still in flight that another kernel started show as job cards in the tab that starts
+their flow (see :mod:`denbi_jupyter.panels._in_flight`), followed to their end.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,17 +20,22 @@ import ipywidgets as w
 import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.results import BootResult, DeleteReport, SnapshotResult
+from denbi_jupyter.jobs import JobState
 from denbi_jupyter.panels._background import guarded
-from denbi_jupyter.panels._base import Panel, Shared
+from denbi_jupyter.panels._base import InFlight, Panel, Shared
 from denbi_jupyter.panels._html import Tone, badge, esc
+from denbi_jupyter.panels._in_flight import Tab, result_text, tab_of
 from denbi_jupyter.panels._sites import ClientSource, SiteClients
+from denbi_jupyter.panels._snapshot_delete import delete_outcomes
 from denbi_jupyter.panels.connection import ConnectionPanel, Prober
 from denbi_jupyter.panels.images import ImagePanel
+from denbi_jupyter.panels.jobs_view import JobCard, JobList
 from denbi_jupyter.panels.servers import ServersPanel
 from denbi_jupyter.panels.snapshots import SnapshotPanel
 
 if TYPE_CHECKING:
-    from denbi_jupyter.jobs import JobRunner
+    from denbi_jupyter.jobs import Job, JobRunner
 
 __all__ = ["TAB_TITLES", "CloudPanel"]
 
@@ -143,6 +151,7 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         )
         self.site = first
         self._render()
+        shared.show_in_flight(self._show_in_flight)
 
     # --- events ---------------------------------------------------------------------------------
     def _on_keypairs_changed(self, change: dict[str, Any]) -> None:
@@ -183,6 +192,39 @@ class CloudPanel(w.VBox):  # type: ignore[misc]
         if site == self.snapshots.site:
             self.snapshots.reload_servers()
         if site == self.servers.site:
+            self.servers.reload()
+
+    def _jobs_of(self, tab: Tab) -> JobList:
+        panel = {Tab.IMAGES: self.images, Tab.SERVERS: self.servers, Tab.SNAPSHOTS: self.snapshots}
+        jobs: JobList = panel[tab].jobs
+        return jobs
+
+    def _show_in_flight(self, found: InFlight) -> None:
+        """Show runs another kernel started (from a background thread), each in its tab."""
+        if self.__dict__.get("_closed"):
+            return
+        for flow, job in found:
+            tab = tab_of(flow, job.title)
+            if tab is None:
+                continue
+            card = self._jobs_of(tab).add(JobCard(job, describe_result=result_text, site=job.site))
+            card.on_done(functools.partial(self._on_in_flight_done, tab))
+            where = f" on {job.site}" if job.site else ""
+            self.shared.log.info(f"following job {job.title!r}{where}, started elsewhere")
+
+    def _on_in_flight_done(self, tab: Tab, job: Job) -> None:
+        """What the tab does when its own job ends, for a run it did not start."""
+        if self.__dict__.get("_closed") or job.state is not JobState.COMPLETED:
+            return
+        result, site = job.result, job.site
+        if isinstance(result, BootResult):
+            self._on_booted(result.site, result.server_id)
+        elif isinstance(result, SnapshotResult):
+            self.snapshots.table.add(result.site, result.image_id)
+        elif isinstance(result, DeleteReport):
+            gone = [image_id for image_id, _, ok, _ in delete_outcomes(result, {}) if ok]
+            self.snapshots.table.forget(site, gone)
+        elif tab is Tab.SERVERS and site == self.servers.site:
             self.servers.reload()
 
     @t.observe("site")

@@ -7,6 +7,12 @@ Start, Reboot and Delete. A button is enabled only where the domain's rule
 lifecycle flow as a job (a card in :attr:`ServersPanel.jobs`); the list reloads when the job
 has started and when it ends. Delete asks first, right under the VM's row. Images are looked up
 once per distinct image id, in the background; a render costs no request.
+
+Each row also shows the VM's snapshot policy and the last policy run's outcome (the newest
+snapshot its schedule's mark proves its own: one Glance listing per schedule in use, after each
+listing of the VMs, none when no VM has a policy); "Policy…" opens the
+:class:`~denbi_jupyter.panels._server_policy.PolicyForm` under the row (one form at a time, as
+the delete question), whose Save and Remove reload the list.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ import traitlets as t
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import ServerActionResult
+from denbi_jupyter.cloud.rules.policy import LEGACY_KEY, POLICY_KEY
+from denbi_jupyter.cloud.rules.policy_preview import last_policy_snapshot, schedule_of
+from denbi_jupyter.cloud.rules.retention import SCHEDULE_KEY
 from denbi_jupyter.cloud.rules.servers import ServerAction, action_refusal
-from denbi_jupyter.cloud.types import Server
+from denbi_jupyter.cloud.types import Image, Server
 from denbi_jupyter.jobs import JobState
 from denbi_jupyter.panels._base import Panel, Shared
 from denbi_jupyter.panels._flows import SERVER_ACTION_FLOWS, server_action_parameters
 from denbi_jupyter.panels._html import Tone, badge, esc, notice
+from denbi_jupyter.panels._server_policy import PolicyForm
 from denbi_jupyter.panels._server_rows import ImageInfo, ServerRows, image_infos, short_id
 from denbi_jupyter.panels._sites import ClientSource
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
@@ -36,7 +46,10 @@ if TYPE_CHECKING:
 __all__ = ["ServersPanel"]
 
 _BTN = w.Layout(width="auto", flex="0 0 auto")  # labels stay whole at narrow widths
-_STATE = ("servers", "images", "running", "confirm_id", "notes", "loading", "listed", "error")
+_STATE = (
+    "servers", "images", "running", "confirm_id", "notes", "loading", "listed", "error",
+    "policy_id", "policy_snapshots", "policy_notes",
+)  # fmt: skip
 
 
 class ServersPanel(Panel):
@@ -63,6 +76,12 @@ class ServersPanel(Panel):
     loading = t.Bool(False).tag(sync=False)
     #: True once the current site's VMs were listed.
     listed = t.Bool(False).tag(sync=False)
+    #: The VM whose policy form is open ("" for none).
+    policy_id = t.Unicode("").tag(sync=False)
+    #: Server id → its last policy snapshot (None: none yet), for the VMs with a policy.
+    policy_snapshots = t.Dict().tag(sync=False)
+    #: Server id → what the policy form's Save or Remove did.
+    policy_notes = t.Dict().tag(sync=False)
 
     def __init__(
         self,
@@ -84,6 +103,7 @@ class ServersPanel(Panel):
         self._rows = ServerRows(
             on_action=lambda i, a: self._guard(self.act)(i, a),
             on_connect=lambda i: self._guard(self.connect)(i),
+            on_policy=lambda i: self._guard(self.open_policy)(i),
         )
         self._confirm_html = w.HTML()
         self._confirm_yes = w.Button(
@@ -99,6 +119,9 @@ class ServersPanel(Panel):
         self.jobs = JobList(empty_text="Stop, start, reboot and delete jobs appear here.")
         super().__init__(source, sites=sites, site=site, runner=runner)
         self.add_class("denbi-servers-panel")
+        self.policy_form = PolicyForm(self.shared, site=self.site)
+        self.policy_form.on_saved(self._policy_saved)
+        self.policy_form.on_close(self.close_policy)
         toolbar = w.HBox(
             [self._site_picker, self._refresh, self._count],
             layout=w.Layout(flex_flow="row wrap", align_items="center", width="100%"),
@@ -130,6 +153,7 @@ class ServersPanel(Panel):
             known = {i for i in self.notes if any(s.id == i for s in servers)}
             self.notes = {i: n for i, n in self.notes.items() if i in known}
             self._look_up_images(servers)
+            self._look_up_policy_snapshots(servers)
 
         self._call("servers", lambda client: client.list_servers(), apply, busy="loading")
 
@@ -155,10 +179,43 @@ class ServersPanel(Panel):
 
         self._call(f"images:{','.join(wanted)}", fetch, apply, on_error=failed)
 
+    def _look_up_policy_snapshots(self, servers: Sequence[Server]) -> None:
+        opted = [s for s in servers if POLICY_KEY in s.metadata or LEGACY_KEY in s.metadata]
+        if not opted:
+            self._cancel("policy-snapshots")
+            self.policy_snapshots = {}
+            return
+        site = self.site
+
+        def fetch(client: CloudClient) -> dict[str, Image | None]:
+            schedules = {schedule_of(s.metadata) for s in opted}
+            found = {x: client.find_images_by_property(SCHEDULE_KEY, x) for x in schedules}
+            return {
+                s.id: last_policy_snapshot(
+                    found[schedule_of(s.metadata)], server_id=s.id, schedule=schedule_of(s.metadata)
+                )
+                for s in opted
+            }
+
+        def apply(lasts: dict[str, Image | None]) -> None:
+            if self.site == site:
+                self.policy_snapshots = lasts
+
+        def failed(exc: BaseException) -> None:  # the rows then say nothing about the last run
+            self.log.info(f"looking up the policy snapshots on {site} failed: {exc}")
+
+        self._call("policy-snapshots", fetch, apply, on_error=failed)
+
+    def _parts(self) -> tuple[PolicyForm, ...]:
+        return (self.policy_form,)
+
     @t.observe("site")
     def _on_site(self, change: dict[str, Any]) -> None:
         if change["old"] and change["new"] != change["old"]:
             self._cancel("servers", busy="loading")
+            self._cancel("policy-snapshots")
+            self.policy_form.site = change["new"]
+            self.policy_id, self.policy_snapshots, self.policy_notes = "", {}, {}
             self.servers, self.images, self.notes = [], {}, {}
             self._images_asked = set()
             self.confirm_id, self.listed, self.error = "", False, ""
@@ -177,6 +234,27 @@ class ServersPanel(Panel):
         with self._jobs_lock:
             here = {i: a for (site, i), a in self._jobs_by_vm.items() if site == self.site}
         self.running = here
+
+    # --- policies ---------------------------------------------------------------------------
+    def open_policy(self, server_id: str) -> None:
+        """Open the policy form of the VM right under its row (closing a delete question)."""
+        server = self.server(server_id)
+        if server is None:
+            self.error = f"VM {server_id} is no longer listed on {self.site}: press Refresh."
+            return
+        self.confirm_id = ""
+        self.policy_notes = {}
+        self.policy_form.open_for(server)
+        self.policy_id = server_id
+
+    def close_policy(self) -> None:
+        """Close the policy form (nothing is written)."""
+        self.policy_id = ""
+
+    def _policy_saved(self, server_id: str, said: str) -> None:
+        self.policy_id = ""
+        self.policy_notes = {server_id: said}
+        self.reload()
 
     # --- actions ----------------------------------------------------------------------------
     def connect(self, server_id: str) -> None:
@@ -199,6 +277,7 @@ class ServersPanel(Panel):
             self._tell(server_id, refusal.reason)
             return
         if action is ServerAction.DELETE:
+            self.policy_id = ""
             self.confirm_id = server_id
             return
         self.confirm_id = ""
@@ -282,14 +361,20 @@ class ServersPanel(Panel):
             "(the Images tab).", Tone.MUTED,
         )  # fmt: skip
         confirming = self.server(self.confirm_id)
+        under: tuple[str, w.Widget] | None = None
         if confirming is not None:
             self._confirm_html.value = _confirm_text(confirming, self.site)
+            under = (confirming.id, self._confirm)
+        elif self.server(self.policy_id) is not None:
+            under = (self.policy_id, self.policy_form)
         self._rows.show(
             servers,
             images=self.images,
             running=self.running,
             notes=self.notes,
-            under=(confirming.id, self._confirm) if confirming is not None else None,
+            policy_snapshots=self.policy_snapshots,
+            policy_notes=self.policy_notes,
+            under=under,
         )
 
     def _count_html(self) -> str:

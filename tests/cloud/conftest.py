@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 
 from denbi_jupyter.cloud import OpenStackCloud, open_site
 from denbi_jupyter.cloud._openstack import Gateway
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from tests.localcloud import polling
+from tests.support.faults import fault_rules
 from tests.support.request_log import RequestLog
 
 BIG_SNAPSHOTS = 130
@@ -85,12 +85,5 @@ def record() -> Callable[[OpenStackCloud], Any]:
 @pytest.fixture
 def faults(local_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
     """``faults(kind=..., ...)`` adds a local-cloud fault rule; all are removed afterwards."""
-    http = httpx.Client(base_url=local_cloud.url, timeout=10)
-
-    def add(**rule: Any) -> None:
-        response = http.post("/_admin/faults", json=rule)
-        assert response.status_code == 201, response.text
-
-    yield add
-    http.delete("/_admin/faults")
-    http.close()
+    with fault_rules(local_cloud) as add:
+        yield lambda **rule: add(rule)

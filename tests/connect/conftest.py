@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ._puttygen import (
+from tests.support.puttygen import (
     EXTRA_KDFS,
     KEY_TYPES,
     MATRIX,

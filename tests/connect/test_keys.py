@@ -16,8 +16,7 @@ from denbi_jupyter.connect import (
     write_key_files,
 )
 from tests.support.keys import file_mode, needs_ssh_keygen, ssh_keygen_fingerprint
-
-from ._puttygen import PuttyKeyFile, needs_puttygen
+from tests.support.puttygen import PuttyKeyFile, needs_puttygen
 
 
 @needs_ssh_keygen

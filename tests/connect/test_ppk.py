@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from denbi_jupyter.connect import convert_ppk, load_ppk, peek_ppk, read_ppk, write_openssh_key
 from denbi_jupyter.connect import ppk as errors  # the error types, by their module
 from denbi_jupyter.errors import UserInputError
-
-from ._puttygen import (
+from tests.support.puttygen import (
     EXTRA_KDFS,
     MATRIX,
     PASSPHRASE,

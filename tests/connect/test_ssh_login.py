@@ -6,24 +6,21 @@ its own (other test sessions on this machine use the default ``30000 + …`` por
 
 from __future__ import annotations
 
-import random
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
 import pytest
-from openstack.config import OpenStackConfig
-from openstack.connection import Connection
 
 from denbi_jupyter.connect import LoginOutcome, check_ssh_login
 from denbi_jupyter.connect.ports import PortFormula
 from denbi_jupyter.errors import UserInputError
-from denbi_jupyter.localcloud import DEFAULT_SITES, LocalCloud, LocalCloudConfig, Timings
+from denbi_jupyter.localcloud import LocalCloud
 from tests.localcloud.polling import wait_for
+from tests.support.ssh import SITE, ipv4_of, own_ports_config, sdk_connection
 
-SITE = DEFAULT_SITES[0].name
 IMAGE = "X2Go_xfce"
 FLAVOR = "de.NBI tiny"
 PASSPHRASE = "correct horse battery staple"
@@ -62,13 +59,10 @@ class LoginVm:
 @pytest.fixture(scope="module")
 def login_vm(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Path]) -> Iterator[LoginVm]:
     """An ACTIVE VM of a local cloud of this module's own, booted with ``mine``, SSH listening."""
-    base = random.Random().randrange(20000, 29000)
-    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{base} + oct4")
-    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast(), sites=(site,))).start()
+    cloud = LocalCloud(own_ports_config()).start()
     clouds = cloud.write_clouds_yaml(tmp_path_factory.mktemp("login-clouds") / "clouds.yaml")
-    config = OpenStackConfig(config_files=[str(clouds)], vendor_files=[])
     try:
-        with Connection(config=config.get_one(cloud=SITE)) as sdk:
+        with sdk_connection(clouds) as sdk:
             public = keys["mine"].with_suffix(".pub").read_text()
             sdk.compute.create_keypair(name="login-key", public_key=public)
             image, flavor = sdk.image.find_image(IMAGE), sdk.compute.find_flavor(FLAVOR)
@@ -78,13 +72,8 @@ def login_vm(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Path]) ->
                 key_name="login-key",
             )  # fmt: skip
             server = sdk.compute.wait_for_server(created, interval=0.02, wait=30)
-            address = next(
-                entry["addr"]
-                for entries in server.addresses.values()
-                for entry in entries
-                if entry.get("version") == 4
-            )
-            port = PortFormula.parse(site.ssh_port_formula).port_for(address)
+            formula = cloud.config.sites[0].ssh_port_formula
+            port = PortFormula.parse(formula).port_for(ipv4_of(server))
             assert cloud.ssh is not None
             gateway = cloud.ssh
             wait_for(lambda: gateway.ports().get(server.id) == port, what="the VM's SSH")

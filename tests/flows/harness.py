@@ -8,6 +8,7 @@
   Keystone is asked once per site.
 * ``faults``: adds local-cloud fault rules for one test and removes every rule after it.
 * ``cloud_password``: the clouds.yaml password, for "no secret in any output" checks.
+* ``cloud``: an empty FakeCloud that the flows in one test use for every site.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.localcloud import LocalCloud
 from flows import flow_settings, use_clients
+from tests.support.fake_cloud import FakeCloud
+from tests.support.faults import fault_rules
 
 __all__ = [
     "LocalEnv",
+    "cloud",
     "cloud_password",
     "faults",
     "local_env",
@@ -113,14 +115,16 @@ def local_env(site_clients: LocalEnv, monkeypatch: pytest.MonkeyPatch) -> Iterat
 @pytest.fixture
 def faults(local_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
     """``faults(rule, ...)`` adds local-cloud fault rules; all rules go after the test."""
-    with httpx.Client(base_url=local_cloud.url, timeout=10) as http:
-
-        def add(*rules: dict[str, Any]) -> None:
-            response = http.post("/_admin/faults", json=list(rules))
-            assert response.status_code == 201, response.text
-
+    with fault_rules(local_cloud) as add:
         yield add
-        http.delete("/_admin/faults")
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeCloud]:
+    """An empty FakeCloud that the flows in this test use for every site."""
+    fake = FakeCloud()
+    with use_clients(lambda _site: fake):
+        yield fake
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -22,8 +21,8 @@ from denbi_jupyter.cloud.rules.retention import (
 )
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.errors import OperationFailedError
-from flows import use_clients
 from flows.policy import run_snapshot_policies
+from tests.flows._support import scheduled_snapshots
 from tests.support.fake_cloud import FakeCloud
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -33,30 +32,12 @@ AT = dt.datetime(2026, 1, 1, 2, 10, tzinfo=dt.UTC)
 DAILY = "daily 02:00; tz=UTC; keep=2"
 
 
-@pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    with use_clients(lambda _site: fake):
-        yield fake
-
-
 def _old_snapshots(
     cloud: FakeCloud, server_id: str, ages_days: list[int], schedule: str = POLICY_SCHEDULE
 ) -> list[Image]:
-    made = []
-    for age in ages_days:
-        snap = cloud.add_snapshot(
-            f"old-{server_id[:4]}-{age}",
-            properties={SCHEDULE_KEY: schedule, SOURCE_SERVER_ID: server_id},
-        )
-        image = replace(
-            cloud.images[snap.id],
-            created_at=AT - dt.timedelta(days=age),
-            tags=(schedule_mark(schedule, snap.id),),
-        )
-        cloud.images[snap.id] = image
-        made.append(image)
-    return made
+    return scheduled_snapshots(
+        cloud, server_id, ages_days, schedule=schedule, now=AT, prefix=f"old-{server_id[:4]}"
+    )
 
 
 def _creates(cloud: FakeCloud) -> int:

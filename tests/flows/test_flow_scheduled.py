@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from denbi_jupyter.cloud.rules.retention import (
 )
 from denbi_jupyter.cloud.types import Image
 from denbi_jupyter.errors import UserInputError
-from flows import use_clients
 from flows.scheduled import (
     NIGHTLY,
     cleanup_snapshots,
@@ -27,6 +25,7 @@ from flows.scheduled import (
     nightly_snapshots,
     plan_retention,
 )
+from tests.flows._support import scheduled_snapshots
 from tests.support.fake_cloud import FakeCloud
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -41,21 +40,9 @@ def _images(
     now: dt.datetime = NOW,
 ) -> list[Image]:
     """Scheduled snapshots of ``server`` made ``ages_days`` before ``now``."""
-    made = []
-    for age in ages_days:
-        snap = cloud.add_snapshot(
-            f"{server}-{age}",
-            status=status,
-            properties={SCHEDULE_KEY: NIGHTLY, SOURCE_SERVER_ID: server},
-        )
-        image = replace(
-            cloud.images[snap.id],
-            created_at=now - dt.timedelta(days=age),
-            tags=(schedule_mark(NIGHTLY, snap.id),),
-        )
-        cloud.images[snap.id] = image
-        made.append(image)
-    return made
+    return scheduled_snapshots(
+        cloud, server, ages_days, schedule=NIGHTLY, now=now, prefix=server, status=status
+    )
 
 
 def test_retention_keeps_the_newest_per_vm_and_drops_failed_ones() -> None:
@@ -126,13 +113,6 @@ def test_only_vms_with_the_key_switched_on_are_marked() -> None:
     cloud.add_server("off", metadata={"denbi_nightly": "false"})
     cloud.add_server("none")
     assert marked_servers(cloud.list_servers(), "denbi_nightly") == [on]
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    with use_clients(lambda _site: fake):
-        yield fake
 
 
 @pytest.mark.usefixtures("prefect_harness")

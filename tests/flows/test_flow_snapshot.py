@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -10,19 +9,12 @@ import pytest
 from denbi_jupyter.cloud.provenance import FLOW_RUN_ID, SOURCE_IMAGE_ID, SOURCE_SERVER_ID
 from denbi_jupyter.cloud.types import Flavor
 from denbi_jupyter.errors import ConflictError, OperationFailedError, UserInputError
-from flows import FlowEvent, listen, use_clients
+from flows import FlowEvent, listen
 from flows._ids import REQUEST_ID_KEY
 from flows.snapshot import create_snapshot, evaluate, preflight, snapshot_request_id
 from tests.support.fake_cloud import FakeCloud
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    with use_clients(lambda _site: fake):
-        yield fake
 
 
 def _vm(cloud: FakeCloud, **kwargs: object) -> str:

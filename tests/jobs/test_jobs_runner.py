@@ -14,22 +14,15 @@ from denbi_jupyter.cloud.results import BootResult, SnapshotResult
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.jobs import FlowRef, Job, JobRunner, JobState, _backend
 from denbi_jupyter.jobs._backend import wait_for_api
-from flows import use_clients
 from flows.boot import boot_server
 from flows.snapshot import create_snapshot
 from tests.flows.harness import LocalEnv
+from tests.jobs.conftest import add_vm
 from tests.support.fake_cloud import FakeCloud
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 DONE_WITHIN = 60.0
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    with use_clients(lambda _site: fake):
-        yield fake
 
 
 @pytest.fixture
@@ -39,13 +32,8 @@ def runner() -> JobRunner:
     return jobs
 
 
-def _vm(cloud: FakeCloud, name: str = "vm1") -> str:
-    source = cloud.add_image(f"{name}-source", tags=["base_image"])
-    return cloud.add_server(name, status="SHUTOFF", image_id=source.id).id
-
-
 def test_a_job_reports_progress_logs_and_its_result(cloud: FakeCloud, runner: JobRunner) -> None:
-    _vm(cloud)
+    add_vm(cloud)
     seen: list[tuple[JobState, float | None, str]] = []
     job = runner.submit(
         "Snapshot vm1 → nightly-1",
@@ -68,7 +56,7 @@ def test_a_job_reports_progress_logs_and_its_result(cloud: FakeCloud, runner: Jo
 def test_a_failed_flow_gives_one_clear_sentence_and_the_error_type(
     cloud: FakeCloud, runner: JobRunner
 ) -> None:
-    _vm(cloud)
+    add_vm(cloud)
     cloud.snapshot_outcome = "killed"
     job = runner.submit("Snapshot", create_snapshot, site="fake", server="vm1", name="doomed")
     assert job.wait(DONE_WITHIN)
@@ -83,8 +71,8 @@ def test_a_failed_flow_gives_one_clear_sentence_and_the_error_type(
 def test_two_flows_run_at_once_while_the_caller_stays_responsive(
     cloud: FakeCloud, runner: JobRunner
 ) -> None:
-    _vm(cloud, "vm1")
-    _vm(cloud, "vm2")
+    add_vm(cloud, "vm1")
+    add_vm(cloud, "vm2")
     running: set[str] = set()
     overlap = threading.Event()
     lock = threading.Lock()
@@ -157,8 +145,8 @@ def test_submit_refuses_what_is_neither_a_flow_ref_nor_callable(runner: JobRunne
 
 
 def test_jobs_beyond_max_parallel_wait_pending(cloud: FakeCloud) -> None:
-    _vm(cloud, "vm1")
-    _vm(cloud, "vm2")
+    add_vm(cloud, "vm1")
+    add_vm(cloud, "vm2")
     runner = JobRunner(max_parallel=1)
     started_while_first_ran: list[bool] = []
     first = runner.submit("one", create_snapshot, site="fake", server="vm1", name="s1")
@@ -173,7 +161,7 @@ def test_jobs_beyond_max_parallel_wait_pending(cloud: FakeCloud) -> None:
 def test_a_broken_callback_is_logged_and_the_job_goes_on(
     cloud: FakeCloud, runner: JobRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _vm(cloud)
+    add_vm(cloud)
 
     def broken(job: Job) -> None:
         raise RuntimeError("widget closed")

@@ -24,8 +24,8 @@ from denbi_jupyter.connect.x2go import SessionType
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.jobs import FlowRef, Job, JobRunner, JobState, WorkPool
 from denbi_jupyter.jobs._deployments import WORK_POOL_ENV, typed_result
-from flows import use_clients
 from flows.snapshot import create_snapshot
+from tests.jobs.conftest import add_vm
 from tests.panels._support import wait_until
 from tests.support.fake_cloud import FakeCloud
 
@@ -51,22 +51,10 @@ def deployed(prefect_harness: None) -> str:
 
 
 @pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    with use_clients(lambda _site: fake):
-        yield fake
-
-
-@pytest.fixture
 def runner(deployed: str) -> Iterator[JobRunner]:
     jobs = JobRunner(work_pool=WorkPool(deployed, poll_s=0.05, outcome_wait_s=10))
     yield jobs
     jobs.close()
-
-
-def _vm(cloud: FakeCloud) -> str:
-    source = cloud.add_image("vm1-source", tags=["base_image"])
-    return cloud.add_server("vm1", status="SHUTOFF", image_id=source.id).id
 
 
 def _work(job: Job) -> threading.Thread:
@@ -118,7 +106,7 @@ def test_the_pool_comes_from_the_environment_and_without_it_jobs_stay_in_the_ker
 def test_a_pool_run_shows_progress_logs_and_the_typed_result_like_a_kernel_run(
     runner: JobRunner, cloud: FakeCloud
 ) -> None:
-    _vm(cloud)
+    add_vm(cloud)
     job = _submitted(runner, cloud)
     later = JobRunner(work_pool=WorkPool(POOL, poll_s=0.05))  # another kernel, same pool
     try:
@@ -165,7 +153,7 @@ def test_a_kernel_run_leaves_no_artifacts_and_no_hook_lines(
     cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(WORK_POOL_ENV, raising=False)
-    _vm(cloud)
+    add_vm(cloud)
     job = JobRunner().submit(
         "Snapshot", FlowRef.CREATE_SNAPSHOT, site="fake", server="vm1", name="here"
     )
@@ -178,7 +166,7 @@ def test_a_kernel_run_leaves_no_artifacts_and_no_hook_lines(
 def test_a_failed_pool_run_gives_the_same_sentence_and_error_type(
     runner: JobRunner, cloud: FakeCloud
 ) -> None:
-    _vm(cloud)
+    add_vm(cloud)
     cloud.snapshot_outcome = "killed"
     job = _submitted(runner, cloud)
     _work(job).join(DONE_WITHIN)

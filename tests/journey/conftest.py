@@ -24,14 +24,13 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.localcloud import DEFAULT_SITES, LocalCloud, LocalCloudConfig, Timings
 from tests.flows.harness import prefect_harness  # noqa: F401  (fixture)
+from tests.support.faults import fault_rules
 
 #: The journey's site (a clouds.yaml entry).
 SITE = DEFAULT_SITES[0].name
@@ -61,16 +60,17 @@ def _free_base() -> int:
     pytest.fail("no free range of gateway ports found on 127.0.0.1")
 
 
+def _journey_config() -> LocalCloudConfig:
+    """A local cloud with SSH and fast timings whose only site has free gateway ports."""
+    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{_free_base()} + oct4")
+    return LocalCloudConfig(timings=Timings.fast(), sites=(site,), ssh=True)
+
+
 @pytest.fixture(scope="session")
 def journey_cloud() -> Iterator[LocalCloud]:
     """A local cloud with SSH whose only site puts its gateway ports in a free range."""
-    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{_free_base()} + oct4")
-    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast(), sites=(site,), ssh=True))
-    cloud.start()
-    try:
+    with LocalCloud(_journey_config()) as cloud:
         yield cloud
-    finally:
-        cloud.stop()
 
 
 @pytest.fixture(scope="session")
@@ -149,30 +149,15 @@ def cloud(journey_clouds_yaml: Path) -> CloudClient:
 @pytest.fixture
 def faults(journey_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
     """``faults(rule, ...)`` adds fault rules to the journey cloud; all go after the test."""
-    with httpx.Client(base_url=journey_cloud.url, timeout=10) as http:
-
-        def add(*rules: dict[str, Any]) -> None:
-            response = http.post("/_admin/faults", json=list(rules))
-            assert response.status_code == 201, response.text
-
+    with fault_rules(journey_cloud) as add:
         yield add
-        http.delete("/_admin/faults")
-
-
-def _journey_like_cloud() -> LocalCloud:
-    """A local cloud like ``journey_cloud`` (SSH, fast timings, free gateway ports), started."""
-    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{_free_base()} + oct4")
-    return LocalCloud(LocalCloudConfig(timings=Timings.fast(), sites=(site,), ssh=True)).start()
 
 
 @pytest.fixture(scope="module")
 def module_cloud() -> Iterator[LocalCloud]:
     """A journey cloud of the test module's own."""
-    cloud = _journey_like_cloud()
-    try:
+    with LocalCloud(_journey_config()) as cloud:
         yield cloud
-    finally:
-        cloud.stop()
 
 
 @pytest.fixture(scope="module")
@@ -184,11 +169,5 @@ def module_clouds_yaml(module_cloud: LocalCloud, tmp_path_factory: pytest.TempPa
 @pytest.fixture
 def module_faults(module_cloud: LocalCloud) -> Iterator[Callable[..., None]]:
     """``module_faults(rule, ...)`` adds fault rules to the module's cloud; all go after."""
-    with httpx.Client(base_url=module_cloud.url, timeout=10) as http:
-
-        def add(*rules: dict[str, Any]) -> None:
-            response = http.post("/_admin/faults", json=list(rules))
-            assert response.status_code == 201, response.text
-
+    with fault_rules(module_cloud) as add:
         yield add
-        http.delete("/_admin/faults")

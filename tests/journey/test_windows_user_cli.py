@@ -16,7 +16,6 @@ import configparser
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -29,6 +28,9 @@ import yaml
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from tests.localcloud.polling import wait_for
+from tests.support.keys import ssh_keygen_key
+from tests.support.puttygen import puttygen_public_key, run_puttygen
+from tests.support.ssh import accepts
 
 from .conftest import SITE, Denbi
 
@@ -85,41 +87,17 @@ def user_key(tools: dict[str, str], denbi: Denbi, folder: Path) -> UserKey:
     secret = folder / "passphrase.txt"
     secret.write_text(PASSPHRASE + "\n")
     ppk = folder / "laptop.ppk"
-    lock = ["--new-passphrase", str(secret)]
-    made = subprocess.run(
-        [tools["puttygen"], "-t", "ed25519", "-q", "-C", "laptop", "-o", str(ppk), *lock],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    shown = subprocess.run(
-        [tools["puttygen"], str(ppk), "-O", "public-openssh", "--old-passphrase", str(secret)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert shown.returncode == 0, shown.stderr
+    run_puttygen("-t", "ed25519", "-q", "-C", "laptop", "-o", ppk, "--new-passphrase", secret)
+    shown = puttygen_public_key(ppk, secret)
     private = folder / "id_laptop"
     _ok(denbi("convert-key", ppk, private, "--passphrase-file", secret))
-    return UserKey(ppk, secret, private, folder / "id_laptop.pub", shown.stdout.strip())
+    return UserKey(ppk, secret, private, folder / "id_laptop.pub", shown)
 
 
 @pytest.fixture(scope="module")
 def other_key(tools: dict[str, str], folder: Path) -> Path:
     """A key of somebody else (``ssh-keygen``), never imported."""
-    key = folder / "id_other"
-    subprocess.run(
-        [tools["ssh-keygen"], "-q", "-t", "ed25519", "-N", "", "-C", "other", "-f", str(key)],
-        stdin=subprocess.DEVNULL,
-        check=True,
-        timeout=60,
-    )
-    return key
+    return ssh_keygen_key(folder / "id_other", "other")
 
 
 @pytest.fixture(scope="module")
@@ -177,14 +155,6 @@ def _ssh(
         timeout=60,
         check=False,
     )
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def _servers(denbi: Denbi) -> dict[str, dict[str, Any]]:
@@ -326,21 +296,21 @@ def test_stop_start_and_delete_settle_and_ssh_follows_the_vm(
     stopped = _json(denbi("server", "stop", relaunched.name, "--json"))["results"]
     assert [(r["id"], r["status"]) for r in stopped] == [(relaunched.id, "SHUTOFF")]
     assert _status(cloud, relaunched) == "SHUTOFF"
-    wait_for(lambda: not _accepts(relaunched.port), what="SSH to stop with the VM")
+    wait_for(lambda: not accepts(relaunched.port), what="SSH to stop with the VM")
     down = _ssh(tools, folder, config, host, "hostname")
     assert down.returncode == 255 and "Connection refused" in down.stderr
 
     started = _ok(denbi("server", "start", relaunched.name))
     assert f"VM {relaunched.name} ({relaunched.id}): start done, ACTIVE" in started.stdout
     assert _status(cloud, relaunched) == "ACTIVE"
-    wait_for(lambda: _accepts(relaunched.port), what="SSH to return with the VM")
+    wait_for(lambda: accepts(relaunched.port), what="SSH to return with the VM")
     assert _ssh(tools, folder, config, host, "hostname").stdout == f"{relaunched.name}\n"
 
     deleted = _json(denbi("server", "delete", relaunched.name, "--json"))["results"]
     assert [(r["id"], r["status"]) for r in deleted] == [(relaunched.id, "DELETED")]
     assert relaunched.id not in _servers(denbi)
     assert _status(cloud, relaunched) is None
-    wait_for(lambda: not _accepts(relaunched.port), what="SSH to end with the VM")
+    wait_for(lambda: not accepts(relaunched.port), what="SSH to end with the VM")
 
 
 def _ended(pid: int) -> bool:

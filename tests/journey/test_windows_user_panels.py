@@ -36,9 +36,11 @@ from denbi_jupyter.panels._server_rows import ServerRow
 from denbi_jupyter.panels.cloud_panel import TAB_TITLES
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
 from tests.panels._support import shown, texts, wait_until
+from tests.support.keys import ssh_keygen_key
+from tests.support.puttygen import puttygen_public_key, run_puttygen
+from tests.support.ssh import accepts
 
 from .conftest import SITE
-from .test_windows_user_cli import _accepts
 from .test_windows_user_cli import _ssh as ssh_with_config
 
 pytestmark = pytest.mark.timeout(300)
@@ -103,27 +105,16 @@ def user_key(tools: dict[str, str], folder: Path) -> tuple[Path, str]:
     secret = folder / "passphrase.txt"
     secret.write_text(PASSPHRASE + "\n")
     ppk = folder / "laptop.ppk"
-    _run(tools["puttygen"], "-t", "ed25519", "-q", "-C", "laptop", "-o", ppk,
-         "--new-passphrase", secret)  # fmt: skip
-    public = _run(tools["puttygen"], ppk, "-O", "public-openssh", "--old-passphrase", secret)
+    run_puttygen("-t", "ed25519", "-q", "-C", "laptop", "-o", ppk, "--new-passphrase", secret)
+    public = puttygen_public_key(ppk, secret)
     secret.unlink()  # only the user knows it now
-    return ppk, public.stdout.strip()
+    return ppk, public
 
 
 @pytest.fixture(scope="module")
 def other_key(tools: dict[str, str], folder: Path) -> Path:
     """A key of somebody else (``ssh-keygen``), never imported."""
-    key = folder / "id_other"
-    _run(tools["ssh-keygen"], "-q", "-t", "ed25519", "-N", "", "-C", "other", "-f", key)
-    return key
-
-
-def _run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done
+    return ssh_keygen_key(folder / "id_other", "other")
 
 
 # --- what a user does and sees ------------------------------------------------------------------
@@ -394,14 +385,14 @@ def test_stop_and_start_in_the_servers_tab_and_ssh_follows_the_vm(
     _finished(servers.jobs, f"Stop {relaunched.name}")
     wait_until(lambda: _status(panel, relaunched) == "SHUTOFF", SLOW, "the row to say SHUTOFF")
     assert "SHUTOFF" in _row(panel, relaunched).title.value
-    wait_until(lambda: not _accepts(port), SLOW, "SSH to stop with the VM")
+    wait_until(lambda: not accepts(port), SLOW, "SSH to stop with the VM")
     down = _ssh(tools, folder, config, "hostname")
     assert down.returncode == 255 and "Connection refused" in down.stderr
 
     _click(panel, relaunched, ServerAction.START)
     _finished(servers.jobs, f"Start {relaunched.name}")
     wait_until(lambda: _status(panel, relaunched) == "ACTIVE", SLOW, "the row to say ACTIVE")
-    wait_until(lambda: _accepts(port), SLOW, "SSH to return with the VM")
+    wait_until(lambda: accepts(port), SLOW, "SSH to return with the VM")
     assert _ssh(tools, folder, config, "hostname").stdout == f"{relaunched.name}\n"
 
 

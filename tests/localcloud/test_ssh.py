@@ -7,7 +7,6 @@ its own (other test sessions on this machine use the default ``30000 + …`` por
 from __future__ import annotations
 
 import argparse
-import random
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openstack.config import OpenStackConfig
 from openstack.connection import Connection
 
 from denbi_jupyter.cli.commands.local_cloud import add_serve_arguments, config_from_args
@@ -26,11 +24,11 @@ from denbi_jupyter.localcloud import DEFAULT_SITES, LocalCloud, LocalCloudConfig
 from denbi_jupyter.localcloud.ssh_commands import VmIdentity, run_command
 from denbi_jupyter.localcloud.ssh_server import load_host_key
 from denbi_jupyter.localcloud.ssh_targets import gateway_port
+from tests.support.keys import ssh_keygen_key
+from tests.support.ssh import accepts, ipv4_of, own_ports_config, sdk_connection
 
 from .polling import wait_for
 from .test_nova_servers import IMAGE, TINY
-
-SITE = DEFAULT_SITES[0].name
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +43,7 @@ class Vm:
 @pytest.fixture(scope="module")
 def ssh_cloud() -> Iterator[LocalCloud]:
     """A local cloud with SSH whose only site maps ``oct4`` into a free-looking port range."""
-    base = random.Random().randrange(20000, 29000)
-    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{base} + oct4")
-    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast(), sites=(site,))).start()
+    cloud = LocalCloud(own_ports_config()).start()
     yield cloud
     cloud.stop()
 
@@ -56,25 +52,16 @@ def ssh_cloud() -> Iterator[LocalCloud]:
 def sdk(ssh_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
     """An openstacksdk connection from the cloud's clouds.yaml."""
     path = ssh_cloud.write_clouds_yaml(tmp_path_factory.mktemp("ssh-clouds") / "clouds.yaml")
-    config = OpenStackConfig(config_files=[str(path)], vendor_files=[])
-    connection = Connection(config=config.get_one(cloud=SITE))
+    connection = sdk_connection(path)
     yield connection
     connection.close()
-
-
-def _keygen(folder: Path, name: str) -> Path:
-    key = folder / name
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
-    )
-    return key
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two fresh Ed25519 key files: ``mine`` (imported as a key pair) and ``other``."""
     folder = tmp_path_factory.mktemp("ssh-keys")
-    return {name: _keygen(folder, name) for name in ("mine", "other")}
+    return {name: ssh_keygen_key(folder / name, name) for name in ("mine", "other")}
 
 
 @pytest.fixture(scope="module")
@@ -93,22 +80,8 @@ def _boot(ssh_cloud: LocalCloud, sdk: Connection, name: str, key_name: str | Non
         name=name, image_id=image.id, flavor_id=flavor.id, networks="auto", **extra
     )
     server = sdk.compute.wait_for_server(created, interval=0.02, wait=30)
-    address = next(
-        entry["addr"]
-        for entries in server.addresses.values()
-        for entry in entries
-        if entry.get("version") == 4
-    )
     formula = ssh_cloud.config.sites[0].ssh_port_formula
-    return Vm(server.id, name, PortFormula.parse(formula).port_for(address))
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return True
-    except OSError:
-        return False
+    return Vm(server.id, name, PortFormula.parse(formula).port_for(ipv4_of(server)))
 
 
 def _wait_listening(ssh_cloud: LocalCloud, vm: Vm) -> None:
@@ -118,7 +91,7 @@ def _wait_listening(ssh_cloud: LocalCloud, vm: Vm) -> None:
 
 
 def _wait_closed(vm: Vm) -> None:
-    wait_for(lambda: not _accepts(vm.port), what=f"SSH of {vm.name} to close")
+    wait_for(lambda: not accepts(vm.port), what=f"SSH of {vm.name} to close")
 
 
 @pytest.fixture(scope="module")
@@ -238,19 +211,16 @@ def test_ssh_stops_with_the_vm_returns_on_start_and_ends_on_delete(
 
 
 def test_local_cloud_stop_closes_every_listener(tmp_path: Path) -> None:
-    base = random.Random().randrange(20000, 29000)
-    site = replace(DEFAULT_SITES[0], ssh_port_formula=f"{base} + oct4")
-    cloud = LocalCloud(LocalCloudConfig(timings=Timings.fast(), sites=(site,), state_dir=tmp_path))
+    cloud = LocalCloud(own_ports_config(tmp_path))
     cloud.start()
     try:
         clouds = cloud.write_clouds_yaml(tmp_path / "clouds.yaml")
-        config = OpenStackConfig(config_files=[str(clouds)], vendor_files=[])
-        with Connection(config=config.get_one(cloud=SITE)) as connection:
+        with sdk_connection(clouds) as connection:
             booted = _boot(cloud, connection, "ssh-lifetime", None)
             _wait_listening(cloud, booted)
     finally:
         cloud.stop()
-    assert not _accepts(booted.port)
+    assert not accepts(booted.port)
     assert cloud.ssh is None
 
 
@@ -265,8 +235,7 @@ def test_a_taken_port_is_logged_and_skipped(
         config = LocalCloudConfig(timings=Timings.fast(), sites=(site,), state_dir=tmp_path)
         with LocalCloud(config) as cloud:
             clouds = cloud.write_clouds_yaml(tmp_path / "clouds.yaml")
-            options = OpenStackConfig(config_files=[str(clouds)], vendor_files=[])
-            with Connection(config=options.get_one(cloud=SITE)) as connection:
+            with sdk_connection(clouds) as connection:
                 booted = _boot(cloud, connection, "ssh-taken", None)
                 wait_for(
                     lambda: any("cannot listen" in r.getMessage() for r in caplog.records),

@@ -8,7 +8,8 @@ import cloudpickle  # type: ignore[import-untyped]
 import pytest
 
 from denbi_jupyter import errors
-from denbi_jupyter.cli import EXIT_CODES, _exit_code
+from denbi_jupyter.cli import EXIT_CODES
+from denbi_jupyter.cli._output import exit_code
 
 
 def test_every_error_derives_from_the_root() -> None:
@@ -61,13 +62,13 @@ def test_a_subclass_of_ours_pickles_with_its_context() -> None:
         (errors.DenbiError("other"), 1),
     ],
 )
-def test_each_error_kind_has_its_own_exit_code(error: errors.DenbiError, code: int) -> None:
-    assert _exit_code(error) == code
+def test_each_error_kind_has_its_ownexit_code(error: errors.DenbiError, code: int) -> None:
+    assert exit_code(error) == code
 
 
-def test_operation_failed_has_a_specific_exit_code() -> None:
+def test_operation_failed_has_a_specificexit_code() -> None:
     # No longer inherited from CloudUnavailableError (8): the CLI must name it in EXIT_CODES.
-    assert _exit_code(errors.OperationFailedError("killed")) not in (0, 1)
+    assert exit_code(errors.OperationFailedError("killed")) not in (0, 1)
 
 
 def test_exit_codes_are_distinct() -> None:

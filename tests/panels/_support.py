@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 import ipywidgets as w
 
 from denbi_jupyter.cloud.types import Page, Snapshot
+from tests.support.fake_cloud import FakeCloud
 
 
 class _Loading(Protocol):
@@ -29,6 +30,11 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         tick.wait(0.02)
+
+
+def vm_id(fake: FakeCloud, name: str) -> str:
+    """The id of the VM called ``name`` on ``fake``."""
+    return next(s.id for s in fake.servers.values() if s.name == name)
 
 
 def loaded(panel: P) -> P:

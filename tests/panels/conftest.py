@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -74,6 +75,12 @@ def shared(fake: FakeCloud) -> Iterator[Shared]:
     state = Shared(SiteClients(fake), debounce_s=0.0, warm_up=False)
     yield state
     state.background.shutdown()
+
+
+@pytest.fixture
+def job_shared(fake: FakeCloud, job_runner: Any) -> Shared:
+    """Panel state around ``fake`` whose actions run as jobs on the session's runner."""
+    return Shared(SiteClients(fake), runner=job_runner, debounce_s=0.0, warm_up=False)
 
 
 @pytest.fixture(scope="session")

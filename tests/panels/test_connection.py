@@ -11,15 +11,11 @@ from pathlib import Path
 import pytest
 
 from denbi_jupyter.panels import ConnectionPanel, Shared, SiteClients
-from tests.panels._support import loaded, texts
+from tests.panels._support import loaded, texts, vm_id
 from tests.panels.conftest import RecordingProbe, seeded_cloud
 from tests.support.fake_cloud import FakeCloud
 
 PUTTYGEN = shutil.which("puttygen")
-
-
-def server_id(fake: FakeCloud, name: str) -> str:
-    return next(s.id for s in fake.servers.values() if s.name == name)
 
 
 def test_panel_lists_vms_and_switching_updates_the_card(
@@ -28,7 +24,7 @@ def test_panel_lists_vms_and_switching_updates_the_card(
     panel = loaded(ConnectionPanel(shared, key_dir=tmp_path, probe=probe))
     labels = [label for label, _ in panel._server_select.options]
     assert any(label.startswith("vm1") for label in labels)
-    panel._server_select.value = server_id(fake, "vm2")
+    panel._server_select.value = vm_id(fake, "vm2")
     panel.wait_idle()
     assert "ssh -p 30267" in panel.card._ssh_command.value
     assert "vm2" in texts(panel.card)

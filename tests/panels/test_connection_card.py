@@ -12,7 +12,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,14 +25,10 @@ from denbi_jupyter.connect import LoginOutcome, LoginResult, ProbeResult, Readin
 from denbi_jupyter.panels import ConnectionCard, Shared, SiteClients
 from denbi_jupyter.panels._html import copy_button
 from tests.connect.test_ssh_login import LoginVm, keys, login_vm  # noqa: F401  (fixtures)
-from tests.panels._support import shown, texts, wait_until
+from tests.panels._support import shown, texts, vm_id, wait_until
 from tests.panels.conftest import RecordingProbe
 from tests.support.fake_cloud import FakeCloud
 from tests.support.sites import loopback_site
-
-
-def server_id(fake: FakeCloud, name: str) -> str:
-    return next(s.id for s in fake.servers.values() if s.name == name)
 
 
 @dataclass
@@ -79,6 +75,12 @@ def elements(html: str, cls: str) -> list[dict[str, str | None]]:
     return parser.found
 
 
+def x2go_desk(fake: FakeCloud, status: str = "ACTIVE") -> str:
+    """The id of a new VM ``desk`` from ``X2Go_xfce`` at 192.168.1.20 (gateway port 30276)."""
+    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
+    return fake.add_server("desk", status=status, image_id=image.id, private_ipv4="192.168.1.20").id
+
+
 def ssh_line(card: ConnectionCard) -> str:
     return next((way.text for way in card.ways_in() if way.way.value == "SSH"), "")
 
@@ -87,7 +89,7 @@ def ssh_line(card: ConnectionCard) -> str:
 def test_card_shows_ssh_command_and_config_block_for_the_vm(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    card = ConnectionCard(shared, server_id=server_id(fake, "vm1"), probe=probe)
+    card = ConnectionCard(shared, server_id=vm_id(fake, "vm1"), probe=probe)
     assert card.wait_idle()
     # fake site: gateway 192.0.2.1, port 30000 + 256*1 + 10 for 192.168.1.10
     assert card._ssh_command.value == "ssh -p 30266 ubuntu@192.0.2.1"
@@ -102,7 +104,7 @@ def test_unreachable_port_shows_a_red_badge_with_the_reason(
 ) -> None:
     login = RecordingLogin()
     card = ConnectionCard(
-        shared, server_id=server_id(fake, "vm1"), key_path="/keys/id", login_check=login,
+        shared, server_id=vm_id(fake, "vm1"), key_path="/keys/id", login_check=login,
         probe=RecordingProbe(reachable=False),
     )  # fmt: skip
     card.wait_idle()
@@ -124,9 +126,7 @@ def test_live_badge_probes_the_real_port_on_loopback(listening_port: int) -> Non
 def test_x2go_image_offers_a_session_file_download(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
-    vm = fake.add_server("desk", image_id=image.id, private_ipv4="192.168.1.20")
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
+    card = ConnectionCard(shared, server_id=x2go_desk(fake), probe=probe)
     card.wait_idle()
     links = card._links.value
     assert 'download="desk.x2go-session.ini"' in links and "(XFCE)" in links
@@ -176,7 +176,7 @@ def test_with_a_key_file_the_card_logs_in_after_the_port_answers(
 ) -> None:
     login = RecordingLogin()
     card = ConnectionCard(
-        shared, server_id=server_id(fake, "vm1"), probe=probe, key_path="~/.ssh/denbi",
+        shared, server_id=vm_id(fake, "vm1"), probe=probe, key_path="~/.ssh/denbi",
         login_check=login,
     )  # fmt: skip
     card.wait_idle()
@@ -191,10 +191,9 @@ def test_with_a_key_file_the_card_logs_in_after_the_port_answers(
 def test_a_refused_key_fails_ssh_and_x2go_with_the_reason(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
-    vm = fake.add_server("desk", image_id=image.id, private_ipv4="192.168.1.20")
+    desk = x2go_desk(fake)
     login = RecordingLogin(LoginOutcome.KEY_REFUSED, "key refused for user ubuntu")
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe, key_path="/k/id", login_check=login)
+    card = ConnectionCard(shared, server_id=desk, probe=probe, key_path="/k/id", login_check=login)
     card.wait_idle()
     assert [way.text for way in card.ways_in()] == [
         "failed: key refused for user ubuntu",
@@ -209,7 +208,7 @@ def test_a_key_with_a_passphrase_says_it_cannot_be_checked(
 ) -> None:
     login = RecordingLogin(LoginOutcome.KEY_UNUSABLE, "key file has a passphrase: cannot check")
     card = ConnectionCard(
-        shared, server_id=server_id(fake, "vm1"), probe=probe, key_path="/k/id",
+        shared, server_id=vm_id(fake, "vm1"), probe=probe, key_path="/k/id",
         login_check=login,
     )  # fmt: skip
     card.wait_idle()
@@ -220,10 +219,9 @@ def test_a_key_with_a_passphrase_says_it_cannot_be_checked(
 def test_a_stopped_vm_has_every_way_in_not_yet_and_is_not_probed(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
-    vm = fake.add_server("desk", status="SHUTOFF", image_id=image.id, private_ipv4="192.168.1.20")
+    desk = x2go_desk(fake, status="SHUTOFF")
     login = RecordingLogin()
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe, key_path="/k/id", login_check=login)
+    card = ConnectionCard(shared, server_id=desk, probe=probe, key_path="/k/id", login_check=login)
     card.wait_idle()
     assert [way.text for way in card.ways_in()] == ["not yet: VM is SHUTOFF"] * 2
     assert "not yet" in card._reach.value and "VM is SHUTOFF" in card._reach.value
@@ -255,15 +253,15 @@ def test_guacamole_counts_down_its_15_minutes_and_check_again_updates_it(
 def test_check_again_reloads_the_vm_and_checks_again(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    vm_id = server_id(fake, "vm1")
+    vm1 = vm_id(fake, "vm1")
     login = RecordingLogin()
-    card = ConnectionCard(shared, server_id=vm_id, probe=probe, key_path="/k/id", login_check=login)
+    card = ConnectionCard(shared, server_id=vm1, probe=probe, key_path="/k/id", login_check=login)
     card.wait_idle()
     assert (len(probe.calls), len(login.calls)) == (1, 1)
     card._recheck.click()
     card.wait_idle()
     assert (len(probe.calls), len(login.calls)) == (2, 2)
-    fake.script_server(vm_id, [("SHUTOFF", None)])
+    fake.script_server(vm1, [("SHUTOFF", None)])
     card._recheck.click()
     card.wait_idle()
     assert ssh_line(card) == "not yet: VM is SHUTOFF"
@@ -281,7 +279,7 @@ def test_checks_run_in_the_background_and_show_checking_meanwhile(
         release.wait(30)
         return ProbeResult(host=host, port=port, reachable=True, latency_ms=1.0)
 
-    card = ConnectionCard(shared, server_id=server_id(fake, "vm1"), probe=slow_probe)
+    card = ConnectionCard(shared, server_id=vm_id(fake, "vm1"), probe=slow_probe)
     wait_until(started.is_set, what="the probe to start")
     wait_until(lambda: "checking" in card._reach.value, what="the checking badge")
     assert ssh_line(card) == "checking: probing port 30266"
@@ -298,7 +296,7 @@ def test_checks_run_in_the_background_and_show_checking_meanwhile(
 def test_copy_buttons_carry_the_ssh_command_and_the_config_block_exactly(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    card = ConnectionCard(shared, server_id=server_id(fake, "vm1"), probe=probe, key_path="~/k")
+    card = ConnectionCard(shared, server_id=vm_id(fake, "vm1"), probe=probe, key_path="~/k")
     card.wait_idle()
     (command,) = elements(card._ssh_label.value, "denbi-copy")
     (config,) = elements(card._config_label.value, "denbi-copy")
@@ -362,9 +360,7 @@ def _widgets(root: w.Widget) -> Iterator[w.Widget]:
 def test_the_card_fits_a_narrow_side_area(
     fake: FakeCloud, shared: Shared, probe: RecordingProbe
 ) -> None:
-    image = next(i for i in fake.images.values() if i.name == "X2Go_xfce")
-    vm = fake.add_server("desk", image_id=image.id, private_ipv4="192.168.1.20")
-    card = ConnectionCard(shared, server_id=vm.id, probe=probe)
+    card = ConnectionCard(shared, server_id=x2go_desk(fake), probe=probe)
     card.wait_idle()
     for area in (card._ssh_command, card._ssh_config):
         # No side label (it took 110 px of a ~350 px area); the label and copy button sit above.
@@ -393,7 +389,7 @@ def test_no_key_material_reaches_the_card(
     login = RecordingLogin(LoginOutcome.KEY_REFUSED, "key refused for user ubuntu")
     key = keys["mine"]
     card = ConnectionCard(
-        shared, server_id=server_id(fake, "vm1"), probe=probe, key_path=str(key),
+        shared, server_id=vm_id(fake, "vm1"), probe=probe, key_path=str(key),
         login_check=login,
     )  # fmt: skip
     card.wait_idle()
@@ -403,39 +399,40 @@ def test_no_key_material_reaches_the_card(
 
 # --- against the local cloud's SSH ---------------------------------------------------------------
 @pytest.fixture
-def local_card_shared(login_vm: LoginVm) -> Iterator[Shared]:  # noqa: F811
+def local_card(
+    login_vm: LoginVm,  # noqa: F811
+    keys: dict[str, Path],  # noqa: F811
+) -> Iterator[Callable[[str], ConnectionCard]]:
+    """``local_card(key)``: a card of the local cloud's login VM, its check with that key done."""
     clients = SiteClients(
         lambda name: open_site(name, config_file=login_vm.clouds_yaml), [login_vm.site]
     )
     state = Shared(clients, debounce_s=0.0, warm_up=False)
-    yield state
+
+    def checked(key: str) -> ConnectionCard:
+        card = ConnectionCard(
+            state, site=login_vm.site, server_id=login_vm.server_id, key_path=str(keys[key])
+        )
+        wait_until(lambda: ssh_line(card).startswith(("ready", "failed")), what="the key check")
+        return card
+
+    yield checked
     state.close()
 
 
 def test_the_card_logs_in_to_the_local_cloud_vm_with_its_key(
     login_vm: LoginVm,  # noqa: F811
-    local_card_shared: Shared,
-    keys: dict[str, Path],  # noqa: F811
+    local_card: Callable[[str], ConnectionCard],
 ) -> None:
-    card = ConnectionCard(
-        local_card_shared, site=login_vm.site, server_id=login_vm.server_id,
-        key_path=str(keys["mine"]),
-    )  # fmt: skip
-    wait_until(lambda: ssh_line(card).startswith(("ready", "failed")), what="the key check")
+    card = local_card("mine")
     assert ssh_line(card) == "ready: logged in as ubuntu with the key"
     assert card._ssh_command.value.endswith(f"-p {login_vm.port} ubuntu@127.0.0.1")
 
 
 def test_the_card_says_another_key_is_refused_by_the_local_cloud_vm(
-    login_vm: LoginVm,  # noqa: F811
-    local_card_shared: Shared,
-    keys: dict[str, Path],  # noqa: F811
+    local_card: Callable[[str], ConnectionCard],
 ) -> None:
-    card = ConnectionCard(
-        local_card_shared, site=login_vm.site, server_id=login_vm.server_id,
-        key_path=str(keys["other"]),
-    )  # fmt: skip
-    wait_until(lambda: ssh_line(card).startswith(("ready", "failed")), what="the key check")
+    card = local_card("other")
     assert ssh_line(card) == "failed: key refused for user ubuntu"
     assert "denbi-error" in card._reach.value
 

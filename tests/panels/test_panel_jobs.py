@@ -10,18 +10,13 @@ from typing import Any
 import pytest
 
 from denbi_jupyter.errors import PermissionDeniedError
-from denbi_jupyter.panels import ImagePanel, Shared, SiteClients, SnapshotPanel
+from denbi_jupyter.panels import ImagePanel, Shared, SnapshotPanel
 from denbi_jupyter.panels.jobs_view import PendingJobCard
 from tests.panels._support import loaded, page_of, texts, wait_until
 from tests.panels.conftest import RecordingProbe
 from tests.support.fake_cloud import FakeCloud
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def job_shared(fake: FakeCloud, job_runner: Any) -> Shared:
-    return Shared(SiteClients(fake), runner=job_runner, debounce_s=0.0, warm_up=False)
 
 
 def test_boot_runs_in_the_background_and_ends_on_a_connection_card(

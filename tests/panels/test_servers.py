@@ -16,19 +16,10 @@ from denbi_jupyter.cloud.rules.servers import ServerAction
 from denbi_jupyter.localcloud import LocalCloud
 from denbi_jupyter.panels import ServersPanel, Shared, SiteClients
 from denbi_jupyter.panels._server_rows import ServerRow, ago
-from tests.panels._support import loaded, texts, wait_until
+from tests.panels._support import loaded, texts, vm_id, wait_until
 from tests.support.fake_cloud import FakeCloud
 
 JOB_TIMEOUT = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def job_shared(fake: FakeCloud, job_runner: Any) -> Shared:
-    return Shared(SiteClients(fake), runner=job_runner, debounce_s=0.0, warm_up=False)
-
-
-def vm_id(fake: FakeCloud, name: str) -> str:
-    return next(s.id for s in fake.servers.values() if s.name == name)
 
 
 def row_of(panel: ServersPanel, name: str) -> ServerRow:
@@ -301,7 +292,7 @@ def test_a_site_switch_lists_that_sites_vms_only() -> None:
 def test_rows_wrap_at_side_panel_widths(shared: Shared) -> None:
     panel = loaded(ServersPanel(shared))
     row = panel._rows.rows[0]
-    head, body, _note = row.box.children
+    head, body, _note, _policy = row.box.children
     cells, actions = body.children
     lines = (head, body, actions)
     assert all(line.layout.flex_flow == "row wrap" for line in lines)

@@ -27,19 +27,10 @@ from denbi_jupyter.panels._snapshot_rows import (
     header_html,
 )
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
-from tests.panels._support import loaded, page_of, shown, texts, wait_until
+from tests.panels._support import loaded, page_of, shown, texts, vm_id, wait_until
 from tests.support.fake_cloud import FakeCloud
 
 JOB_TIMEOUT = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def job_shared(fake: FakeCloud, job_runner: Any) -> Shared:
-    return Shared(SiteClients(fake), runner=job_runner, debounce_s=0.0, warm_up=False)
-
-
-def vm(fake: FakeCloud, name: str) -> str:
-    return next(s.id for s in fake.servers.values() if s.name == name)
 
 
 def snap(panel: SnapshotPanel, name: str) -> str:
@@ -52,15 +43,15 @@ def test_the_suggested_name_follows_the_chosen_vm_until_the_user_types_one(
 ) -> None:
     panel = loaded(SnapshotPanel(shared))
     form = panel.create
-    form._server.value = vm(fake, "vm1")
+    form._server.value = vm_id(fake, "vm1")
     panel.wait_idle()
     assert form._name.value.startswith("vm1-")
-    form._server.value = vm(fake, "vm2")
+    form._server.value = vm_id(fake, "vm2")
     panel.wait_idle()
     assert form._name.value.startswith("vm2-")  # was: still "vm1-…"
     assert form.preflight is not None and form.preflight.name.startswith("vm2-")
     form._name.value = "my-own-name"
-    form._server.value = vm(fake, "vm1")
+    form._server.value = vm_id(fake, "vm1")
     panel.wait_idle()
     assert form._name.value == "my-own-name"  # the user's name is never replaced
 
@@ -86,7 +77,7 @@ def test_a_vm_started_from_a_snapshot_appears_in_the_create_forms_vm_list(
     panel.relaunch._go.click()
     wait_until(lambda: panel.jobs.cards, what="the boot job's card")
     assert panel.jobs.cards[0].job.wait(120)
-    new_id = vm(fake, "relaunched-1")
+    new_id = vm_id(fake, "relaunched-1")
     wait_until(
         lambda: new_id in [value for _, value in panel.create._server.options],
         what="the relaunched VM in the create form",
@@ -137,7 +128,7 @@ def test_a_click_while_the_preflight_runs_leaves_no_stale_wait_message(
         return real(client, server_id, name)
 
     monkeypatch.setattr(_snapshot_create, "preflight", held)
-    panel.create._server.value = vm(fake, "vm2")
+    panel.create._server.value = vm_id(fake, "vm2")
     panel.create._name.value = "vm2-weekly"
     assert panel.create.preflighting
     panel.create.create()  # too early
@@ -154,7 +145,7 @@ def test_a_double_click_on_create_starts_one_snapshot_and_leaves_no_message(
     fake: FakeCloud, job_shared: Shared, job_runner: Any
 ) -> None:
     panel = loaded(SnapshotPanel(job_shared))
-    panel.create._server.value = vm(fake, "vm2")
+    panel.create._server.value = vm_id(fake, "vm2")
     panel.create._name.value = "vm2-once"
     panel.wait_idle()
     before = len(job_runner.jobs)
@@ -326,10 +317,10 @@ def test_stop_it_first_offers_a_stop_that_runs_as_a_job_and_clears_the_warning(
 ) -> None:
     panel = loaded(SnapshotPanel(job_shared))
     form = panel.create
-    form._server.value = vm(fake, "vm2")  # SHUTOFF: nothing to stop
+    form._server.value = vm_id(fake, "vm2")  # SHUTOFF: nothing to stop
     panel.wait_idle()
     assert not shown(form._stop_row)
-    form._server.value = vm(fake, "vm1")
+    form._server.value = vm_id(fake, "vm1")
     panel.wait_idle()
     assert "stop it first" in form._preflight_html.value
     assert shown(form._stop_row) and not form._stop.disabled
@@ -341,12 +332,12 @@ def test_stop_it_first_offers_a_stop_that_runs_as_a_job_and_clears_the_warning(
     assert card.job.wait(120)
     assert card.state == "completed", card.job.error
     wait_until(
-        lambda: getattr(form.server(vm(fake, "vm1")), "status", "") == "SHUTOFF",
+        lambda: getattr(form.server(vm_id(fake, "vm1")), "status", "") == "SHUTOFF",
         what="a fresh VM list",
     )
     wait_until(lambda: not form.stopping, what="the stop to be over")
     panel.wait_idle()
-    assert fake.servers[vm(fake, "vm1")].status == "SHUTOFF"
+    assert fake.servers[vm_id(fake, "vm1")].status == "SHUTOFF"
     assert "stop it first" not in form._preflight_html.value
     assert form.preflight.ok and not shown(form._stop_row)
     assert "vm1 is SHUTOFF" in card._outcome.value
@@ -357,7 +348,7 @@ def test_a_stop_refused_by_the_rules_says_why_and_starts_nothing(
 ) -> None:
     fake.add_server("busy-vm", status="ACTIVE", task_state="rebooting")
     panel = loaded(SnapshotPanel(shared))
-    panel.create._server.value = vm(fake, "busy-vm")
+    panel.create._server.value = vm_id(fake, "busy-vm")
     panel.wait_idle()
     assert "stop it first" in panel.create._preflight_html.value
     assert not shown(panel.create._stop_row)  # no button the rules would refuse

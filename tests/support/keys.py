@@ -1,4 +1,4 @@
-"""SSH key helpers of the key tests: fresh Ed25519 public keys, file modes and ``ssh-keygen``."""
+"""SSH key helpers of the tests: fresh Ed25519 keys, file modes and ``ssh-keygen``."""
 
 from __future__ import annotations
 
@@ -39,3 +39,15 @@ def ssh_keygen_fingerprint(public_file: Path) -> str:
         stdin=subprocess.DEVNULL,
     )
     return done.stdout.split()[1]
+
+
+def ssh_keygen_key(path: Path, comment: str) -> Path:
+    """``path``, now a fresh Ed25519 key (no passphrase) and its .pub, made by ``ssh-keygen``."""
+    assert SSH_KEYGEN is not None
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        stdin=subprocess.DEVNULL,
+        check=True,
+        timeout=60,
+    )
+    return path

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,9 @@ from denbi_jupyter.cli._output import (
     add_json_flag,
     add_site_option,
     emit_json,
+    for_each_server,
     resolve_site,
+    server_names,
     table,
 )
 from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
@@ -37,16 +38,21 @@ from denbi_jupyter.cloud.rules.policy import (
     parse_policy,
     policy_of,
 )
+from denbi_jupyter.cloud.rules.policy_preview import (
+    NEXT_RUNS,
+    local_time,
+    preview_policy,
+    schedule_of,
+)
 from denbi_jupyter.cloud.rules.policy_runs import POLICY_SCHEDULE
 from denbi_jupyter.cloud.rules.retention import (
     NIGHTLY,
     SCHEDULE_KEY,
     RetentionDecision,
-    explain_retention,
     made_by_schedule,
     marked_servers,
 )
-from denbi_jupyter.errors import DenbiError, UserInputError
+from denbi_jupyter.errors import UserInputError
 
 if TYPE_CHECKING:
     from denbi_jupyter.cloud.protocol import CloudClient
@@ -54,8 +60,6 @@ if TYPE_CHECKING:
 
 __all__ = ["proposed_policy", "register"]
 
-#: How many upcoming run times are shown.
-NEXT_RUNS = 3
 _PARTS = (
     ("when", "--when"),
     ("tz", "--tz"),
@@ -106,15 +110,11 @@ def proposed_policy(args: argparse.Namespace) -> SnapshotPolicy | None:
     return parse_policy("; ".join(parts))
 
 
-def _local(when: dt.datetime, policy: SnapshotPolicy) -> str:
-    return when.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def _runs(policy: SnapshotPolicy, now: dt.datetime) -> tuple[list[str], str]:
     """The next run times as ISO text in the policy's zone, and as one line for people."""
     runs = policy.next_runs(now, NEXT_RUNS)
     iso = [when.astimezone(policy.zone).isoformat() for when in runs]
-    return iso, ", ".join(_local(when, policy) for when in runs) or "none"
+    return iso, ", ".join(local_time(when, policy) for when in runs) or "none"
 
 
 def _policy_lines(policy: SnapshotPolicy, now: dt.datetime) -> tuple[dict[str, object], list[str]]:
@@ -128,35 +128,16 @@ def _policy_lines(policy: SnapshotPolicy, now: dt.datetime) -> tuple[dict[str, o
 
 
 # --- running one handler per VM -----------------------------------------------------------------
-def _code_of(error: DenbiError) -> int:
-    from denbi_jupyter.cli import EXIT_CODES
-
-    return next((EXIT_CODES[k] for k in type(error).__mro__ if k in EXIT_CODES), 1)
-
-
 def _each(names: Sequence[str], handle: Callable[[str], Outcome], *, as_json: bool) -> int:
     """Handle every VM; print each outcome (or error); the first failure's exit code, or 0."""
-    code = 0
-    records: list[dict[str, object]] = []
-    for name in names:
-        try:
-            record, lines = handle(name)
-        except DenbiError as error:
-            code = code or _code_of(error)
-            records.append({"server": name, "error": str(error), "exit_code": _code_of(error)})
-            if not as_json:
-                print(f"denbi-jupyter: error: {name}: {error}", file=sys.stderr)
-            continue
-        records.append(record)
-        if not as_json:
-            print("\n".join(lines))
+    code, records = for_each_server(names, handle, as_json=as_json)
     if as_json:
         emit_json({"servers": records})
     return code
 
 
 def _names(args: argparse.Namespace) -> list[str]:
-    return list(dict.fromkeys(item.strip() for item in args.servers if item.strip()))
+    return server_names(args.servers)
 
 
 def _heading(server: Server) -> dict[str, object]:
@@ -327,7 +308,7 @@ def _current(server: Server) -> tuple[SnapshotPolicy, str]:
         raise UserInputError(
             f"VM {server.name} has no policy: give --when or --policy to preview one."
         )
-    return policy, POLICY_SCHEDULE if POLICY_KEY in server.metadata else NIGHTLY
+    return policy, schedule_of(server.metadata)
 
 
 def _decision_json(decision: RetentionDecision) -> dict[str, object]:
@@ -345,7 +326,7 @@ def _decision_json(decision: RetentionDecision) -> dict[str, object]:
 def _decision_row(decision: RetentionDecision, policy: SnapshotPolicy) -> list[object]:
     image = decision.image
     verdict = "delete" if decision.delete else "keep"
-    return [_local(image.created_at, policy), verdict, image.name, image.id, image.status,
+    return [local_time(image.created_at, policy), verdict, image.name, image.id, image.status,
             decision.reason]  # fmt: skip
 
 
@@ -361,14 +342,10 @@ def _preview_one(
         policy, schedule = proposed, POLICY_SCHEDULE
     else:
         policy, schedule = _current(server)
-    decisions = explain_retention(
-        images.of(schedule, server),
-        keep_last=policy.keep_last,
-        max_age_days=policy.max_age_days,
-        now=now,
-        schedule=schedule,
+    preview = preview_policy(
+        policy, images.of(schedule, server), server_id=server.id, schedule=schedule, now=now
     )
-    doomed = sum(1 for d in decisions if d.delete)
+    decisions, doomed = preview.decisions, len(preview.deleted)
     shown, policy_lines = _policy_lines(policy, now)
     record: dict[str, object] = {
         **_heading(server), **shown, "proposed": proposed is not None, "schedule": schedule,
@@ -382,7 +359,7 @@ def _preview_one(
         f"A policy run now would delete {doomed} and keep {len(decisions) - doomed} of these "
         "snapshot(s). Nothing was changed."
     )
-    if proposed is not None and schedule != _schedule_now(server):
+    if proposed is not None and schedule != schedule_of(server.metadata):
         old = [i for i in images.of(NIGHTLY, server) if made_by_schedule(i, NIGHTLY)]
         if old:
             lines.append(
@@ -390,10 +367,6 @@ def _preview_one(
                 "counted by the new policy and would stay."
             )
     return record, lines
-
-
-def _schedule_now(server: Server) -> str:
-    return POLICY_SCHEDULE if POLICY_KEY in server.metadata else NIGHTLY
 
 
 def run_preview(args: argparse.Namespace) -> int:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from denbi_jupyter.cli._output import (
@@ -21,11 +20,13 @@ from denbi_jupyter.cli._output import (
     add_json_flag,
     add_site_option,
     emit_json,
+    for_each_server,
     positive_seconds,
     resolve_site,
+    server_names,
     show_listing,
 )
-from denbi_jupyter.errors import DenbiError, UserInputError
+from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.jobs import FlowRef
 
 if TYPE_CHECKING:
@@ -117,36 +118,6 @@ def run_list(args: argparse.Namespace) -> int:
     return show_listing({"servers": rows}, _HEADERS, cells, as_json=args.json)
 
 
-def _code_of(error: DenbiError) -> int:
-    from denbi_jupyter.cli import EXIT_CODES
-
-    return next((EXIT_CODES[k] for k in type(error).__mro__ if k in EXIT_CODES), 1)
-
-
-def _run_each(
-    names: Sequence[str], run: Callable[[str], Any], *, as_json: bool
-) -> tuple[int, list[object]]:
-    """Run ``run`` for every name; report each; the first failure's exit code, or 0."""
-    from denbi_jupyter.cli._results import result_json
-
-    code = 0
-    outputs: list[object] = []
-    for name in names:
-        try:
-            result = run(name)
-        except DenbiError as error:
-            code = code or _code_of(error)
-            outputs.append({"server": name, "error": str(error), "exit_code": _code_of(error)})
-            if not as_json:
-                print(f"denbi-jupyter: error: {name}: {error}", file=sys.stderr)
-            continue
-        outputs.append(result_json(result))
-        if not as_json:
-            done = f"{result.action.value} done, {result.status}"
-            print(f"VM {result.name} ({result.server_id}): {done}")
-    return code, outputs
-
-
 def _detached(
     args: argparse.Namespace, site: str, names: Sequence[str], *, verb: str, hard: bool
 ) -> int:
@@ -166,7 +137,7 @@ def _detached(
 def run_action(args: argparse.Namespace) -> int:
     """Stop, start, reboot or delete the named VMs, one flow each."""
     site = resolve_site(args)
-    names = list(dict.fromkeys(item.strip() for item in args.servers if item.strip()))
+    names = server_names(args.servers)
     if not names:
         raise UserInputError(f"Name at least one VM (name or id) to {args.action}.")
     flow_ref, verb, _ = _ACTIONS[args.action]
@@ -174,16 +145,19 @@ def run_action(args: argparse.Namespace) -> int:
     if args.no_wait:
         return _detached(args, site, names, verb=verb, hard=hard)
     from denbi_jupyter.cli._progress import run_flow
+    from denbi_jupyter.cli._results import result_json
 
     flow = flow_ref.resolve()
     options: dict[str, object] = {"timeout_s": args.timeout}
     if args.action == "reboot":
         options["hard"] = hard
 
-    def run(name: str) -> Any:
-        return run_flow(flow, title=f"{verb} {name}", site=site, server=name, **options)
+    def run(name: str) -> tuple[object, list[str]]:
+        result: Any = run_flow(flow, title=f"{verb} {name}", site=site, server=name, **options)
+        done = f"{result.action.value} done, {result.status}"
+        return result_json(result), [f"VM {result.name} ({result.server_id}): {done}"]
 
-    code, outputs = _run_each(names, run, as_json=args.json)
+    code, outputs = for_each_server(names, run, as_json=args.json)
     if args.json:
         emit_json({"results": outputs})
     return code

@@ -1,4 +1,4 @@
-"""Helpers around Debian's puttygen, the PPK test oracle."""
+"""Helpers around Debian's puttygen, the PPK test oracle of the key tests and the journeys."""
 
 from __future__ import annotations
 
