@@ -54,6 +54,7 @@ from denbi_jupyter.panels._image_view import (
     row_html,
     suggest_name,
 )
+from denbi_jupyter.panels._image_widgets import FilterBar, image_row
 from denbi_jupyter.panels._sites import ClientSource
 from denbi_jupyter.panels.connection import ConnectionCard, Prober
 from denbi_jupyter.panels.jobs_view import JobCard, JobList
@@ -130,21 +131,9 @@ class ImagePanel(Panel):
         self._offered: list[Image] = []
         self._private: list[Image] = []
         self._site_picker = self._new_site_picker(visible=show_site_picker)
-        self._search = w.Text(
-            placeholder="Search images by name…",
-            continuous_update=True,
-            layout=w.Layout(width="260px"),
-        )
-        self._desktop = w.Dropdown(options=[], layout=w.Layout(width="250px"))
-        self._os = w.Dropdown(options=[("Any OS", "")], layout=w.Layout(width="150px"))
-        self._clear = w.Button(
-            description="Clear filters",
-            icon="times",
-            layout=w.Layout(width="auto", flex="0 0 auto"),
-        )
-        self._reload = w.Button(
-            description="Reload", icon="refresh", layout=w.Layout(width="auto", flex="0 0 auto")
-        )
+        bar = FilterBar.create()
+        self._search, self._desktop, self._os = bar.search, bar.desktop, bar.os
+        self._clear, self._reload = bar.clear, bar.reload
         self._count = w.HTML()
         self._rows = w.VBox(layout=w.Layout(width="100%", max_height="460px", overflow_y="auto"))
         self._row_pool: list[tuple[w.HBox, w.HTML, w.Button]] = []
@@ -160,10 +149,7 @@ class ImagePanel(Panel):
         )
         super().__init__(source, sites=sites, site=site, runner=runner)
         self.add_class("denbi-image-panel")
-        filters = w.HBox(
-            [self._site_picker, self._search, self._desktop, self._os, self._clear, self._reload],
-            layout=w.Layout(flex_flow="row wrap", align_items="center"),
-        )
+        filters = bar.box(self._site_picker)
         listing = w.VBox(
             [self._count, self._rows, self._empty],
             layout=w.Layout(flex="3 1 380px", min_width="340px"),
@@ -467,19 +453,7 @@ class ImagePanel(Panel):
         return [*options, (self.desktop, self.desktop)]
 
     def _make_row(self) -> tuple[w.HBox, w.HTML, w.Button]:
-        html = w.HTML(layout=w.Layout(flex="1 1 auto"))
-        button = w.Button(
-            description="Select", layout=w.Layout(width="84px", flex="0 0 auto", margin="0 6px")
-        )
-        button.on_click(self._guard(lambda b: self.select(getattr(b, "image_id", ""))))
-        row = w.HBox(
-            [html, button],
-            layout=w.Layout(
-                align_items="center", border_bottom="1px solid #f1f3f5", flex="0 0 auto"
-            ),
-        )
-        row.add_class("denbi-image-row")
-        return row, html, button
+        return image_row(self._guard(lambda b: self.select(getattr(b, "image_id", ""))))
 
     def _render_details(self) -> None:
         image = self.selected_image
