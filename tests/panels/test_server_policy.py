@@ -371,7 +371,9 @@ def test_save_and_remove_on_the_local_cloud_write_nova_metadata(
         assert LEGACY_KEY not in metadata
         form = opened(panel, vm.name)
         form._remove.click()
-        wait_until(lambda: "removed" in policy_text(panel, vm.name), 60, "the removal")
+        # (the Save's message also says "removed", of the old marker: wait for the Remove's own)
+        wait_until(lambda: f"Policy of {vm.name} removed" in policy_text(panel, vm.name), 60,
+                   "the removal")  # fmt: skip
         metadata = (client.get_server(vm.id) or vm).metadata
         assert POLICY_KEY not in metadata and LEGACY_KEY not in metadata
     finally:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
 from denbi_jupyter.cloud.rules.policy import POLICY_KEY, PolicyError, SnapshotPolicy, parse_policy
-from denbi_jupyter.cloud.rules.policy_runs import POLICY_SCHEDULE, SLOT_KEY
+from denbi_jupyter.cloud.rules.policy_runs import POLICY_SCHEDULE, policy_slot
 from denbi_jupyter.cloud.rules.retention import (
     NIGHTLY,
     SCHEDULE_KEY,
@@ -119,15 +119,6 @@ def preview_policy(
     )
     runs = tuple(policy.next_runs(now, NEXT_RUNS))
     return PolicyPreview(policy, schedule, runs, tuple(decisions))
-
-
-def policy_slot(image: Image) -> dt.datetime:
-    """The run time a policy snapshot was made for (:data:`SLOT_KEY`), else its creation."""
-    raw = image.properties.get(SLOT_KEY, "")
-    try:
-        return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return image.created_at
 
 
 def last_policy_snapshot(images: Iterable[Image], *, server_id: str, schedule: str) -> Image | None:

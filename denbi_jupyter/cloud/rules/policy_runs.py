@@ -29,7 +29,14 @@ from denbi_jupyter.cloud.rules.policy import (
 from denbi_jupyter.cloud.rules.retention import NIGHTLY, made_by_schedule
 from denbi_jupyter.cloud.types import Image, Server
 
-__all__ = ["POLICY_SCHEDULE", "SLOT_KEY", "PolicyPlan", "plan_policy_run", "slot_text"]
+__all__ = [
+    "POLICY_SCHEDULE",
+    "SLOT_KEY",
+    "PolicyPlan",
+    "plan_policy_run",
+    "policy_slot",
+    "slot_text",
+]
 
 #: The ``denbi_schedule`` value of snapshots made by policy runs.
 POLICY_SCHEDULE = "snapshot_policy"
@@ -63,7 +70,8 @@ def slot_text(slot: dt.datetime) -> str:
     return slot.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _slot_of(image: Image) -> dt.datetime:
+def policy_slot(image: Image) -> dt.datetime:
+    """The run time a policy snapshot was made for (:data:`SLOT_KEY`), else its creation."""
     raw = image.properties.get(SLOT_KEY, "")
     try:
         return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
@@ -77,7 +85,7 @@ def _done_by_server(images: Iterable[Image], schedule: str) -> dict[str, dt.date
         if image.status in _FAILED or not made_by_schedule(image, schedule):
             continue
         server_id = image.properties.get(SOURCE_SERVER_ID, "")
-        slot = _slot_of(image)
+        slot = policy_slot(image)
         if server_id not in done or slot > done[server_id]:
             done[server_id] = slot
     return done
