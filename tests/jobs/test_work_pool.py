@@ -8,7 +8,6 @@ would (``tests/distributed`` runs a real worker subprocess).
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import inspect
 import json
 import threading
@@ -28,6 +27,7 @@ from flows.snapshot import create_snapshot
 from tests.jobs.conftest import add_vm
 from tests.panels._support import wait_until
 from tests.support.fake_cloud import FakeCloud
+from tests.support.pool import work_here
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -59,21 +59,8 @@ def runner(deployed: str) -> Iterator[JobRunner]:
 
 def _work(job: Job) -> threading.Thread:
     """Carry out the job's flow run here, as a worker of the pool would."""
-    from prefect.client.orchestration import get_client
-    from prefect.flow_engine import run_flow
-
     assert job.flow_run_id is not None
-    with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_run(UUID(job.flow_run_id))
-    context = contextvars.copy_context()
-    thread = threading.Thread(
-        target=context.run,
-        args=(run_flow, create_snapshot),
-        kwargs={"flow_run": flow_run, "parameters": flow_run.parameters, "return_type": "state"},
-        daemon=True,
-    )
-    thread.start()
-    return thread
+    return work_here(job.flow_run_id, create_snapshot)
 
 
 def _submitted(runner: JobRunner, cloud: FakeCloud) -> Job:

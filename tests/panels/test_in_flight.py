@@ -4,7 +4,6 @@ them, and follows them to their end (a real Prefect test API; the test plays the
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import inspect
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,7 @@ from denbi_jupyter.panels._in_flight import Tab, tab_of
 from tests.panels._support import page_of, vm_id, wait_until
 from tests.panels.conftest import RecordingProbe
 from tests.support.fake_cloud import FakeCloud
+from tests.support.pool import work_here
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(180)]
 
@@ -74,24 +74,11 @@ def _start(runs: list[UUID], title: str, flow: FlowRef, **parameters: object) ->
 
 def _work(run_id: UUID, fake: FakeCloud) -> threading.Thread:
     """Carry out the flow run here, as a worker of the pool would, against ``fake``."""
-    from prefect.client.orchestration import get_client
-    from prefect.flow_engine import run_flow
-
     from flows import use_clients
     from flows.snapshot import create_snapshot
 
-    with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_run(run_id)
     with use_clients(lambda _site: fake):
-        context = contextvars.copy_context()
-    thread = threading.Thread(
-        target=context.run,
-        args=(run_flow, create_snapshot),
-        kwargs={"flow_run": flow_run, "parameters": flow_run.parameters, "return_type": "state"},
-        daemon=True,
-    )
-    thread.start()
-    return thread
+        return work_here(run_id, create_snapshot)
 
 
 def _panel(fake: FakeCloud, runner: JobRunner) -> CloudPanel:
