@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from denbi_jupyter.cloud.protocol import CloudClient
+from denbi_jupyter.cloud.rules.copy import ImageUsage
 from denbi_jupyter.cloud.rules.servers import ServerAction
 from denbi_jupyter.cloud.types import Flavor, Image, KeyPair, Limits, Server
 from denbi_jupyter.connect import ProbeResult
@@ -39,6 +40,7 @@ __all__ = [
     "find_server",
     "get_image",
     "get_server",
+    "image_usage",
     "limits",
     "list_keypairs",
     "list_servers",
@@ -104,6 +106,12 @@ def find_flavor(client: CloudClient, name_or_id: str) -> Flavor:
 def limits(client: CloudClient) -> Limits:
     """The project's compute limits and usage."""
     return client.limits()
+
+
+@idempotent(name="read-image-usage")
+def image_usage(client: CloudClient) -> ImageUsage:
+    """The project's image quota and usage (Glance ``/v2/info/usage``; unknown parts None)."""
+    return client.image_usage()
 
 
 @idempotent(name="list-keypairs")

@@ -31,6 +31,7 @@ from denbi_jupyter.cloud.policy_markdown import policy_report_markdown
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
 from denbi_jupyter.cloud.results import PolicyDeletion, PolicyItem, PolicyRunReport
+from denbi_jupyter.cloud.rules.copy import ImageUsage
 from denbi_jupyter.cloud.rules.policy_runs import (
     POLICY_SCHEDULE,
     SLOT_KEY,
@@ -45,7 +46,7 @@ from denbi_jupyter.cloud.rules.retention import (
     schedule_mark,
 )
 from denbi_jupyter.cloud.types import Image
-from denbi_jupyter.errors import OperationFailedError, UserInputError
+from denbi_jupyter.errors import DenbiError, OperationFailedError, UserInputError
 from flows import _tasks as tasks
 from flows._ids import derive_request_id
 from flows._progress import current_flow_run_id, report, run_logger
@@ -217,12 +218,15 @@ def run_snapshot_policies(
     if not dry_run:
         outcomes = _delete(site, [d for doomed, _ in planned.values() for d in doomed])
     final = tuple(_with_retention(item, planned, outcomes) for item in items)
+    quota, quota_error = _quota_after(client)
     result = PolicyRunReport(
         site=site,
         at=now.strftime("%Y-%m-%d %H:%M"),
         items=final,
         dry_run=dry_run,
         flow_run_id=current_flow_run_id(),
+        quota=quota,
+        quota_error=quota_error,
     )
     create_markdown_artifact(
         key=_artifact_key(site),
@@ -237,6 +241,15 @@ def run_snapshot_policies(
                         for item in result.failures)
         )  # fmt: skip
     return result
+
+
+def _quota_after(client: CloudClient) -> tuple[ImageUsage | None, str]:
+    """The image quota left after the run; a failed read is reported, never fails the run."""
+    try:
+        return tasks.image_usage(client), ""
+    except DenbiError as exc:
+        run_logger().warning("Could not read the image quota: %s", exc)
+        return None, str(exc)
 
 
 def _with_retention(

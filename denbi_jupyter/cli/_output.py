@@ -38,6 +38,7 @@ __all__ = [
     "server_names",
     "show_listing",
     "table",
+    "visible",
 ]
 
 
@@ -159,11 +160,27 @@ def gigabytes(size: int | None) -> str:
     return "" if size is None else f"{size / 1024**3:.1f} GB"
 
 
+def visible(text: str) -> str:
+    """``text`` with every control or format character shown as its escape (``\\n``, ``\\x1b``).
+
+    Names are anyone's text (any project member names a snapshot): printed raw, an escape
+    sequence could clear the terminal and a newline could forge a table row.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """An aligned plain-text table (no trailing spaces), or a note when there are no rows."""
+    """An aligned plain-text table (no trailing spaces), or a note when there are no rows.
+
+    Every cell goes through :func:`visible`: one row per line, whatever the names hold.
+    """
     if not rows:
         return "(nothing found)"
-    cells = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
+    cells = [[("" if cell is None else visible(str(cell))) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in cells:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]

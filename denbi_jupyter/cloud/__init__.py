@@ -23,6 +23,7 @@ from denbi_jupyter.cloud.protocol import CloudClient, ProgressCallback, Snapshot
 from denbi_jupyter.cloud.provenance import provenance_metadata
 from denbi_jupyter.cloud.results import (
     BootResult,
+    CopyResult,
     DeleteItem,
     DeleteOutcome,
     DeleteReport,
@@ -54,6 +55,7 @@ from denbi_jupyter.cloud.types import (
 __all__ = [
     "BootResult",
     "CloudClient",
+    "CopyResult",
     "DeleteItem",
     "DeleteOutcome",
     "DeleteReport",

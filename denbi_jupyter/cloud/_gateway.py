@@ -8,14 +8,17 @@ the transport, so the client's rules run unchanged over both. Every method retur
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from denbi_jupyter.cloud._image_data import ImageStream
     from denbi_jupyter.cloud._openstack import ImagePage
+    from denbi_jupyter.cloud.rules.copy import ImageRecord, ImageUsage
     from denbi_jupyter.cloud.types import Flavor, Image, KeyPair, Limits, Server
 
-__all__ = ["CloudGateway"]
+__all__ = ["CloudGateway", "ImageDataGateway"]
 
 
 class CloudGateway(Protocol):
@@ -102,4 +105,38 @@ class CloudGateway(Protocol):
 
     def limits(self) -> Limits:
         """``GET /limits`` (absolute limits and usage)."""
+        ...
+
+
+class ImageDataGateway(Protocol):
+    """One site's Glance image-data calls (:class:`~denbi_jupyter.cloud._image_data.ImageData`).
+
+    Separate from :class:`CloudGateway` so that a gateway without image data (the unit tests'
+    in-memory fake) need not pretend to have it.
+    """
+
+    def image_record(self, image_id: str) -> ImageRecord | None:
+        """``GET /v2/images/{id}`` with formats and hashes, or None on 404."""
+        ...
+
+    def image_records(self, params: Mapping[str, str]) -> list[ImageRecord]:
+        """Every image of a filtered ``GET /v2/images`` listing (all pages)."""
+        ...
+
+    def create_image_record(self, body: Mapping[str, Any]) -> ImageRecord:
+        """``POST /v2/images``: a queued record without data."""
+        ...
+
+    def upload_image_data(
+        self, image_id: str, body: Iterable[bytes] | BinaryIO, *, size: int | None = None
+    ) -> None:
+        """``PUT /v2/images/{id}/file`` (chunked from an iterator, or a file of ``size``)."""
+        ...
+
+    def open_image_data(self, image_id: str) -> AbstractContextManager[ImageStream]:
+        """``GET /v2/images/{id}/file`` as a stream of chunks."""
+        ...
+
+    def image_usage(self) -> ImageUsage:
+        """``GET /v2/info/usage``; all None when no limit is known."""
         ...

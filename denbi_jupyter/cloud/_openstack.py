@@ -17,7 +17,7 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import keystoneauth1.identity as ks_identity
 import requests
@@ -40,6 +40,9 @@ from denbi_jupyter.cloud._records import (
 )
 from denbi_jupyter.cloud.types import Flavor, Image, KeyPair, Limits, Server
 from denbi_jupyter.errors import AuthenticationError, CloudUnavailableError
+
+if TYPE_CHECKING:
+    from denbi_jupyter.cloud._image_data import ImageData
 
 __all__ = [
     "COMPUTE_MICROVERSIONS",
@@ -189,6 +192,54 @@ class Gateway:
                 raise os_exc.InvalidResponse(
                     f"{service} answered {method} {path.split('?')[0]} with no JSON"
                 ) from exc
+
+    def raw_request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: object = None,
+        data: object = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        retries: bool = True,
+        missing_ok: bool = False,
+    ) -> requests.Response | None:
+        """Send one request; the checked response itself (None for a tolerated 404).
+
+        For image data: ``data`` may be an iterator (sent chunked) or a file, ``stream``
+        leaves the body unread. ``retries=False`` turns keystoneauth's retries off (a
+        consumed stream cannot be sent twice).
+        """
+        kwargs: dict[str, Any] = {"raise_exc": False, "stream": stream}
+        kwargs["headers"] = {"Accept": "application/json", **(headers or {})}
+        if params:
+            kwargs["params"] = dict(params)
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if data is not None:
+            kwargs["data"] = data
+        if not retries:
+            kwargs.update(connect_retries=0, status_code_retries=0)
+        with translated(self.site, action):
+            with self._proxy_lock:
+                proxy = getattr(self.connection, service)
+            response: requests.Response = proxy.request(path, method, **kwargs)
+            if missing_ok and response.status_code == 404:
+                response.close()
+                return None
+            os_exc.raise_from_response(response)
+            return response
+
+    @property
+    def image_data(self) -> ImageData:
+        """The image-data calls over this connection (:mod:`._image_data`)."""
+        from denbi_jupyter.cloud._image_data import ImageData
+
+        return ImageData(self)
 
     # --- identity -----------------------------------------------------------------------
     def token_project(self) -> tuple[str, str]:

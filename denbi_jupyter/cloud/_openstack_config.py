@@ -6,18 +6,29 @@ allowed to import ``openstack``. Nothing here opens a connection.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
+from keystoneauth1 import exceptions as ksa_exc
 from openstack import exceptions as os_exc
-from openstack.config import OpenStackConfig
+from openstack.config import OpenStackConfig, loader
 from openstack.config.cloud_region import CloudRegion
 
 from denbi_jupyter.cloud._openstack_errors import map_error, translated
+from denbi_jupyter.cloud.sites import PROBLEM_KEY
 from denbi_jupyter.errors import NotFoundError, UserInputError
 
-__all__ = ["DEFAULT_API_TIMEOUT", "DEFAULT_IMAGE_RETRIES", "cloud_region", "read_clouds"]
+__all__ = [
+    "DEFAULT_API_TIMEOUT",
+    "DEFAULT_IMAGE_RETRIES",
+    "check_config_syntax",
+    "cloud_region",
+    "read_clouds",
+]
 
 #: Seconds before an API call gives up, unless clouds.yaml sets ``api_timeout``.
 DEFAULT_API_TIMEOUT = 60.0
@@ -30,9 +41,53 @@ _APP_NAME = "denbi-jupyter"
 _READ = "read clouds.yaml"
 
 
+def _syntax_error(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}{problem}"
+
+
+def _first_readable(paths: Iterable[str]) -> None:
+    """Refuse the file openstacksdk would use when it cannot be parsed.
+
+    The SDK logs a warning and goes on to the next file of its search path, so a typo in one
+    ``clouds.yaml`` would make the command run against another file's clouds.
+    """
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                json.load(handle) if path.endswith(".json") else yaml.safe_load(handle)
+        except OSError:
+            continue  # unreadable: the SDK skips it too
+        except (ValueError, yaml.YAMLError) as exc:
+            kind = "JSON" if path.endswith(".json") else "YAML"
+            raise UserInputError(
+                f"{path} is not valid {kind} ({_syntax_error(exc)}). Fix it: denbi-jupyter does "
+                "not fall back to another clouds.yaml, so that a typo cannot send a command to "
+                "another file's clouds.",
+                action=_READ,
+            ) from exc
+        return
+
+
+def check_config_syntax(config_file: Path | None) -> None:
+    """Raise UserInputError when the clouds.yaml (or secure.yaml) in use has a syntax error."""
+    if config_file is not None:
+        _first_readable([str(config_file)])
+    else:
+        override = os.environ.get("OS_CLIENT_CONFIG_FILE")
+        _first_readable(([override] if override else []) + list(loader.CONFIG_FILES))
+    secure = os.environ.get("OS_CLIENT_SECURE_FILE") if config_file is None else None
+    _first_readable(([secure] if secure else []) + list(loader.SECURE_FILES))
+
+
 def _load_config(config_file: Path | None) -> OpenStackConfig:
     """openstacksdk's loader: the explicit file alone, else its usual search with env vars."""
     try:
+        check_config_syntax(config_file)
         if config_file is None:
             return OpenStackConfig(app_name=_APP_NAME)
         if not config_file.is_file():
@@ -74,9 +129,19 @@ def read_clouds(config_file: Path | None = None) -> tuple[list[tuple[str, dict[s
     return entries, str(default)
 
 
+def _entry_problem(name: str, exc: Exception) -> str:
+    return (
+        f"The clouds.yaml entry {name!r} cannot be used: {exc}. Download it again from the "
+        "site's dashboard (API access → clouds.yaml) or add what is missing."
+    )
+
+
 def _entry_config(config: OpenStackConfig, name: str) -> dict[str, Any]:
     try:
         region = config.get_one(cloud=name)
+    except ksa_exc.ClientException as exc:  # e.g. no auth_url: a broken entry, not the others
+        raw = config.cloud_config["clouds"].get(name) or {}
+        return {**(raw if isinstance(raw, dict) else {}), PROBLEM_KEY: _entry_problem(name, exc)}
     except os_exc.SDKException as exc:
         raise map_error(exc, site=name, action="read its clouds.yaml entry") from exc
     merged = dict(region.config)
@@ -101,7 +166,10 @@ def cloud_region(site: str, config_file: Path | None) -> CloudRegion:
         )
     entry = config.cloud_config["clouds"].get(site, {})
     with translated(site, "open a connection"):
-        region = config.get_one(cloud=site)
+        try:
+            region = config.get_one(cloud=site)
+        except ksa_exc.ClientException as exc:
+            raise UserInputError(_entry_problem(site, exc), site=site, action=_READ) from exc
         if region.config.get("api_timeout") is None:
             region.config["api_timeout"] = DEFAULT_API_TIMEOUT
         if "image_status_code_retries" not in entry:

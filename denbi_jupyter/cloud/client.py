@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from denbi_jupyter.cloud._image_calls import ImageDataCalls
 from denbi_jupyter.cloud._keypairs import KeyPairCalls
 from denbi_jupyter.cloud._server_actions import ServerActions
 from denbi_jupyter.cloud._server_metadata import ServerMetadata
@@ -51,7 +52,7 @@ from denbi_jupyter.errors import (
 )
 
 if TYPE_CHECKING:
-    from denbi_jupyter.cloud._gateway import CloudGateway
+    from denbi_jupyter.cloud._gateway import CloudGateway, ImageDataGateway
     from denbi_jupyter.cloud._openstack import ImagePage
     from denbi_jupyter.cloud.protocol import CloudClient
 
@@ -69,7 +70,7 @@ _RESERVED_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir"
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 
 
-class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions, ServerMetadata):
+class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions, ServerMetadata, ImageDataCalls):
     """One site as one project, through a :class:`~denbi_jupyter.cloud._openstack.Gateway`.
 
     Thread-safe: panels call it from background threads while the snapshot index loads.
@@ -78,13 +79,20 @@ class OpenStackCloud(SnapshotListing, KeyPairCalls, ServerActions, ServerMetadat
         site: The site's settings.
         gateway: Its gateway (built by :func:`open_site`).
         index_timeout: Seconds a name search waits for the snapshot index to load.
+        image_data: Its image-data calls (downloads, uploads, quota), if it has them.
     """
 
     def __init__(
-        self, site: SiteSettings, gateway: CloudGateway, *, index_timeout: float = 120.0
+        self,
+        site: SiteSettings,
+        gateway: CloudGateway,
+        *,
+        index_timeout: float = 120.0,
+        image_data: ImageDataGateway | None = None,
     ) -> None:
         self._site = site
         self._gateway = gateway
+        self._image_data = image_data
         self._index_timeout = index_timeout
         self._scope_lock = threading.Lock()
         self._names_lock = threading.Lock()
@@ -403,7 +411,8 @@ def open_site(name: str | None = None, *, config_file: Path | None = None) -> Cl
     from denbi_jupyter.cloud._openstack import Gateway
 
     site = get_site(name, config_file=config_file)
-    return OpenStackCloud(site, Gateway(site.name, config_file=config_file))
+    gateway = Gateway(site.name, config_file=config_file)
+    return OpenStackCloud(site, gateway, image_data=gateway.image_data)
 
 
 def sites_offering(

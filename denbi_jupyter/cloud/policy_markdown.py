@@ -9,8 +9,9 @@ can neither break the table nor inject markup.
 from __future__ import annotations
 
 from denbi_jupyter.cloud.results import PolicyItem, PolicyRunReport
+from denbi_jupyter.cloud.rules.copy import ImageUsage
 
-__all__ = ["policy_report_markdown"]
+__all__ = ["policy_report_markdown", "quota_line"]
 
 _ESCAPED = str.maketrans({
     "|": "\\|", "\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]",
@@ -40,6 +41,34 @@ def _deleted_cell(item: PolicyItem) -> str:
     return f"{len(item.deletions)}" + (f" ({failed} failed)" if failed else "")
 
 
+def _left(limit: int | None, used: int | None, unit: str, scale: float = 1.0) -> str | None:
+    if limit is None or limit < 0:
+        return None
+    left = max(0, limit - (used or 0))
+    shown = f"{left / scale:.1f}" if scale != 1.0 else str(left)
+    total = f"{limit / scale:.1f}" if scale != 1.0 else str(limit)
+    return f"{shown} of {total} {unit} left"
+
+
+def quota_line(quota: ImageUsage | None, error: str = "") -> str:
+    """The project's image quota after the run, in one sentence."""
+    if error:
+        return f"Image quota after the run: could not be read ({_md(error)})."
+    if quota is None:
+        return "Image quota after the run: not read."
+    parts = [
+        part
+        for part in (
+            _left(quota.count_limit, quota.count_used, "images"),
+            _left(quota.size_limit_mib, quota.size_used_mib, "GiB", 1024.0),
+        )
+        if part
+    ]
+    if not parts:
+        return "Image quota after the run: no limit (unlimited, or this Glance reports none)."
+    return f"Image quota after the run: {', '.join(parts)}."
+
+
 def policy_report_markdown(report: PolicyRunReport) -> str:
     """The artifact's Markdown for ``report``."""
     verb = "would delete" if report.dry_run else "deleted"
@@ -50,6 +79,8 @@ def policy_report_markdown(report: PolicyRunReport) -> str:
         "",
         f"Run at {_md(report.at)} UTC{' (dry run)' if report.dry_run else ''}: "
         f"{len(report.items)} VM(s) with a policy, {status}.",
+        "",
+        quota_line(report.quota, report.quota_error),
         "",
     ]
     if not report.items:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from denbi_jupyter.cloud.types import (
     Flavor,
@@ -24,6 +25,10 @@ from denbi_jupyter.cloud.types import (
     Snapshot,
     SnapshotQuery,
 )
+
+if TYPE_CHECKING:
+    from denbi_jupyter.cloud._image_data import ImageStream
+    from denbi_jupyter.cloud.rules.copy import ImageRecord, ImageUsage
 
 __all__ = ["CloudClient", "ProgressCallback", "SnapshotIndex"]
 
@@ -131,6 +136,33 @@ class CloudClient(Protocol):
 
         ``checked`` is the image as the caller just read it, which saves reading it again.
         """
+        ...
+
+    # --- image data (copies between sites) -----------------------------------------------
+    def image_record(self, image_id: str) -> ImageRecord | None:
+        """The image with its formats, size and hashes, or None when it does not exist."""
+        ...
+
+    def find_copies(self, mark: str) -> list[ImageRecord]:
+        """The project's images whose ``denbi_copied_from`` is ``mark`` (Glance filters)."""
+        ...
+
+    def image_usage(self) -> ImageUsage:
+        """The project's image count and size limits and usage (None parts: unknown)."""
+        ...
+
+    def create_image_record(self, body: Mapping[str, Any]) -> ImageRecord:
+        """A new queued image record (``POST /v2/images`` with ``body``), no data yet."""
+        ...
+
+    def upload_image_data(
+        self, image_id: str, body: Iterable[bytes] | BinaryIO, *, size: int | None = None
+    ) -> None:
+        """Send an image's data: chunked from an iterator, or a file of ``size`` bytes."""
+        ...
+
+    def open_image_data(self, image_id: str) -> AbstractContextManager[ImageStream]:
+        """The image's data as a stream of chunks, never read whole."""
         ...
 
     # --- snapshots ----------------------------------------------------------------------

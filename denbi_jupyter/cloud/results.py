@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, overload
 from denbi_jupyter.cloud.rules.servers import ServerAction
 
 if TYPE_CHECKING:
+    from denbi_jupyter.cloud.rules.copy import ImageUsage
     from denbi_jupyter.connect.details import ConnectionDetails
 
 __all__ = [
     "BootResult",
+    "CopyResult",
     "DeleteItem",
     "DeleteOutcome",
     "DeleteReport",
@@ -67,6 +69,30 @@ class SnapshotResult:
     request_id: str
     flow_run_id: str | None
     reused: bool
+    tags: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """An active, verified copy of an image at another site (or one reused from a re-run).
+
+    ``sha512`` and ``size`` are the target's ``os_hash_value`` and size, checked equal to the
+    source's; ``reused`` says an earlier run's finished copy was found, ``replaced_partial``
+    that a failed partial copy of an earlier run was deleted first.
+    """
+
+    source_site: str
+    source_id: str
+    target_site: str
+    target_id: str
+    name: str
+    size: int
+    sha512: str
+    reused: bool
+    replaced_partial: bool = False
+    status: str = "active"
+    flow_run_id: str | None = None
     tags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -222,6 +248,10 @@ class PolicyRunReport:
     items: tuple[PolicyItem, ...]
     dry_run: bool = False
     flow_run_id: str | None = None
+    #: The project's image quota after the run (Glance ``/v2/info/usage``); None: not read.
+    quota: ImageUsage | None = None
+    #: Why the quota could not be read, when it could not.
+    quota_error: str = ""
 
     @property
     def failures(self) -> tuple[PolicyItem, ...]:

@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from denbi_jupyter.cloud.types import SiteSettings
-from denbi_jupyter.errors import NotFoundError
+from denbi_jupyter.errors import NotFoundError, UserInputError
+
+#: Key of a merged entry that cannot be used, holding why (the other entries stay usable).
+PROBLEM_KEY = "_denbi_problem"
 
 __all__ = ["default_site_name", "get_site", "list_sites", "site_from_entry"]
 
@@ -50,6 +53,7 @@ def site_from_entry(name: str, entry: Mapping[str, Any]) -> SiteSettings:
         ssh_port_formula=_optional_text(settings.get("ssh_port_formula")),
         guacamole_base_url=_optional_text(settings.get("guacamole_base_url")),
         ssh_user=_optional_text(settings.get("ssh_user")) or "ubuntu",
+        problem=str(entry.get(PROBLEM_KEY) or ""),
     )
 
 
@@ -77,7 +81,10 @@ def get_site(name: str | None = None, *, config_file: Path | None = None) -> Sit
     wanted = name or default
     for entry_name, entry in entries:
         if entry_name == wanted:
-            return site_from_entry(entry_name, entry)
+            site = site_from_entry(entry_name, entry)
+            if site.problem:
+                raise UserInputError(site.problem, site=entry_name, action="read its entry")
+            return site
     known = ", ".join(entry_name for entry_name, _ in entries)
     raise NotFoundError(
         f"There is no clouds.yaml entry named {wanted!r} (entries: {known}). Pick one of those "

@@ -61,6 +61,7 @@ class SiteSettings:
         ssh_port_formula: Port formula over the VM's private IPv4, e.g. ``30000 + 256*oct3 + oct4``.
         guacamole_base_url: Guacamole server URL for desktop images, if the site runs one.
         ssh_user: Login user on de.NBI images.
+        problem: Why the entry cannot be used (e.g. it has no ``auth_url``); empty when it can.
     """
 
     name: str
@@ -70,6 +71,7 @@ class SiteSettings:
     ssh_port_formula: str | None = None
     guacamole_base_url: str | None = None
     ssh_user: str = "ubuntu"
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)

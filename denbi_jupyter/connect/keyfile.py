@@ -16,7 +16,7 @@ from pathlib import Path
 from denbi_jupyter.connect.ppk import OpenSSHKey
 from denbi_jupyter.errors import UserInputError
 
-__all__ = ["KeyFileExistsError", "write_openssh_key"]
+__all__ = ["KeyFileExistsError", "write_openssh_key", "write_private_file"]
 
 _PRIVATE_MODE = 0o600
 _PUBLIC_MODE = 0o644
@@ -131,6 +131,36 @@ def write_openssh_key(
         raise UserInputError(
             f"Cannot write the key to {str(target)!r}: {exc.strerror or type(exc).__name__}; "
             "choose a folder you can write to."
+        ) from None
+    _fsync_directory(target.parent)
+    return target
+
+
+def write_private_file(
+    path: str | os.PathLike[str], text: str, *, overwrite: bool = False, what: str = "file"
+) -> Path:
+    """Write ``text`` to ``path`` with mode 0600, atomically, as the key files are written.
+
+    An existing file (or a symbolic link, which is never written through) is refused unless
+    ``overwrite``; with it, the file (or the link itself) is replaced, never followed.
+
+    Raises:
+        KeyFileExistsError: ``path`` exists and ``overwrite`` is false.
+        UserInputError: The folder does not exist, ``path`` is a folder, or it cannot be written.
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UserInputError(f"{str(target)!r} is a folder; give a file name for the {what}.")
+    if not target.parent.is_dir():
+        raise UserInputError(f"The folder {str(target.parent)!r} does not exist.")
+    if not overwrite and (target.exists() or target.is_symlink()):
+        raise _refuse(target)
+    try:
+        _install(text.encode("utf-8"), target, mode=_PRIVATE_MODE, overwrite=overwrite)
+    except OSError as exc:
+        raise UserInputError(
+            f"Cannot write the {what} to {str(target)!r}: "
+            f"{exc.strerror or type(exc).__name__}; choose a folder you can write to."
         ) from None
     _fsync_directory(target.parent)
     return target

@@ -84,6 +84,7 @@ DEPLOYMENTS: Mapping[FlowRef, str] = MappingProxyType(
         FlowRef.BOOT_SERVER: "boot-server/boot-server",
         FlowRef.CREATE_SNAPSHOT: "create-snapshot/create-snapshot",
         FlowRef.DELETE_SNAPSHOTS: "delete-snapshots/delete-snapshots",
+        FlowRef.COPY_IMAGE: "copy-image/copy-image",
         FlowRef.STOP_SERVER: "stop-server/stop-server",
         FlowRef.START_SERVER: "start-server/start-server",
         FlowRef.REBOOT_SERVER: "reboot-server/reboot-server",

@@ -29,6 +29,7 @@ class FlowRef(StrEnum):
     BOOT_SERVER = "boot:boot_server"
     CREATE_SNAPSHOT = "snapshot:create_snapshot"
     DELETE_SNAPSHOTS = "delete:delete_snapshots"
+    COPY_IMAGE = "copy:copy_image"
     CLEANUP_SNAPSHOTS = "scheduled:cleanup_snapshots"
     NIGHTLY_SNAPSHOTS = "scheduled:nightly_snapshots"
     STOP_SERVER = "servers:stop_server"

@@ -1,9 +1,16 @@
-"""Test-only endpoints at ``/_admin``: manage fault rules while the cloud runs.
+"""Test-only endpoints at ``/_admin``: manage fault rules and image limits while the cloud runs.
 
 * ``GET /_admin/faults`` → ``{"rules": [...]}`` (each with ``id``, remaining ``count``, ``fired``)
 * ``POST /_admin/faults`` with a rule, a list of rules or ``{"rules": [...]}`` → 201 with the
   added rules; 400 with ``{"error": "..."}`` for an invalid rule (nothing is added then)
 * ``DELETE /_admin/faults`` → 204, every rule removed
+* ``GET /_admin/image-limits`` → ``{"sites": {site: {"use_keystone_limits", "default",
+  "projects"}}}``: each site's Glance image limits (see :mod:`image_limits`)
+* ``POST /_admin/image-limits`` with ``{"site": S, "project_id": P, "image_count_total": 2,
+  ...}`` → 200 with the limits now in force: sets the named limits of project ``P`` (without
+  ``project_id``: the site's default; without ``site``: every site); ``"use_keystone_limits":
+  false`` turns Glance's unified limits off; 400 with ``{"error": "..."}`` when invalid
+* ``DELETE /_admin/image-limits`` → 204, every site back to its configured limits
 
 No Keystone token is needed: the server listens on loopback only, and these endpoints refuse
 any client that is not on loopback (403). The rule format is documented in :mod:`faults`.
@@ -12,13 +19,16 @@ any client that is not on loopback (403). The rule format is documented in :mod:
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from denbi_jupyter.localcloud.site import CloudState
+from denbi_jupyter.localcloud.config import IMAGE_LIMIT_NAMES
+from denbi_jupyter.localcloud.image_limits import check_change
+from denbi_jupyter.localcloud.site import CloudState, Site
 
 __all__ = ["build_router"]
 
@@ -66,4 +76,68 @@ def build_router(cloud: CloudState) -> APIRouter:
         cloud.faults.clear()
         return Response(status_code=204)
 
+    _image_limit_routes(router, cloud)
     return router
+
+
+def _limit_sites(cloud: CloudState, data: dict[str, Any]) -> list[Site]:
+    """The sites a ``POST /_admin/image-limits`` body names (all without ``site``)."""
+    name = data.get("site")
+    if name is None:
+        return list(cloud.sites.values())
+    if name not in cloud.sites:
+        raise ValueError(f"unknown site {name!r}; sites: {', '.join(sorted(cloud.sites))}")
+    return [cloud.sites[name]]
+
+
+def _check_limit_fields(data: dict[str, Any]) -> None:
+    known = {"site", "project_id", "use_keystone_limits", *IMAGE_LIMIT_NAMES}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown image limit field(s): {', '.join(unknown)}")
+    project = data.get("project_id")
+    if project is not None and not isinstance(project, str):
+        raise ValueError(f"project_id must be a string, got {project!r}")
+
+
+def _image_limit_routes(router: APIRouter, cloud: CloudState) -> None:
+    @router.get("/image-limits")
+    def list_limits(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _refused()
+        sites = {
+            name: site.image_limits.describe(site.profile) for name, site in cloud.sites.items()
+        }
+        return JSONResponse({"sites": sites})
+
+    @router.post("/image-limits")
+    async def change_limits(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _refused()
+        try:
+            data: Any = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("the body must be a JSON object")
+            _check_limit_fields(data)
+            sites = _limit_sites(cloud, data)
+            check_change(data)  # all or nothing
+            changed = {
+                site.name: asdict(
+                    site.image_limits.change(site.profile, data, data.get("project_id"))
+                )
+                for site in sites
+            }
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"sites": changed})
+
+    @router.delete("/image-limits")
+    def reset_limits(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _refused()
+        for site in cloud.sites.values():
+            site.image_limits.reset()
+        return Response(status_code=204)

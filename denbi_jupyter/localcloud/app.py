@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from denbi_jupyter.localcloud import admin, glance, keystone, neutron, nova
+from denbi_jupyter.localcloud.faults_stream import StreamCut
 from denbi_jupyter.localcloud.responses import ApiError, Service, render_error
 from denbi_jupyter.localcloud.site import CloudState
 
@@ -32,7 +33,8 @@ def service_of(path: str) -> Service | None:
 
 
 class _SiteMiddleware:
-    """Before each site request: apply injected faults, then run the site's due events."""
+    """Before each site request: apply injected faults, then run the site's due events; an
+    image download goes out through the data faults' ``send``."""
 
     def __init__(self, app: ASGIApp, cloud: CloudState) -> None:
         self.app = app
@@ -49,7 +51,11 @@ class _SiteMiddleware:
             if handled:
                 return
             await run_in_threadpool(site.timeline.advance)
-        await self.app(scope, receive, send)
+            send = self.cloud.faults.data_send(scope, send, site=site.name)
+        try:
+            await self.app(scope, receive, send)
+        except StreamCut:
+            return  # a download_cut fault: the answer stays unfinished, the connection closes
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:

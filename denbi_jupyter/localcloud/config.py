@@ -5,7 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_SITES", "LocalCloudConfig", "SiteProfile", "Timings"]
+__all__ = [
+    "DEFAULT_SITES",
+    "IMAGE_LIMIT_NAMES",
+    "ImageLimits",
+    "LocalCloudConfig",
+    "SiteProfile",
+    "Timings",
+]
+
+#: Glance's unified-limit resources, in the order ``GET /v2/info/usage`` lists them.
+IMAGE_LIMIT_NAMES: tuple[str, ...] = (
+    "image_size_total",
+    "image_stage_total",
+    "image_count_total",
+    "image_count_uploading",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +41,27 @@ class Timings:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageLimits:
+    """A project's Glance limits as Keystone's unified limits hold them; -1 is unlimited.
+
+    Attributes:
+        image_size_total: MiB of image data the project may store (Glance counts whole MiB).
+        image_stage_total: MiB the project may hold in the import staging area.
+        image_count_total: How many images (not killed or deleted) the project may own.
+        image_count_uploading: How many of its images may be uploading at once.
+    """
+
+    image_size_total: int = -1
+    image_stage_total: int = -1
+    image_count_total: int = -1
+    image_count_uploading: int = -1
+
+    def value(self, name: str) -> int:
+        """The limit called ``name`` (one of :data:`IMAGE_LIMIT_NAMES`)."""
+        return int(getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
 class SiteProfile:
     """One de.NBI compute center as the local cloud plays it."""
 
@@ -35,6 +71,11 @@ class SiteProfile:
     ssh_port_formula: str
     guacamole_base_url: str
     network_cidr: str
+    #: The image limits of every project of the site (Keystone's registered limits).
+    image_limits: ImageLimits = field(default_factory=ImageLimits)
+    #: Glance's ``use_keystone_limits``: off, nothing is enforced and ``/v2/info/usage``
+    #: answers ``{"usage": {}}``, as a Glance without unified limits does.
+    use_keystone_limits: bool = True
 
 
 def _loopback_site(

@@ -16,7 +16,20 @@ left out matches anything. What it does (``kind``):
 ``snapshot_vanish`` the next snapshot's Glance image is deleted while it uploads
 ``snapshot_stuck``  the next snapshot's Glance image stays ``saving`` (and Nova uploading)
 ``boot_error``      the next server's boot ends in ERROR ("No valid host was found")
+``download_cut``    a successful ``GET …/v2/images/{id}/file`` sends its real headers (full
+                    ``Content-Length``) and only the first ``after_bytes`` bytes (default:
+                    half the image) of the real data, then the connection closes
+``download_corrupt`` the download sends full-length data with one byte flipped (at offset
+                    ``after_bytes``, default: the middle), headers (``Content-MD5``) of the
+                    original: a checksum mismatch only a verifying client notices
+``upload_refused``  a ``PUT …/v2/images/{id}/file`` is answered 413 in Glance's shape (its
+                    ``image_size_cap`` answer); the image stays ``queued``
 =================== =====================================================================
+
+The three image-data kinds match only image data paths (``/v2/images/{id}/file``; a download
+fault only a 200 answer), besides the rule's own matchers. A fault that answers a request with
+a body (``PUT``/``POST``/``PATCH``) reads and drops the body first, so the client gets the
+answer rather than a connection reset.
 
 ``count`` limits how often a rule fires (default: always), ``probability`` (default 1) draws
 from the injector's random generator, seeded, so a run with the same requests fires the same
@@ -50,6 +63,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from denbi_jupyter.localcloud.faults_stream import DATA_PATH, Choice, DataStream, drain_body
+from denbi_jupyter.localcloud.glance_upload import TOO_LARGE
 from denbi_jupyter.localcloud.nova_microversion import negotiate, version_headers
 from denbi_jupyter.localcloud.responses import ApiError, Service, render_error
 
@@ -57,6 +72,7 @@ __all__ = [
     "ANSWER_KINDS",
     "FAULT_KINDS",
     "OUTCOME_KINDS",
+    "STREAM_KINDS",
     "FaultInjector",
     "FaultRule",
     "injector_of",
@@ -65,10 +81,13 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 #: Kinds that answer (or delay) the matching request itself.
-ANSWER_KINDS = frozenset({"latency", "error", "drop", "conflict", "quota"})
+ANSWER_KINDS = frozenset({"latency", "error", "drop", "conflict", "quota", "upload_refused"})
+#: Kinds that change a successful image download while it streams.
+STREAM_KINDS = frozenset({"download_cut", "download_corrupt"})
 #: Kinds that decide how an operation Nova starts will end.
 OUTCOME_KINDS = frozenset({"snapshot_killed", "snapshot_vanish", "snapshot_stuck", "boot_error"})
-FAULT_KINDS = ANSWER_KINDS | OUTCOME_KINDS
+FAULT_KINDS = ANSWER_KINDS | OUTCOME_KINDS | STREAM_KINDS
+_BODY_METHODS = frozenset({"PUT", "POST", "PATCH"})
 
 _SERVICES = frozenset({"identity", "image", "compute", "network"})
 _ERROR_STATUSES = frozenset({500, 502, 503})
@@ -99,6 +118,7 @@ class FaultRule:
     probability: float = 1.0
     seconds: float = 0.0
     status: int = 503
+    after_bytes: int | None = None
     rule_id: int = 0
     fired: int = 0
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
@@ -120,6 +140,7 @@ class FaultRule:
             "probability",
             "seconds",
             "status",
+            "after_bytes",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -142,6 +163,11 @@ class FaultRule:
         status = data.get("status", 503)
         if kind == "error" and status not in _ERROR_STATUSES:
             raise ValueError(f"an error fault's status must be 500, 502 or 503, got {status!r}")
+        after_bytes = data.get("after_bytes")
+        if after_bytes is not None and (
+            isinstance(after_bytes, bool) or not isinstance(after_bytes, int) or after_bytes < 0
+        ):
+            raise ValueError(f"after_bytes must be a non-negative integer, got {after_bytes!r}")
         path = data.get("path")
         try:
             pattern = re.compile(path) if path is not None else None
@@ -158,6 +184,7 @@ class FaultRule:
             probability=float(probability),
             seconds=float(seconds),
             status=int(status),
+            after_bytes=after_bytes,
             rule_id=rule_id,
             _pattern=pattern,
         )
@@ -175,17 +202,26 @@ class FaultRule:
             "probability": self.probability,
             "seconds": self.seconds,
             "status": self.status,
+            "after_bytes": self.after_bytes,
             "fired": self.fired,
         }
 
     def matches(self, *, site: str, service: str | None, method: str, path: str) -> bool:
         """True when the request is one this rule is about (before count and probability)."""
+        if self.kind in _DATA_METHODS and (
+            method.upper() != _DATA_METHODS[self.kind] or DATA_PATH.search(path) is None
+        ):
+            return False
         return (
             (self.site is None or self.site == site)
             and (self.service is None or self.service == service)
             and (self.method is None or self.method == method.upper())
             and (self._pattern is None or self._pattern.search(path) is not None)
         )
+
+
+#: The image-data kinds and the one method each acts on.
+_DATA_METHODS = {"download_cut": "GET", "download_corrupt": "GET", "upload_refused": "PUT"}
 
 
 def _service(path: str) -> str | None:
@@ -321,6 +357,8 @@ class FaultInjector:
                 await self._sleep(rule.seconds)
                 continue
             _LOG.warning("fault injection: %s for %s %s", rule.kind, method, path)
+            if method.upper() in _BODY_METHODS:
+                await drain_body(receive)
             if rule.kind == "drop":
                 await _drop(send)
             else:
@@ -328,6 +366,28 @@ class FaultInjector:
                 await response(scope, receive, send)
             return True
         return False
+
+    def data_send(self, scope: Scope, send: Send, *, site: str) -> Send:
+        """``send`` itself, or for an image download the wrapper through which the
+        ``download_*`` rules act (they fire, and count, only when a 200 answer starts)."""
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method.upper() != "GET" or DATA_PATH.search(path) is None:
+            return send
+
+        def choose() -> Choice:
+            with self._lock:
+                for rule in self._rules:
+                    if (
+                        rule.kind in STREAM_KINDS
+                        and rule.matches(site=site, service="image", method=method, path=path)
+                        and self._fire(rule)
+                    ):
+                        _LOG.warning("fault injection: %s for %s %s", rule.kind, method, path)
+                        return rule.kind, rule.after_bytes
+            return None
+
+        return DataStream(send, choose)
 
 
 async def _drop(send: Send) -> None:
@@ -348,6 +408,8 @@ def _error_response(rule: FaultRule, scope: Scope, service: str | None) -> Respo
         status = rule.status
         message = f"{HTTPStatus(status).phrase} (injected fault)"
         kind = "computeFault" if status == 500 else None
+    elif rule.kind == "upload_refused":
+        status, message = 413, TOO_LARGE
     elif rule.kind == "conflict":
         status, message = 409, "There was a conflict when trying to complete your request."
     else:

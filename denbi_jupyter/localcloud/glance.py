@@ -1,7 +1,8 @@
 """Glance v2 of one site: version discovery, image records, data, tags and schemas.
 
 Listing lives in ``glance_query`` (SQL filters, sort, keyset paging), attribute checks in
-``glance_changes``, uploads in ``glance_upload``. Nova makes its snapshot images through the
+``glance_changes``, uploads in ``glance_upload``, image quota and ``/v2/info/usage`` in
+``image_limits``. Nova makes its snapshot images through the
 record functions re-exported here: :func:`create_image_record`, :func:`set_image_status`,
 :func:`finish_image_upload`, :func:`get_image_row` and :func:`image_exists`.
 
@@ -22,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from denbi_jupyter.localcloud import image_limits
 from denbi_jupyter.localcloud.auth import TokenContext, scoped
 from denbi_jupyter.localcloud.glance_changes import (
     ImageChanges,
@@ -49,7 +51,13 @@ from denbi_jupyter.localcloud.glance_records import (
     set_image_status,
 )
 from denbi_jupyter.localcloud.glance_schema import image_schema, images_schema
-from denbi_jupyter.localcloud.glance_upload import ReceivedData, receive_data, store_data
+from denbi_jupyter.localcloud.glance_upload import (
+    ReceivedData,
+    declared_size,
+    drain,
+    receive_data,
+    store_data,
+)
 from denbi_jupyter.localcloud.http import (
     SiteHandlers,
     mount,
@@ -82,11 +90,17 @@ VERSIONS: tuple[tuple[str, str], ...] = (
     ("v2.0", "SUPPORTED"),
 )  # fmt: skip
 _EMPTY_HTML = {"Content-Type": "text/html; charset=UTF-8"}
+_MIB = 1024 * 1024
 
 
 def _no_content() -> Response:
     """Glance's 204: empty body, ``text/html`` content type."""
     return Response(status_code=204, headers=_EMPTY_HTML)
+
+
+def _no_data() -> Response:
+    """Glance's 204 for a download of an image without data: no body, no content type."""
+    return Response(status_code=204)
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -170,12 +184,17 @@ def _tags_of(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]]:
 
 
 def _create(
-    conn: sqlite3.Connection, viewer: Viewer, image_id: str | None, changes: ImageChanges
+    site: Site,
+    conn: sqlite3.Connection,
+    viewer: Viewer,
+    image_id: str | None,
+    changes: ImageChanges,
 ) -> str:
     if image_id is not None and image_exists(conn, image_id):
         raise ApiError(409, f"Image with identifier {image_id} already exists!")
     columns = changes.columns
     owner = str(columns.get("owner", viewer.project_id))
+    image_limits.enforce(site, conn, viewer.project_id or "", "image_count_total", delta=1)
     return create_image_record(
         conn,
         owner=owner,
@@ -255,7 +274,7 @@ class GlanceApi(SiteHandlers):
         who = self.viewer(request)
         requested_id, changes = changes_from_create(parse_json(raw, "image"), who)
         with self.site.store.tx() as conn:
-            image_id = _create(conn, who, requested_id, changes)
+            image_id = _create(self.site, conn, who, requested_id, changes)
             body = _show(conn, image_id)
         location = f"{base_url(request)}/{self.site.name}/image/v2/images/{image_id}"
         return JSONResponse(body, status_code=201, headers={"Location": location})
@@ -296,36 +315,83 @@ class GlanceApi(SiteHandlers):
     @route("PUT", "/v2/images/{image_id}/file")
     async def upload(self, image_id: str, request: Request) -> Response:
         who = await run_in_threadpool(self.viewer, request)
-        received = await receive_data(request, self.site)
         content_type = request.headers.get("Content-Type", "application/octet-stream")
         try:
-            await run_in_threadpool(self._store, image_id, who, content_type, received)
-        finally:
-            received.discard()
+            declared = declared_size(request)
+            await run_in_threadpool(self._begin, image_id, who, content_type, declared)
+        except ApiError:
+            await drain(request)
+            raise
+        try:
+            received = await receive_data(request, self.site)
+            try:
+                await run_in_threadpool(self._store, image_id, who, received)
+            finally:
+                received.discard()
+        except BaseException:
+            await run_in_threadpool(self._restore, image_id)
+            raise
         return _no_content()
 
-    def _store(self, image_id: str, who: Viewer, content_type: str, received: ReceivedData) -> None:
+    def _begin(self, image_id: str, who: Viewer, content_type: str, declared: int | None) -> None:
+        """Check the upload may start (as Glance 33, in its order) and mark the image
+        ``saving``; a refusal leaves it ``queued``."""
         with self.site.store.tx() as conn:
             _upload_checked(conn, image_id, who, content_type)
+            delta = (declared or 0) // _MIB
+            image_limits.enforce(self.site, conn, who.project_id or "", "image_size_total", delta)
+            set_image_status(conn, image_id, "saving")
+            image_limits.enforce(self.site, conn, who.project_id or "", "image_count_uploading")
+
+    def _store(self, image_id: str, who: Viewer, received: ReceivedData) -> None:
+        with self.site.store.tx() as conn:
+            row = get_image_row(conn, image_id)
+            if row is None or row["status"] != "saving":
+                raise ApiError(
+                    410,
+                    f"Image {image_id} could not be found after upload. The image may "
+                    "have been deleted during the upload, cleaning up the chunks uploaded.",
+                )
+            delta = received.size // _MIB
+            image_limits.enforce(self.site, conn, who.project_id or "", "image_size_total", delta)
             store_data(conn, self.site, image_id, received)
+
+    def _restore(self, image_id: str) -> None:
+        """After a failed upload the image goes back to ``queued``, as in Glance."""
+        with self.site.store.tx() as conn:
+            row = get_image_row(conn, image_id)
+            if row is not None and row["status"] == "saving":
+                set_image_status(conn, image_id, "queued")
 
     @route("GET", "/v2/images/{image_id}/file")
     def download(self, image_id: str, request: Request) -> Response:
         who = self.viewer(request)
         with self.site.store.tx() as conn:
             row = _require_visible(conn, image_id, who)
+        if row["status"] == "deactivated" and not who.is_admin:
+            raise ApiError(
+                403,
+                "The requested image has been deactivated. Image data download is forbidden.",
+            )
         if row["status"] != "active":
-            return _no_content()
+            return _no_data()
         try:
             # Opened here, the data stays readable even if the image is deleted meanwhile.
             handle = data_path(self.site, image_id).open("rb")
         except FileNotFoundError:
-            return _no_content()
+            return _no_data()
+        headers = {"Content-Length": str(row["size"])}
+        if row["checksum"]:
+            headers["Content-MD5"] = row["checksum"]
         return StreamingResponse(
-            _chunks(handle),
-            media_type="application/octet-stream",
-            headers={"Content-MD5": row["checksum"] or "", "Content-Length": str(row["size"])},
+            _chunks(handle), media_type="application/octet-stream", headers=headers
         )
+
+    @route("GET", "/v2/info/usage")
+    def info_usage(self, request: Request) -> Response:
+        who = self.viewer(request)
+        with self.site.store.tx() as conn:
+            return JSONResponse(image_limits.usage_view(self.site, conn, who.project_id or ""))
 
     @route("PUT", "/v2/images/{image_id}/tags/{tag}")
     def add_tag(self, image_id: str, tag: str, request: Request) -> Response:

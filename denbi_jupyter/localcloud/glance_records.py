@@ -11,8 +11,6 @@ them, so images made in the same second sort by id) and shown with a ``Z`` suffi
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from denbi_jupyter.localcloud.auth import utcnow
+from denbi_jupyter.localcloud.image_data import write_chunks
 from denbi_jupyter.localcloud.site import Site
 from denbi_jupyter.localcloud.store import dumps, loads
 
@@ -143,19 +142,14 @@ def set_image_status(conn: sqlite3.Connection, image_id: str, status: str) -> No
     )
 
 
-def finish_image_upload(conn: sqlite3.Connection, site: Site, image_id: str, data: bytes) -> None:
-    """Store ``data`` as the image's file; set size, checksum, sha512 hash and status ``active``."""
-    path = data_path(site, image_id)
-    temp = path.with_suffix(".part")
-    temp.write_bytes(data)
-    os.replace(temp, path)
-    record_image_data(
-        conn,
-        image_id,
-        size=len(data),
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        sha512=hashlib.sha512(data).hexdigest(),
-    )
+def finish_image_upload(
+    conn: sqlite3.Connection, site: Site, image_id: str, data: bytes | Iterable[bytes]
+) -> None:
+    """Store ``data`` (bytes, or chunks streamed to disk) as the image's file; set size,
+    checksum, sha512 hash and status ``active``."""
+    chunks: Iterable[bytes] = [data] if isinstance(data, bytes) else data
+    digest = write_chunks(data_path(site, image_id), chunks)
+    record_image_data(conn, image_id, size=digest.size, md5=digest.md5, sha512=digest.sha512)
 
 
 def record_image_data(

@@ -14,13 +14,12 @@ injected outcome makes the image end ``killed``, vanish, or stay ``saving`` fore
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from denbi_jupyter.localcloud import glance_records
+from denbi_jupyter.localcloud import glance_records, image_data
 from denbi_jupyter.localcloud.auth import TokenContext
 from denbi_jupyter.localcloud.neutron_ports import (
     IpExhaustedError,
@@ -44,7 +43,7 @@ __all__ = [
     "get_server",
     "register_events",
     "server_extra",
-    "source_data",
+    "snapshot_disk",
     "start_operation",
     "update_server",
 ]
@@ -318,15 +317,10 @@ def _snapshot_uploading(
     update_server(conn, row["id"], task_state="image_uploading")
 
 
-def source_data(site: Site, row: sqlite3.Row) -> bytes:
-    """The bytes a snapshot of ``row`` uploads: its source image's data, else a stand-in disk."""
-    image_id = row["image_id"]
-    if image_id:
-        path = glance_records.data_path(site, image_id)
-        if path.exists():
-            return path.read_bytes()
-    seed = hashlib.sha256(f"disk of {row['id']}".encode()).digest()
-    return (seed * 128)[:4096]
+def snapshot_disk(row: sqlite3.Row) -> Iterator[bytes]:
+    """The bytes a snapshot of ``row`` uploads: a pseudo-random disk seeded from the server id,
+    :func:`~denbi_jupyter.localcloud.image_data.snapshot_bytes` long, in chunks."""
+    return image_data.disk_chunks(f"disk of {row['id']}", image_data.snapshot_bytes())
 
 
 def _snapshot_image_done(
@@ -340,7 +334,7 @@ def _snapshot_image_done(
     elif outcome == "vanish":
         glance_records.delete_image_record(conn, site, image_id)
     elif outcome != "stuck":
-        glance_records.finish_image_upload(conn, site, image_id, source_data(site, row))
+        glance_records.finish_image_upload(conn, site, image_id, snapshot_disk(row))
 
 
 def _snapshot_done(

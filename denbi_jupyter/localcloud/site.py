@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from denbi_jupyter.localcloud.config import LocalCloudConfig, SiteProfile, Timings
+from denbi_jupyter.localcloud.image_limits import ImageLimitBook
 from denbi_jupyter.localcloud.store import SiteStore
 from denbi_jupyter.localcloud.timeline import Timeline
 
@@ -17,12 +18,13 @@ __all__ = ["CloudState", "Site"]
 
 @dataclass(slots=True)
 class Site:
-    """A site's profile, database, timeline and timings."""
+    """A site's profile, database, timeline, timings and run-time image limits."""
 
     profile: SiteProfile
     store: SiteStore
     timeline: Timeline
     timings: Timings
+    image_limits: ImageLimitBook = field(default_factory=ImageLimitBook)
 
     @property
     def name(self) -> str:

@@ -297,7 +297,13 @@ class PolicyForm(Panel):
         self._check_html.value = _check_html(self.check, checking=self.checking)
         self._message_html.value = notice(self.message, Tone.WARN) if self.message else ""
         self._error_box.value = self._error_html()
-        self._save.disabled = self._remove.disabled = self.saving or server is None
+        idle = not self.saving and server is not None
+        # Nothing to remove, or a value known to be unusable: the button says so by being off.
+        has_policy = server is not None and any(
+            k in server.metadata for k in (POLICY_KEY, LEGACY_KEY)
+        )
+        self._save.disabled = not idle or bool(self.check is not None and self.check.error)
+        self._remove.disabled = not idle or not has_policy
         self._save.description = "Saving…" if self.saving else "Save policy"
 
 

@@ -5,7 +5,8 @@ the user confirms or cancels, and :meth:`DeleteConfirmation.on_deleted` reports 
 gone so the table can drop them. The table shows this component where the user looks: under the
 row whose delete button was clicked, or under the selection bar for a bulk delete. A finished
 report is about the rows it names: :meth:`DeleteConfirmation.clear_results` drops it when the
-table shows other rows.
+table shows other rows. A selection of the all-sites view names each snapshot's site: one delete
+job runs per site, each deleting only that site's selected snapshots at that site.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class DeleteConfirmation(Panel):
 
     ids = t.Tuple().tag(sync=False)
     names = t.Dict().tag(sync=False)
+    #: Snapshot id → its site (the all-sites view); empty: every id is on :attr:`site`.
+    sites = t.Dict().tag(sync=False)
     deleting = t.Bool(False).tag(sync=False)
     results: t.List[Any] = t.List().tag(sync=False)
 
@@ -88,12 +91,26 @@ class DeleteConfirmation(Panel):
         """Call ``callback(site, gone_ids)`` when a delete job has ended."""
         self._deleted.register_callback(callback, remove=remove)
 
-    def ask(self, snapshot_ids: Sequence[str], names: Mapping[str, str]) -> None:
-        """Ask for confirmation before deleting ``snapshot_ids`` (``names``: id → name)."""
+    def ask(
+        self,
+        snapshot_ids: Sequence[str],
+        names: Mapping[str, str],
+        *,
+        sites: Mapping[str, str] | None = None,
+    ) -> None:
+        """Ask for confirmation before deleting ``snapshot_ids`` (``names``: id → name;
+        ``sites``: id → site, for snapshots of several sites; by default all on :attr:`site`)."""
         ids = tuple(dict.fromkeys(snapshot_ids))
         self.results = []
         self.names = {i: names.get(i, i) for i in ids}
+        self.sites = {i: sites[i] for i in ids if sites and i in sites}
         self.ids = ids
+
+    def _by_site(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for image_id in ids:
+            groups.setdefault(self.sites.get(image_id, self.site), []).append(image_id)
+        return groups
 
     def cancel(self) -> None:
         """Close the confirmation without deleting."""
@@ -109,13 +126,16 @@ class DeleteConfirmation(Panel):
             self.ids, self.results = (), []
 
     def confirm(self) -> None:
-        """Delete the snapshots named in the confirmation, as a background job (once: a second
-        click while the first one's job starts does nothing)."""
+        """Delete the snapshots named in the confirmation, as background jobs, one per site
+        (once: a second click while the first one's jobs start does nothing)."""
         ids = list(self.ids)
         if not ids or self.deleting:
             return
-        names = {i: self.names.get(i, i) for i in ids}
-        site = self.site
+        for site, site_ids in self._by_site(ids).items():
+            self._delete_at(site, {i: self.names.get(i, i) for i in site_ids})
+
+    def _delete_at(self, site: str, names: Mapping[str, str]) -> None:
+        ids = list(names)
 
         def started(card: JobCard) -> None:
             self.ids = ()
@@ -124,7 +144,7 @@ class DeleteConfirmation(Panel):
         title_text = f"Delete {names[ids[0]]}" if len(ids) == 1 else f"Delete {len(ids)} snapshots"
         self._start_job(
             "delete",
-            title_text,
+            title_text if site == self.site and not self.sites else f"{title_text} at {site}",
             FlowRef.DELETE_SNAPSHOTS,
             {"site": site, "image_ids": ids},
             jobs=self._jobs,
@@ -135,10 +155,11 @@ class DeleteConfirmation(Panel):
 
     def _on_done(self, site: str, names: Mapping[str, str], job: Job) -> None:
         if job.state is not JobState.COMPLETED:
-            self.results = [(n, False, job.error or "failed") for n in names.values()]
+            failed = [(n, False, job.error or "failed") for n in names.values()]
+            self.results = [*self.results, *failed]
             return
         outcomes = delete_outcomes(job.result, names)
-        self.results = [(name, ok, message) for _, name, ok, message in outcomes]
+        self.results = [*self.results, *((name, ok, msg) for _, name, ok, msg in outcomes)]
         gone = tuple(image_id for image_id, _, ok, _ in outcomes if ok and image_id in names)
         self._fire(self._deleted, site, gone)
 
@@ -157,8 +178,9 @@ class DeleteConfirmation(Panel):
             if len(names) > _CONFIRM_LIST:
                 listed += f"<li>… and {len(names) - _CONFIRM_LIST:,} more</li>"
             what = f"these {len(ids):,} snapshots" if len(ids) > 1 else "this snapshot"
+            where = " and ".join(esc(site) for site in sorted(self._by_site(ids)))
             self._html.value = (
-                f"<div><b>Delete {what} from {esc(self.site)}?</b> This cannot be undone.</div>"
+                f"<div><b>Delete {what} from {where}?</b> This cannot be undone.</div>"
                 f'<ul style="margin:4px 0 4px 18px;padding:0">{listed}</ul>'
             )
             self._yes.description = "Deleting…" if self.deleting else f"Delete {len(ids):,}"

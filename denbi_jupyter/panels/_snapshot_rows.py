@@ -2,8 +2,10 @@
 
 Rows come from a pool, so paging and filtering only change widget values (a few comm messages)
 instead of building widgets. Each row is a checkbox cell, one HTML cell strip and an actions
-cell (start a VM, delete); the header has the same three parts with the same widths, and its
-strip the same structure as a row's, so every header label sits over its column at any width.
+cell (start a VM, copy to a site, delete); with ``site_column`` (the all-sites view) the details
+begin with the row's site, and rows are keyed ``site/id`` instead of by id. The header has the
+same three parts with the same widths, and its strip the same structure as a row's, so every
+header label sits over its column at any width.
 
 The strip is responsive without a stylesheet: the name and the details are flex items that wrap
 onto two lines when the table is narrow (the JupyterLab side area, ~350-420 px), and the details
@@ -12,7 +14,7 @@ are a grid of auto-fitting tracks. Nothing is cut off: long text wraps instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -45,7 +47,8 @@ DETAILS_STYLE = (
 )
 _CELL = "min-width:0;overflow-wrap:anywhere"
 #: Widths of the checkbox and actions cells (the header keeps the same empty cells).
-CHECK_WIDTH, ACTIONS_WIDTH = "30px", "88px"
+#: ``ACTIONS_WIDTH`` holds start, copy and delete; ``TWO_ACTIONS_WIDTH`` start and delete.
+CHECK_WIDTH, ACTIONS_WIDTH, TWO_ACTIONS_WIDTH = "30px", "130px", "88px"
 
 
 def refusal_text(snapshot: Snapshot, refusal: Refusal) -> str:
@@ -65,12 +68,13 @@ def _strip(name: str, details: Sequence[str], *, style: str = "") -> str:
     )
 
 
-def header_html() -> str:
+def header_html(*, site_column: bool = False) -> str:
     """The header strip: the same structure as a row's, so labels sit over their columns."""
-    return _strip("Name", [esc(title) for title in DETAILS], style=";font-weight:600;color:#495057")
+    titles = ("Site", *DETAILS) if site_column else DETAILS
+    return _strip("Name", [esc(title) for title in titles], style=";font-weight:600;color:#495057")
 
 
-def cells_html(snapshot: Snapshot, *, refusal: Refusal | None) -> str:
+def cells_html(snapshot: Snapshot, *, refusal: Refusal | None, site: str | None = None) -> str:
     """One row's cell strip."""
     lock = (
         badge("protected", Tone.MUTED, tooltip="Protected: cannot be deleted")
@@ -91,7 +95,8 @@ def cells_html(snapshot: Snapshot, *, refusal: Refusal | None) -> str:
         f'title="{esc(snapshot.id)}">{esc(snapshot.id[:13])}…</span> '
         + copy_button(snapshot.id, label="Copy ID", tooltip=f"Copy the full ID {snapshot.id}")
     )
-    details = [
+    details = [] if site is None else [f"<b>{esc(site)}</b>"]
+    details += [
         esc(snapshot.project_name or snapshot.project_id or "—"),
         badge(snapshot.status, status_tone(snapshot.status)),
         esc(human_size(snapshot.size)),
@@ -111,6 +116,7 @@ class SnapshotRow:
     delete: w.Button
     launch: w.Button
     snapshot_id: str = ""
+    copy: w.Button | None = None
 
 
 class SnapshotRows(w.VBox):  # type: ignore[misc]
@@ -120,6 +126,8 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         on_check: ``(snapshot_id, checked)`` when a row's checkbox changes.
         on_delete: ``snapshot_id`` when a row's delete button is clicked.
         on_launch: ``snapshot_id`` when a row's start-VM button is clicked.
+        on_copy: ``snapshot_id`` when a row's copy button is clicked (no button when None).
+        site_column: Show each row's site first (rows are then keyed ``site/id``).
     """
 
     def __init__(
@@ -128,16 +136,21 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         on_check: Callable[[str, bool], None],
         on_delete: Callable[[str], None],
         on_launch: Callable[[str], None],
+        on_copy: Callable[[str], None] | None = None,
+        site_column: bool = False,
     ) -> None:
+        self._on_copy = on_copy
         self._on_check = on_check
+        self._actions_width = TWO_ACTIONS_WIDTH if on_copy is None else ACTIONS_WIDTH
         self._on_delete = on_delete
         self._on_launch = on_launch
         self._rows: list[SnapshotRow] = []
         self._shown = 0
         self._rendering = False
         self._header = w.HBox(
-            [_fixed_cell(CHECK_WIDTH), w.HTML(header_html(), layout=_strip_layout()),
-             _fixed_cell(ACTIONS_WIDTH)],
+            [_fixed_cell(CHECK_WIDTH),
+             w.HTML(header_html(site_column=site_column), layout=_strip_layout()),
+             _fixed_cell(self._actions_width)],
             layout=_line_layout(border_bottom="2px solid #dee2e6"),
         )  # fmt: skip
         self._header.add_class("denbi-snapshot-header")
@@ -158,18 +171,26 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         project_id: str | None,
         busy: bool,
         under: tuple[str, w.Widget] | None = None,
+        sites: Sequence[str] | None = None,
+        project_ids: Mapping[str, str | None] | None = None,
     ) -> None:
         """Show ``snapshots``: one row each, checked when in ``selected``; ``under`` is
-        ``(snapshot_id, widget)``: a widget to show right under that snapshot's row."""
+        ``(snapshot_id, widget)``: a widget to show right under that snapshot's row.
+
+        ``sites`` (the all-sites view) is each snapshot's site: rows are keyed ``site/id`` and
+        deletability is judged against ``project_ids[site]`` instead of ``project_id``.
+        """
         while len(self._rows) < len(snapshots):
             self._rows.append(self._make_row())
         self._rendering = True
         try:
-            for row, snapshot in zip(self._rows, snapshots, strict=False):
-                refusal = deletion_refusal(snapshot, project_id)
-                row.snapshot_id = snapshot.id
-                row.cells.value = cells_html(snapshot, refusal=refusal)
-                row.check.value = snapshot.id in selected
+            for number, (row, snapshot) in enumerate(zip(self._rows, snapshots, strict=False)):
+                site = sites[number] if sites is not None else None
+                own = project_id if site is None else (project_ids or {}).get(site)
+                refusal = deletion_refusal(snapshot, own)
+                row.snapshot_id = snapshot.id if site is None else f"{site}/{snapshot.id}"
+                row.cells.value = cells_html(snapshot, refusal=refusal, site=site)
+                row.check.value = row.snapshot_id in selected
                 row.check.disabled = refusal is not None
                 row.delete.disabled = refusal is not None or busy
                 row.delete.tooltip = (
@@ -196,12 +217,20 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
             layout=w.Layout(width="38px", flex="0 0 auto"),
         )
         delete = w.Button(icon="trash", layout=w.Layout(width="38px", flex="0 0 auto"))
+        copy = w.Button(
+            icon="clone", tooltip="Copy to site…", layout=w.Layout(width="38px", flex="0 0 auto")
+        )
+        copy.add_class("denbi-snapshot-copy")
+        actions = [launch, delete] if self._on_copy is None else [launch, copy, delete]
         box = w.HBox(
-            [_fixed_cell(CHECK_WIDTH, check), cells, _fixed_cell(ACTIONS_WIDTH, launch, delete)],
+            [_fixed_cell(CHECK_WIDTH, check), cells, _fixed_cell(self._actions_width, *actions)],
             layout=_line_layout(border_bottom="1px solid #f1f3f5"),
         )
         box.add_class("denbi-snapshot-row")
-        row = SnapshotRow(box=box, check=check, cells=cells, delete=delete, launch=launch)
+        row = SnapshotRow(
+            box=box, check=check, cells=cells, delete=delete, launch=launch,
+            copy=None if self._on_copy is None else copy,
+        )  # fmt: skip
 
         def checked(change: dict[str, object]) -> None:
             if not self._rendering and row.snapshot_id:
@@ -210,6 +239,9 @@ class SnapshotRows(w.VBox):  # type: ignore[misc]
         check.observe(checked, names="value")
         delete.on_click(lambda _b: self._on_delete(row.snapshot_id))
         launch.on_click(lambda _b: self._on_launch(row.snapshot_id))
+        on_copy = self._on_copy
+        if on_copy is not None:
+            copy.on_click(lambda _b: on_copy(row.snapshot_id))
         return row
 
 

@@ -24,11 +24,11 @@ from denbi_jupyter.panels._bind import bind
 from denbi_jupyter.panels._html import Tone, badge, esc, notice
 from denbi_jupyter.panels._snapshot_rows import SnapshotRow, SnapshotRows
 
-__all__ = ["PER_PAGE_CHOICES", "SnapshotTable"]
+__all__ = ["PER_PAGE_CHOICES", "SORT_LABELS", "SnapshotTable", "fetch_page", "query_widgets"]
 
 #: Page sizes offered in the per-page selector.
 PER_PAGE_CHOICES: tuple[int, ...] = (10, 25, 50, 100)
-_SORT_LABELS = {
+SORT_LABELS = {
     SnapshotSort.NEWEST: "Newest first",
     SnapshotSort.OLDEST: "Oldest first",
     SnapshotSort.NAME: "Name",
@@ -62,6 +62,23 @@ def fetch_page(client: CloudClient, query: SnapshotQuery) -> tuple[Page[Snapshot
             items=(), page=query.page, per_page=query.per_page, total=0, has_next=False
         ), False
     return client.list_snapshots(query), False
+
+
+def query_widgets(per_page_width: str) -> tuple[w.Text, w.Dropdown, w.Dropdown, w.Button]:
+    """The filter box, sort and page-size pickers and the Reload button of a snapshot table."""
+    text = w.Text(
+        placeholder="Filter by name, project or OpenStack ID…",
+        continuous_update=True,
+        layout=w.Layout(width="320px", max_width="100%"),
+    )
+    sort = w.Dropdown(
+        options=[(label, key) for key, label in SORT_LABELS.items()],
+        description="Sort",
+        layout=w.Layout(width="220px"),
+    )
+    sort.style.description_width = "36px"
+    per_page = w.Dropdown(options=[], layout=w.Layout(width=per_page_width))
+    return text, sort, per_page, w.Button(description="Reload", icon="refresh", layout=_BTN)
 
 
 class SnapshotTable(Panel):
@@ -98,19 +115,8 @@ class SnapshotTable(Panel):
         self._slot = w.Box(layout=w.Layout(flex_flow="column", width="100%"))
         self._delete_requests = w.CallbackDispatcher()
         self._launch_requests = w.CallbackDispatcher()
-        self._filter = w.Text(
-            placeholder="Filter by name, project or OpenStack ID…",
-            continuous_update=True,
-            layout=w.Layout(width="320px", max_width="100%"),
-        )
-        self._sort = w.Dropdown(
-            options=[(label, s) for s, label in _SORT_LABELS.items()],
-            description="Sort",
-            layout=w.Layout(width="220px"),
-        )
-        self._sort.style.description_width = "36px"
-        self._per_page = w.Dropdown(options=[], layout=w.Layout(width="130px"))
-        self._refresh = w.Button(description="Reload", icon="refresh", layout=_BTN)
+        self._copy_requests = w.CallbackDispatcher()
+        self._filter, self._sort, self._per_page, self._refresh = query_widgets("130px")
         self._index_badge = w.HTML()
         self._select_page = w.Button(description="Select page", icon="check-square-o", layout=_BTN)
         self._select_matching = w.Button(description="Select all matching", layout=_BTN)
@@ -125,6 +131,7 @@ class SnapshotTable(Panel):
             on_launch=self._guard(
                 lambda snapshot_id: self._fire(self._launch_requests, snapshot_id)
             ),
+            on_copy=self._guard(lambda snapshot_id: self._fire(self._copy_requests, snapshot_id)),
         )
         self._empty = w.HTML()
         self._prev = w.Button(description="‹ Previous", layout=_BTN)
@@ -172,6 +179,10 @@ class SnapshotTable(Panel):
     def on_launch(self, callback: Callable[[str], object], remove: bool = False) -> None:
         """Call ``callback(snapshot_id)`` when the user asks to start a VM from a snapshot."""
         self._launch_requests.register_callback(callback, remove=remove)
+
+    def on_copy(self, callback: Callable[[str], object]) -> None:
+        """Call ``callback(snapshot_id)`` when the user asks to copy a snapshot to a site."""
+        self._copy_requests.register_callback(callback)
 
     def _ask_delete(self, snapshot_ids: Sequence[str]) -> None:
         self._fire(self._delete_requests, tuple(dict.fromkeys(snapshot_ids)))

@@ -110,6 +110,28 @@ def test_boot_printed_json_and_connect_gives_ssh_config_and_x2go_session(
     assert details["x2go_session_type"] == "XFCE" and details["server"]["id"] == booted["id"]
 
 
+def test_the_x2go_session_file_is_never_overwritten_unasked_nor_written_through_a_link(
+    cli: Any, booted: dict[str, Any], tmp_path: Path
+) -> None:
+    session, elsewhere = tmp_path / "vm.x2go", tmp_path / "precious.txt"
+    session.write_text("the user's own file\n")
+    elsewhere.write_text("not a session\n")
+    refused = cli("connect", "--site", SITE, booted["name"], "--x2go-session", str(session))
+    assert refused.code == 2 and "already exists" in refused.err
+    assert session.read_text() == "the user's own file\n"
+    forced = ("connect", "--site", SITE, booted["name"], "--x2go-session", str(session), "--force")
+    assert cli(*forced).code == 0 and "command=XFCE" in session.read_text()
+    link = tmp_path / "link.x2go"
+    link.symlink_to(elsewhere)
+    through = cli("connect", "--site", SITE, booted["name"], "--x2go-session", str(link))
+    assert through.code == 2 and "already exists" in through.err
+    replaced = ("connect", "--site", SITE, booted["name"], "--x2go-session", str(link), "--force")
+    assert cli(*replaced).code == 0
+    assert elsewhere.read_text() == "not a session\n"  # the link was replaced, not followed
+    assert not link.is_symlink() and "command=XFCE" in link.read_text()
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
+
+
 def test_snapshot_create_list_and_delete_end_to_end(
     cli: Any, booted: dict[str, Any], site_clients: LocalEnv
 ) -> None:

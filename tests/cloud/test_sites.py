@@ -132,3 +132,48 @@ def test_site_errors_never_show_the_password(two_sites: Path) -> None:
     with pytest.raises(NotFoundError) as caught:
         get_site("nowhere", config_file=two_sites)
     assert "not-a-real-password" not in str(caught.value)
+
+
+_BROKEN_YAML = "clouds:\n  bielefeld:\n    auth:\n      auth_url: http://x\n     username: a\n"
+
+
+def test_a_yaml_syntax_error_is_reported_not_skipped_for_another_clouds_yaml(
+    two_sites: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK would warn and go on to the next file of its search path (./clouds.yaml here):
+    # a typo would send the command to that file's clouds.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(_BROKEN_YAML)
+    monkeypatch.setattr(openstack_loader, "CONFIG_FILES", [str(two_sites)])
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(broken))
+    with pytest.raises(UserInputError) as caught:
+        list_sites()
+    message = str(caught.value)
+    assert f"{broken} is not valid YAML (line 5, column 6:" in message
+    assert "does not fall back to another clouds.yaml" in message
+    with pytest.raises(UserInputError, match="not valid YAML"):
+        get_site("bielefeld", config_file=broken)
+
+
+def test_a_broken_secure_yaml_is_reported_too(
+    two_sites: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secure = tmp_path / "secure.yaml"
+    secure.write_text("clouds: [unclosed\n")
+    monkeypatch.setattr(openstack_loader, "CONFIG_FILES", [str(two_sites)])
+    monkeypatch.setattr(openstack_loader, "SECURE_FILES", [str(secure)])
+    with pytest.raises(UserInputError, match=rf"{secure} is not valid YAML \(line 2"):
+        list_sites()
+
+
+def test_an_entry_without_auth_url_is_unusable_alone_the_others_work(tmp_path: Path) -> None:
+    path = tmp_path / "clouds.yaml"
+    broken = {"region_name": "RegionOne", "auth": {"username": "u", "password": "secret-pw"}}
+    path.write_text(yaml.safe_dump({"clouds": {"broken": broken, "plain": _entry("plain")}}))
+    sites = {site.name: site for site in list_sites(path)}
+    assert sites["plain"].problem == "" and get_site("plain", config_file=path).name == "plain"
+    assert "The clouds.yaml entry 'broken' cannot be used" in sites["broken"].problem
+    assert "auth_url" in sites["broken"].problem
+    with pytest.raises(UserInputError, match="entry 'broken' cannot be used") as caught:
+        get_site("broken", config_file=path)
+    assert "secret-pw" not in str(caught.value) and "secret-pw" not in repr(sites["broken"])

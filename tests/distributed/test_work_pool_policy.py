@@ -18,6 +18,7 @@ from uuid import UUID
 
 import pytest
 
+from denbi_jupyter.cloud.policy_markdown import quota_line
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.provenance import SOURCE_SERVER_ID
 from denbi_jupyter.cloud.results import SnapshotResult
@@ -124,6 +125,7 @@ def test_the_worker_runs_the_policy_deployment_snapshotting_the_due_vms_and_prun
 ) -> None:
     team = team_prefect
     client = team.client()
+    team.admin("POST", "/_admin/image-limits", {"site": SITE, "image_count_total": 500})
     daily = _boot(client, "pol-daily", {POLICY_KEY: "daily 02:00; tz=UTC; keep=1"})
     weekly = _boot(client, "pol-weekly", {POLICY_KEY: "weekly sun 03:30; tz=UTC; keep=2"})
     plain = _boot(client, "pol-none")
@@ -155,6 +157,10 @@ def test_the_worker_runs_the_policy_deployment_snapshotting_the_due_vms_and_prun
     assert "| pol-none |" not in markdown
     deleted = markdown.split("## pol-daily: deleted", 1)[1]
     assert first[0].id in deleted and by_hand_id not in markdown
+    usage = client.image_usage()
+    assert usage.count_limit == 500 and usage.count_used  # the worker read the same quota
+    assert quota_line(usage) in markdown
+    assert f"{500 - usage.count_used} of 500 images left" in markdown
 
 
 _CHILD = """

@@ -182,3 +182,20 @@ def test_due_vms_are_snapshotted_in_parallel_as_subflows_of_the_run(cloud: FakeC
         )
     names = sorted(run.name for run in children)
     assert sum(name.startswith("snapshot-vm") for name in names) == 5, names
+
+
+def test_the_quota_line_says_what_is_left_unknown_or_unreadable() -> None:
+    from denbi_jupyter.cloud.policy_markdown import quota_line
+    from denbi_jupyter.cloud.rules.copy import ImageUsage
+
+    usage = ImageUsage(count_limit=50, count_used=12, size_limit_mib=10240, size_used_mib=2048)
+    assert quota_line(usage) == (
+        "Image quota after the run: 38 of 50 images left, 8.0 of 10.0 GiB left."
+    )
+    assert quota_line(ImageUsage(count_limit=-1, count_used=3)) == (
+        "Image quota after the run: no limit (unlimited, or this Glance reports none)."
+    )
+    assert "could not be read (503 | down)" not in quota_line(None, "503 | down")
+    assert (
+        quota_line(None, "503 down") == "Image quota after the run: could not be read (503 down)."
+    )

@@ -153,6 +153,7 @@ def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> 
 
     from denbi_jupyter.jobs import DEPLOYMENTS, FlowRef
     from flows.boot import boot_server
+    from flows.copy import copy_image
     from flows.delete import delete_snapshots
     from flows.policy import run_snapshot_policies
     from flows.servers import delete_server, reboot_server, start_server, stop_server
@@ -167,6 +168,7 @@ def test_prefect_yaml_deploys_the_scheduled_flows_with_matching_parameters() -> 
         "flows/boot.py:boot_server": boot_server,
         "flows/snapshot.py:create_snapshot": create_snapshot,
         "flows/delete.py:delete_snapshots": delete_snapshots,
+        "flows/copy.py:copy_image": copy_image,
         "flows/servers.py:stop_server": stop_server,
         "flows/servers.py:start_server": start_server,
         "flows/servers.py:reboot_server": reboot_server,

@@ -136,6 +136,7 @@ def test_a_flow_ref_resolves_to_its_flow_only_when_needed() -> None:
         "start-server",
         "reboot-server",
         "delete-server",
+        "copy-image",
     }
 
 

@@ -284,6 +284,21 @@ def test_remove_without_a_policy_changes_nothing_and_says_so(
     assert not [c for c in fake.calls if c[0] == "delete_server_metadata"]
 
 
+def test_the_buttons_are_off_when_there_is_nothing_to_remove_or_the_value_is_unusable(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    fake.add_server("pol-vm", metadata={POLICY_KEY: KEEP_ONE})
+    panel = loaded(ServersPanel(shared))
+    form = opened(panel, "vm1")
+    assert form._remove.disabled and not form._save.disabled
+    edit(form, when="sometimes")
+    assert form.check is not None and form.check.error and form._save.disabled
+    edit(form, when="daily 03:00")
+    assert not form._save.disabled
+    form = opened(panel, "pol-vm")
+    assert not form._remove.disabled and not form._save.disabled
+
+
 def test_an_unusable_value_opens_as_the_whole_value_with_its_error(
     fake: FakeCloud, shared: Shared
 ) -> None:

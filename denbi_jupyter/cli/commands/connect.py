@@ -7,7 +7,6 @@ generate``, ``keypair import --save-private`` or the panels) is put in, and stde
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,16 +28,6 @@ _DESCRIPTION = (
     "Print the SSH command (or an ~/.ssh/config block) for a VM through its "
     "site's gateway; optionally write an X2Go Client session file."
 )
-
-
-def _write_session(path: Path, text: str) -> None:
-    if path.is_dir():
-        raise UserInputError(f"{str(path)!r} is a folder; give a file name for the session.")
-    if not path.parent.is_dir():
-        raise UserInputError(f"The folder {str(path.parent)!r} does not exist.")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _identity_file(site: str, key_name: str | None, given: str | None) -> str | None:
@@ -75,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserInputError(
                 f"VM {server.name!r} runs no X2Go desktop image; connect with SSH instead."
             )
-        _write_session(args.x2go_session, details.x2go_session)
+        from denbi_jupyter.connect.keyfile import write_private_file
+
+        write_private_file(
+            args.x2go_session, details.x2go_session, overwrite=args.force, what="X2Go session"
+        )
     if args.json:
         emit_json(
             {"server": {"id": server.id, "name": server.name}, "available": True}
@@ -101,6 +94,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--ssh-config", action="store_true", help="print an ~/.ssh/config block")
     parser.add_argument(
         "--x2go-session", type=Path, metavar="FILE", help="write an X2Go Client session file"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing --x2go-session FILE"
     )
     parser.add_argument(
         "--identity-file",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from denbi_jupyter.cli._output import add_command, add_json_flag, jsonable, show_listing
@@ -36,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
         for site in sites
     ]
     headers = ["  SITE", "REGION", "SSH GATEWAY", "PORT FORMULA", "GUACAMOLE"]
-    return show_listing(records, headers, rows, as_json=args.json)
+    code = show_listing(records, headers, rows, as_json=args.json)
+    for site in sites:
+        if site.problem:
+            print(f"denbi-jupyter: warning: {site.problem}", file=sys.stderr)
+    return code
 
 
 def register(subparsers: Any) -> None:

@@ -1,8 +1,10 @@
-"""``denbi-jupyter snapshot create``: snapshot a VM with pre-flight checks and provenance.
+"""``denbi-jupyter snapshot create|copy``: snapshot a VM; copy a snapshot to another site.
 
-Runs the ``create_snapshot`` flow to its end (image active) unless ``--no-wait``, which starts
-it in the background. Re-running the same command never makes a second snapshot: it finds
-the first one (same site, VM and name) and waits for it.
+``create`` runs the ``create_snapshot`` flow to its end (image active) unless ``--no-wait``,
+which starts it in the background. Re-running the same command never makes a second
+snapshot: it finds the first one (same site, VM and name) and waits for it.
+
+``copy`` runs the ``copy_image`` flow (see :mod:`denbi_jupyter.cli._copy`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from denbi_jupyter.cli._copy import add_copy_command
 from denbi_jupyter.cli._flow_command import FlowCommand
 from denbi_jupyter.cli._output import (
     add_command,
@@ -51,7 +54,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``snapshot`` subcommand (``snapshot create``)."""
+    """Add the ``snapshot`` subcommand (``snapshot create``, ``snapshot copy``)."""
     parser = subparsers.add_parser(
         "snapshot", help="snapshot a VM", description="Snapshot a VM (Nova createImage)."
     )
@@ -75,3 +78,4 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument("--no-wait", action="store_true", help="start it and return at once")
     add_json_flag(create)
+    add_copy_command(actions)
