@@ -12,6 +12,7 @@ so unit tests drive them with a fake cloud and a fake clock; the flows wrap them
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ def _nova_line(server: Server) -> str:
 def _raise_if_error(server: Server, what_happened: str, advice: str) -> None:
     """Raise when the server is in ERROR: ``Server 'name' (id) <what_happened>: fault. ...``."""
     if server.status == "ERROR":
-        reason = f": {server.fault}" if server.fault else ""
+        reason = f": {server.fault.rstrip('. ')}" if server.fault else ""
         raise OperationFailedError(
             f"Server {server.name!r} ({server.id}) {what_happened}{reason}. {advice}"
         )
@@ -263,7 +264,11 @@ def wait_for_server_active(
     def active(server: Server) -> bool:
         nonlocal done
         _raise_if_error(
-            server, "failed to boot and is in ERROR", "Delete it, then try another flavor or site."
+            server,
+            "failed to boot and is in ERROR",
+            f"It still counts against the quota: delete it (denbi-jupyter server delete "
+            f"{shlex.quote(server.name)}, or Delete in the panel's Servers tab), then try "
+            "another flavor or site.",
         )
         if server.status in _AT_REST and not server.task_state:
             raise ConflictError(

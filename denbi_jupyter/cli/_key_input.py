@@ -22,7 +22,8 @@ _MAX_KEY_FILE = 2 * 1024 * 1024
 def read_passphrase(path: Path) -> bytes:
     """The first line of ``path`` (without its line break), as bytes."""
     try:
-        data = path.read_bytes()[:_MAX_PASSPHRASE_FILE]
+        with path.open("rb") as handle:  # never the whole of a huge file (or /dev/zero)
+            data = handle.read(_MAX_PASSPHRASE_FILE)
     except OSError as exc:
         raise UserInputError(
             f"Cannot read the passphrase file {str(path)!r}: {exc.strerror or exc}."

@@ -13,7 +13,11 @@ from denbi_jupyter.connect.guacamole import (
     parse_guacamole_client_url,
     validate_guacamole_base_url,
 )
-from denbi_jupyter.connect.keyfile import KeyFileExistsError, write_openssh_key
+from denbi_jupyter.connect.keyfile import (
+    KeyFileExistsError,
+    write_openssh_key,
+    write_private_file,
+)
 from denbi_jupyter.connect.keys import (
     KeyFiles,
     generate_ed25519,
@@ -106,6 +110,7 @@ __all__ = [
     "ways_in",
     "write_key_files",
     "write_openssh_key",
+    "write_private_file",
     "x2go_session_file",
     "x2go_session_id",
 ]

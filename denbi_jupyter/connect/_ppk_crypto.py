@@ -25,6 +25,10 @@ Passphrase = str | bytes
 _ARGON2_MAX_MEMORY_KIB: Final = 1024 * 1024  # 1 GiB; PuTTY's default is 8 MiB
 _ARGON2_MAX_PASSES: Final = 10_000
 _ARGON2_MAX_PARALLELISM: Final = 64
+#: Memory × passes (KiB) a key may ask for: 8 GiB, ~1,000 of PuTTYgen's 8 MiB passes. PuTTYgen
+#: makes 8 MiB and tunes the passes to ~0.1 s (a few dozen); a file asking 1 GiB × 10,000
+#: passes would take hours to open.
+_ARGON2_MAX_COST_KIB: Final = 8 * 1024 * 1024
 _V2_MAC_KEY_PREFIX: Final = b"putty-private-key-file-mac-key"
 _ARGON2_FLAVOURS: Final = {
     "Argon2id": Argon2Type.ID,
@@ -78,6 +82,13 @@ def _v3_keys(ppk: PpkFile, secret: bytes) -> tuple[bytes, bytes, bytes]:
     parallelism = _kdf_int(ppk.kdf, "Argon2-Parallelism", 1, _ARGON2_MAX_PARALLELISM)
     memory = _kdf_int(ppk.kdf, "Argon2-Memory", 8 * parallelism, _ARGON2_MAX_MEMORY_KIB)
     passes = _kdf_int(ppk.kdf, "Argon2-Passes", 1, _ARGON2_MAX_PASSES)
+    if memory * passes > _ARGON2_MAX_COST_KIB:
+        raise UnsupportedKeyError(
+            f"The key file asks Argon2 for {memory} KiB × {passes} passes, over "
+            f"{_ARGON2_MAX_COST_KIB // (1024 * 1024)} GiB of work: PuTTYgen makes 8 MiB and tunes "
+            "the passes to about 0.1 s, so opening this file would take very long and it is "
+            "refused. Re-save the key with PuTTYgen's default settings."
+        )
     try:
         salt = bytes.fromhex(ppk.kdf["Argon2-Salt"])
     except ValueError:

@@ -103,10 +103,12 @@ def parse_ppk(data: bytes | str) -> PpkFile:
         raise KeyFormatError(
             "This is not a PuTTY private key file (it does not start with 'PuTTY-User-Key-File-')."
         )
-    version = int(match.group(1))
+    digits = match.group(1)
+    version = int(digits) if len(digits) <= 4 else -1  # Python refuses 4,300+ digit ints
     if version not in (2, 3):
         raise UnsupportedKeyError(
-            f"PPK format version {version} is not supported (only 2 and 3); re-save the key "
+            f"PPK format version {digits[:8].decode() + ('…' if len(digits) > 8 else '')} is "
+            "not supported (only 2 and 3); re-save the key "
             "with a current PuTTYgen."
         )
     algorithm = match.group(2).decode("ascii", errors="replace").strip()

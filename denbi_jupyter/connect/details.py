@@ -28,6 +28,9 @@ class ConnectionDetails:
     x2go_session_type: SessionType | None = None
     x2go_session: str | None = None
     guacamole_url: str | None = None
+    #: The ways in that could not be made, each with why ("Guacamole: … is not a valid URL");
+    #: one broken way never takes the others down.
+    problems: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -50,6 +53,7 @@ class ConnectionDetails:
             "x2go_session_type": self.x2go_session_type.value if self.x2go_session_type else None,
             "x2go_session": self.x2go_session,
             "guacamole_url": self.guacamole_url,
+            "problems": list(self.problems),
         }
 
 
@@ -105,16 +109,25 @@ def connection_details(
     tags = image.tags if image is not None else ()
     session = session_type_for_image(name, tags=tags)
     is_guacamole = image is not None and image.kind.desktop is DesktopKind.GUACAMOLE
-    guacamole = (
-        guacamole_client_url(site.guacamole_base_url, server.name)
-        if is_guacamole and site.guacamole_base_url
-        else None
-    )
+    problems: list[str] = []
+    guacamole: str | None = None
+    if is_guacamole and site.guacamole_base_url:
+        try:
+            guacamole = guacamole_client_url(site.guacamole_base_url, server.name)
+        except UserInputError as exc:  # the site's setting: SSH and X2Go still work
+            problems.append(f"Guacamole: {exc}")
+    x2go: str | None = None
+    if session:
+        try:
+            x2go = x2go_session_file(info, session_type=session)
+        except UserInputError as exc:
+            problems.append(f"X2Go: {exc}")
     return ConnectionDetails(
         info=info,
         ssh_command=ssh_command(info),
         ssh_config=ssh_config_block(info),
         x2go_session_type=session,
-        x2go_session=x2go_session_file(info, session_type=session) if session else None,
+        x2go_session=x2go,
         guacamole_url=guacamole,
+        problems=tuple(problems),
     )

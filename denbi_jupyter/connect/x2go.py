@@ -98,8 +98,12 @@ def session_type_for_image(name: str, *, tags: Iterable[str] = ()) -> SessionTyp
 
 
 def x2go_session_id(info: ConnectionInfo) -> str:
-    """A stable session id (INI section name) for a VM: ``denbi-<alias>-<port>``."""
-    return f"denbi-{ssh_alias(info.server_name)}-{info.port}"
+    """A stable session id (INI section name) for a VM: ``denbi-<alias>-<port>``, at most 64
+    characters (the alias is cut to fit: the port tells VMs apart)."""
+    suffix = f"-{info.port}"
+    room = 64 - len("denbi-") - len(suffix)
+    alias = ssh_alias(info.server_name)[:room].rstrip("-.") or "vm"
+    return f"denbi-{alias}{suffix}"
 
 
 def _qt_escape(value: str) -> str:

@@ -397,6 +397,11 @@ def _links_html(details: ConnectionDetails, server_name: str) -> str:
             "margin:2px 0;border:1px solid #198754;border-radius:4px;color:#198754;"
             'text-decoration:none">Open Guacamole desktop ↗</a>'
         )
+    parts += [
+        f'<span class="denbi-way-problem" style="color:#842029;font-size:12px">{esc(problem)}'
+        "</span>"
+        for problem in details.problems
+    ]
     if not parts:
         parts.append(
             '<span style="color:#6c757d;font-size:12px">No desktop on this image: '

@@ -1,4 +1,4 @@
-"""Names are anyone's text: what a listing prints for a name with control characters.
+"""Hostile input at the command line: names with control characters, endless input files.
 
 Any project member can name a snapshot. Printed raw, ``ESC [2J`` clears the user's terminal
 and a newline forges a table row that shows another snapshot's id; printed through
@@ -55,3 +55,37 @@ def test_snapshots_list_prints_a_hostile_name_as_one_visible_cell(
     assert len(rows) == 1 and hostile_snapshot in rows[0]
     assert "\\x1b[2J\\x1b[H\\n11111111-2222" in rows[0]
     assert not any(line.startswith(FORGED_ID) for line in listed.out.splitlines())
+
+
+def test_an_endless_key_or_passphrase_file_is_read_only_up_to_its_cap() -> None:
+    from pathlib import Path
+
+    from denbi_jupyter.cli._key_input import read_key_file, read_passphrase
+
+    endless = Path("/dev/zero")
+    assert len(read_passphrase(endless)) == 64 * 1024  # one "line" of NULs, cut at the cap
+    assert len(read_key_file(endless)) == 2 * 1024 * 1024
+
+
+def test_the_boot_hint_shell_quotes_a_vm_name_with_a_space(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from denbi_jupyter.cli.commands.boot import _describe
+    from denbi_jupyter.cloud.results import BootResult
+    from denbi_jupyter.connect.details import connection_details
+    from tests.support.fake_cloud import FakeCloud
+
+    cloud = FakeCloud()
+    image = cloud.add_image("X2Go_xfce", tags=("x2go",))
+    server = cloud.add_server("my desk; rm -rf ~", status="ACTIVE", image_id=image.id)
+    details = connection_details(cloud.site, server, cloud.desktop_image(image.id))
+    assert details.x2go_session_type is not None
+    result = BootResult(
+        site="bielefeld", server_id=server.id, name=server.name, status="ACTIVE",
+        image_id=image.id, image_name=image.name, flavor="de.NBI tiny", key_name=None,
+        private_ipv4=server.private_ipv4, request_id="r", reused=False, flow_run_id=None,
+        connection=details,
+    )  # fmt: skip
+    _describe(result)
+    hint = next(line for line in capsys.readouterr().out.splitlines() if "--x2go-session" in line)
+    assert "connect --site bielefeld 'my desk; rm -rf ~' --x2go-session FILE" in hint

@@ -48,3 +48,22 @@ def test_a_vm_relaunched_from_an_x2go_snapshot_gets_the_x2go_card() -> None:
     assert isinstance(cloud, OpenStackCloud)
     details = connection_details(cloud.site, server, cloud.desktop_image(second))
     assert details.x2go_session_type == "XFCE" and details.x2go_session is not None
+
+
+def test_one_broken_way_in_leaves_the_others_standing() -> None:
+    """A ``guacamole_base_url`` without a scheme breaks the Guacamole link only, never SSH."""
+    from dataclasses import replace
+
+    from denbi_jupyter.panels._connection_card import _links_html
+
+    cloud = FakeCloud()
+    image = cloud.add_image("Guacamole-ubuntu22.04 de.NBI (2026-05-01)", tags=("guacamole",))
+    server = cloud.add_server("guac-vm", status="ACTIVE", image_id=image.id)
+    site = replace(cloud.site, guacamole_base_url="guacamole.example.org/guacamole")
+    details = connection_details(site, server, cloud.desktop_image(image.id))
+    assert details.ssh_command.startswith("ssh -p ") and details.ssh_config.startswith("Host ")
+    assert details.guacamole_url is None
+    assert len(details.problems) == 1 and details.problems[0].startswith("Guacamole: ")
+    assert "guacamole.example.org/guacamole" in details.problems[0]
+    assert details.as_dict()["problems"] == list(details.problems)
+    assert "denbi-way-problem" in _links_html(details, server.name)

@@ -363,3 +363,22 @@ def test_reencryption_without_bcrypt_is_a_clear_error(putty_keys: dict[str, Putt
     crippled = dataclasses.replace(key, private_key=NoBcryptKey())  # type: ignore[arg-type]
     with pytest.raises(errors.KeyEncryptionUnavailableError, match="bcrypt"):
         crippled.to_openssh(new_passphrase="new pass")
+
+
+def test_an_argon2_cost_far_beyond_puttygens_is_refused_with_the_reason(
+    putty_keys: dict[str, PuttyKeyFile], tmp_path: Path
+) -> None:
+    costly = tmp_path / "costly.ppk"
+    costly.write_bytes(
+        _replace_line(putty_keys["ed25519-v3-enc"].path, "Argon2-Memory:", "Argon2-Memory: 1048576")
+    )
+    data = _replace_line(costly, "Argon2-Passes:", "Argon2-Passes: 10000")
+    with pytest.raises(errors.UnsupportedKeyError, match="1048576 KiB × 10000 passes") as caught:
+        read_ppk(data, passphrase=PASSPHRASE)
+    assert "PuTTYgen makes 8 MiB" in str(caught.value)
+
+
+def test_a_version_number_of_thousands_of_digits_is_a_clear_error() -> None:
+    data = "PuTTY-User-Key-File-" + "9" * 5000 + ": ssh-ed25519\nEncryption: none\n"
+    with pytest.raises(errors.UnsupportedKeyError, match=r"PPK format version 99999999… is not"):
+        read_ppk(data)

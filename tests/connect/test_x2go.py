@@ -229,3 +229,13 @@ def test_qt_reads_back_exactly_the_strings_written(tmp_path: Path) -> None:
 def test_session_id_is_stable_and_ini_safe() -> None:
     info = ConnectionInfo(host="gw.example.org", port=30001, user="u", server_name="[My] VM")
     assert x2go_session_id(info) == x2go_session_id(info) == "denbi-my-vm-30001"
+
+
+def test_an_ordinary_53_character_name_still_gives_a_usable_session_id() -> None:
+    name = "rnaseq-workbench-for-the-summer-school-2026-group-b12"  # 53 characters
+    assert len(name) == 53
+    info = ConnectionInfo(host="gw.example.org", port=30001, user="ubuntu", server_name=name)
+    section = x2go_session_id(info)
+    assert len(section) <= 64 and section.startswith("denbi-rnaseq-") and section.endswith("-30001")
+    session = _parse(x2go_session_file(info, session_type="XFCE"))[section]
+    assert session["command"] == "XFCE" and session["name"] == name

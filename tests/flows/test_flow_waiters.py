@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from denbi_jupyter.cloud.types import Image
@@ -123,12 +125,16 @@ def test_snapshot_wait_gives_up_when_the_cloud_stays_unreachable() -> None:
 
 def test_server_wait_reports_the_fault_when_the_boot_ends_in_error() -> None:
     cloud = FakeCloud()
-    vm = cloud.add_server("vm1", status="BUILD", task_state="scheduling")
+    vm = cloud.add_server("my vm", status="BUILD", task_state="scheduling")
     cloud.script_server(vm.id, [("BUILD", "spawning"), ("ERROR", None)])
-    with pytest.raises(OperationFailedError, match="failed to boot and is in ERROR"):
+    cloud.servers[vm.id] = replace(cloud.servers[vm.id], fault="No valid host was found.")
+    with pytest.raises(OperationFailedError, match="failed to boot and is in ERROR") as caught:
         wait_for_server_active(
             cloud, server_id=vm.id, timeout_s=60, on_progress=lambda _f, _m: None, clock=FakeClock()
         )
+    message = str(caught.value)
+    assert "No valid host was found. It still counts" in message and ".." not in message
+    assert "denbi-jupyter server delete 'my vm'" in message
 
 
 def test_server_wait_stops_at_once_on_a_vm_at_rest_instead_of_timing_out() -> None:

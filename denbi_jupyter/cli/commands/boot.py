@@ -7,6 +7,7 @@ answers) unless ``--no-wait``, which starts it in the background and prints its 
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from denbi_jupyter.cli._flow_command import FlowCommand
@@ -42,7 +43,8 @@ def _describe(result: BootResult) -> None:
     if connection.x2go_session_type is not None:
         print(
             f"X2Go:       {connection.x2go_session_type.value} desktop; session file: "
-            f"denbi-jupyter connect --site {result.site} {result.name} --x2go-session FILE"
+            f"denbi-jupyter connect --site {shlex.quote(result.site)} "
+            f"{shlex.quote(result.name)} --x2go-session FILE"
         )
     if connection.guacamole_url:
         print(f"Guacamole:  {connection.guacamole_url}")

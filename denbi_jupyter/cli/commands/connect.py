@@ -59,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
     image = client.desktop_image(server.image_id) if server.image_id else None
     key_path = _identity_file(site, server.key_name, args.identity_file)
     details = connection_details(client.site, server, image, key_path=key_path)
+    for problem in details.problems:
+        print(f"denbi-jupyter: warning: {problem}", file=sys.stderr)
     if args.x2go_session is not None:
+        broken = [p for p in details.problems if p.startswith("X2Go: ")]
+        if broken:
+            raise UserInputError(f"No X2Go session file for {server.name!r}: {broken[0][6:]}")
         if not details.x2go_session:
             raise UserInputError(
                 f"VM {server.name!r} runs no X2Go desktop image; connect with SSH instead."
