@@ -94,6 +94,10 @@ class ServersPanel(Panel):
     ) -> None:
         self._connect = w.CallbackDispatcher()
         self._jobs_lock = threading.Lock()
+        # A render reads the state and shows the rows as one step: a render from the kernel's
+        # thread and one from a background callback must not interleave (the later would show
+        # what the earlier read).
+        self._render_lock = threading.RLock()
         self._jobs_by_vm: dict[tuple[str, str], ServerAction] = {}
         self._images_asked: set[str] = set()  # image ids being looked up
         self._site_picker = self._new_site_picker(visible=show_site_picker)
@@ -351,6 +355,10 @@ class ServersPanel(Panel):
         self._render()
 
     def _render(self) -> None:
+        with self._render_lock:
+            self._render_now()
+
+    def _render_now(self) -> None:
         self._error_box.value = self._error_html()
         self._refresh.disabled = self.loading
         self._count.value = self._count_html()

@@ -111,7 +111,7 @@ def test_the_last_policy_snapshot_is_the_newest_marked_one_with_its_slot_and_sta
     policy_snapshot(fake, "copied", vm.id, slot="2026-12-03T01:00:00Z", marked=False)
     panel = loaded(ServersPanel(shared))
     wait_until(lambda: vm.id in panel.policy_snapshots, what="the policy snapshot lookup")
-    panel.wait_idle()
+    assert panel.wait_idle(60)
     shown = policy_text(panel, "pol-vm")
     assert "last policy snapshot: 2026-12-02 02:00 CET, saving" in shown  # not the copy's mark
     last = panel.policy_snapshots[vm.id]
