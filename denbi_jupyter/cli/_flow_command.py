@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from denbi_jupyter.cli._progress import run_flow_and_report, start_detached
+from denbi_jupyter.cloud.rules.names import NameKind, name_problem
+from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.jobs import FlowRef
 
 __all__ = ["FlowCommand"]
@@ -20,7 +22,8 @@ __all__ = ["FlowCommand"]
 def _replay(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
     """The command-line words that set ``options`` (dest names) as they are set in ``args``.
 
-    A true flag is ``--flag``; an option that is unset, false or empty is left out.
+    A true flag is ``--flag``; an option that is unset, false or empty is left out. A value is
+    joined to its flag (``--name=-backup``), so one that starts with ``-`` stays a value.
     """
     words: list[str] = []
     for option in options:
@@ -29,7 +32,7 @@ def _replay(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
         if value is True:
             words.append(flag)
         elif value is not None and value is not False and value != "":
-            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+            words.append(f"{flag}={value:g}" if isinstance(value, float) else f"{flag}={value}")
     return words
 
 
@@ -44,6 +47,7 @@ class FlowCommand:
         started: What ``--no-wait`` says it started; ``{name}`` is the ``--name`` given.
         hint: How to wait for what was started.
         renamed: The flow parameter of each option whose name differs.
+        names: What ``--name`` names (its rules are checked before detaching).
     """
 
     words: tuple[str, ...]
@@ -52,12 +56,17 @@ class FlowCommand:
     started: str
     hint: str
     renamed: Mapping[str, str] = field(default_factory=dict)
+    #: What ``--name`` names, checked by the name rules before ``--no-wait`` detaches.
+    names: NameKind | None = None
 
     def run(
         self, args: argparse.Namespace, site: str, *, title: str, describe: Callable[[Any], None]
     ) -> int:
         """Run the flow on ``site`` and report its result, or start it detached (``--no-wait``)."""
         if args.no_wait:
+            problem = name_problem(self.names, args.name) if self.names is not None else ""
+            if problem:  # the detached run would refuse it where nobody reads it
+                raise UserInputError(problem)
             return start_detached(
                 [*self.words, "--site", site, *_replay(args, self.options), "--json"],
                 name=self.words[0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import stat
@@ -262,7 +263,7 @@ def test_convert_key_writes_an_openssh_key_and_prints_no_key_material(
 def test_no_wait_starts_the_snapshot_in_the_background(
     cli: Any, booted: dict[str, Any], site_clients: LocalEnv
 ) -> None:
-    name = _name("bg")
+    name = "-" + _name("bg")  # a leading dash: the detached run must still read it as the name
     started = cli(
         "snapshot",
         "create",
@@ -270,8 +271,7 @@ def test_no_wait_starts_the_snapshot_in_the_background(
         SITE,
         "--server",
         booted["id"],
-        "--name",
-        name,
+        f"--name={name}",
         "--no-wait",
         "--json",
     )
@@ -325,3 +325,16 @@ def test_no_output_of_any_command_contains_the_password(
 ) -> None:
     assert len(seen) > 20
     assert not [text for text in seen if cloud_password in text]
+
+
+def test_no_wait_checks_the_name_before_it_detaches(cli: Any, booted: dict[str, Any]) -> None:
+    from denbi_jupyter.cli._flow_command import _replay
+
+    refused = cli(
+        "snapshot", "create", "--site", SITE, "--server", booted["id"],
+        "--name", "x" * 300, "--no-wait",
+    )  # fmt: skip
+    assert refused.code == 2 and "at most 255 fit" in refused.err and "log" not in refused.out
+    given = argparse.Namespace(name="-backup", timeout=60.0, flag=True)
+    words = _replay(given, ["name", "timeout", "flag"])
+    assert words == ["--name=-backup", "--timeout=60", "--flag"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from denbi_jupyter.cli._flow_command import FlowCommand
 from denbi_jupyter.cli._output import add_command, add_json_flag, add_site_option, resolve_site
+from denbi_jupyter.cloud.rules.names import NameKind
 from denbi_jupyter.jobs import FlowRef
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ _COMMAND = FlowCommand(
     options=("image", "flavor", "key_name", "name", "wait_for_port", "request_id"),
     started="Booting {name!r}",
     hint="Run the same command without --no-wait to wait for that VM (it boots only once).",
+    names=NameKind.SERVER,
 )
 
 

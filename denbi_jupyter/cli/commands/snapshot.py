@@ -21,6 +21,7 @@ from denbi_jupyter.cli._output import (
     positive_seconds,
     resolve_site,
 )
+from denbi_jupyter.cloud.rules.names import NameKind
 from denbi_jupyter.errors import UserInputError
 from denbi_jupyter.jobs import FlowRef
 
@@ -36,6 +37,7 @@ _COMMAND = FlowCommand(
     renamed={"timeout": "timeout_s"},
     started="Snapshot {name!r} started",
     hint="Run the same command without --no-wait to wait for it (it is made only once).",
+    names=NameKind.SNAPSHOT,
 )
 
 
