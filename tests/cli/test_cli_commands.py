@@ -61,7 +61,7 @@ def booted(site_clients: LocalEnv, prefect_harness: None) -> Iterator[dict[str, 
     yield {"name": name, "id": server.id}
     client.delete_server(server.id)
     for snapshot in client.list_snapshots(SnapshotQuery(text=RUN, per_page=1000)).items:
-        if snapshot.name.startswith(RUN) and not snapshot.protected:
+        if snapshot.name.lstrip("-").startswith(RUN) and not snapshot.protected:
             client.delete_image(snapshot.id)
 
 
