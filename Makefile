@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: setup system-deps demo test lint unit browser bench lock clean
+.PHONY: setup system-deps demo test lint unit browser bench lock clean fuzz
 
 setup: $(VENV)/.installed
 
@@ -47,7 +47,11 @@ lint: setup
 
 test: setup system-deps lint
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest --nbval-lax notebooks
+	DENBI_JUPYTER_PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax notebooks
+
+# Hostile-input properties with the fuzz profile (100x the examples of `make test`, >= 100,000).
+fuzz: setup
+	DENBI_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/hostile -q
 
 bench: setup
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

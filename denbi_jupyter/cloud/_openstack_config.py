@@ -19,8 +19,8 @@ from openstack.config import OpenStackConfig, loader
 from openstack.config.cloud_region import CloudRegion
 
 from denbi_jupyter.cloud._openstack_errors import map_error, translated
-from denbi_jupyter.cloud.sites import PROBLEM_KEY
-from denbi_jupyter.errors import NotFoundError, UserInputError
+from denbi_jupyter.cloud.sites import PROBLEM_KEY, document_problem, entry_problem
+from denbi_jupyter.errors import DenbiError, NotFoundError, UserInputError
 
 __all__ = [
     "DEFAULT_API_TIMEOUT",
@@ -48,8 +48,12 @@ def _syntax_error(exc: Exception) -> str:
     return f"{where}{problem}"
 
 
-def _first_readable(paths: Iterable[str]) -> None:
-    """Refuse the file openstacksdk would use when it cannot be parsed.
+#: What openstacksdk raises when a setting has the wrong type (``auth: x``, ``networks: 5``).
+_SHAPE_ERRORS = (TypeError, AttributeError, ValueError, KeyError)
+
+
+def _first_readable(paths: Iterable[str], *, secure: bool = False) -> None:
+    """Refuse the file openstacksdk would use when it cannot be parsed or has the wrong shape.
 
     The SDK logs a warning and goes on to the next file of its search path, so a typo in one
     ``clouds.yaml`` would make the command run against another file's clouds.
@@ -59,7 +63,7 @@ def _first_readable(paths: Iterable[str]) -> None:
             continue
         try:
             with open(path, encoding="utf-8") as handle:
-                json.load(handle) if path.endswith(".json") else yaml.safe_load(handle)
+                document = json.load(handle) if path.endswith(".json") else yaml.safe_load(handle)
         except OSError:
             continue  # unreadable: the SDK skips it too
         except (ValueError, yaml.YAMLError) as exc:
@@ -70,6 +74,9 @@ def _first_readable(paths: Iterable[str]) -> None:
                 "another file's clouds.",
                 action=_READ,
             ) from exc
+        problem = document_problem(document, secure=secure)
+        if problem:
+            raise UserInputError(f"{path} cannot be used: {problem}.", action=_READ)
         return
 
 
@@ -81,7 +88,7 @@ def check_config_syntax(config_file: Path | None) -> None:
         override = os.environ.get("OS_CLIENT_CONFIG_FILE")
         _first_readable(([override] if override else []) + list(loader.CONFIG_FILES))
     secure = os.environ.get("OS_CLIENT_SECURE_FILE") if config_file is None else None
-    _first_readable(([secure] if secure else []) + list(loader.SECURE_FILES))
+    _first_readable(([secure] if secure else []) + list(loader.SECURE_FILES), secure=True)
 
 
 def _load_config(config_file: Path | None) -> OpenStackConfig:
@@ -101,6 +108,15 @@ def _load_config(config_file: Path | None) -> OpenStackConfig:
         )
     except os_exc.SDKException as exc:
         raise map_error(exc, site="clouds.yaml", action=_READ) from exc
+    except DenbiError:
+        raise  # ours (some are ValueErrors too), already clear
+    except _SHAPE_ERRORS as exc:  # e.g. ``cache: {0: x}``: a section the SDK cannot walk
+        where = config_file or os.environ.get("OS_CLIENT_CONFIG_FILE") or "clouds.yaml"
+        raise UserInputError(
+            f"{where} cannot be used: {_shape_reason(exc)}; check its 'cache:', 'client:' and "
+            "'clouds:' sections against the site's downloaded clouds.yaml.",
+            action=_READ,
+        ) from exc
 
 
 def read_clouds(config_file: Path | None = None) -> tuple[list[tuple[str, dict[str, Any]]], str]:
@@ -113,7 +129,7 @@ def read_clouds(config_file: Path | None = None) -> tuple[list[tuple[str, dict[s
     entries: list[tuple[str, dict[str, Any]]] = []
     for name in config.get_cloud_names():
         raw = config.cloud_config["clouds"].get(name, {})
-        if name == "defaults" and not raw.get("auth"):
+        if name == "defaults" and isinstance(raw, dict) and not raw.get("auth"):
             continue
         entries.append((name, _entry_config(config, name)))
     if not entries:
@@ -129,19 +145,30 @@ def read_clouds(config_file: Path | None = None) -> tuple[list[tuple[str, dict[s
     return entries, str(default)
 
 
-def _entry_problem(name: str, exc: Exception) -> str:
+def _entry_problem(name: str, reason: object) -> str:
     return (
-        f"The clouds.yaml entry {name!r} cannot be used: {exc}. Download it again from the "
+        f"The clouds.yaml entry {name!r} cannot be used: {reason}. Download it again from the "
         "site's dashboard (API access → clouds.yaml) or add what is missing."
     )
 
 
+def _shape_reason(exc: Exception) -> str:
+    """What to say of an SDK failure on a wrong-typed setting (no value: it may be secret)."""
+    return f"openstacksdk cannot read one of its settings ({type(exc).__name__})"
+
+
 def _entry_config(config: OpenStackConfig, name: str) -> dict[str, Any]:
+    raw = config.cloud_config["clouds"].get(name)
+    base = raw if isinstance(raw, dict) else {}
+    shape = entry_problem(raw)
+    if shape:
+        return {**base, PROBLEM_KEY: _entry_problem(name, shape)}
     try:
         region = config.get_one(cloud=name)
     except ksa_exc.ClientException as exc:  # e.g. no auth_url: a broken entry, not the others
-        raw = config.cloud_config["clouds"].get(name) or {}
-        return {**(raw if isinstance(raw, dict) else {}), PROBLEM_KEY: _entry_problem(name, exc)}
+        return {**base, PROBLEM_KEY: _entry_problem(name, exc)}
+    except _SHAPE_ERRORS as exc:
+        return {**base, PROBLEM_KEY: _entry_problem(name, _shape_reason(exc))}
     except os_exc.SDKException as exc:
         raise map_error(exc, site=name, action="read its clouds.yaml entry") from exc
     merged = dict(region.config)
@@ -165,11 +192,18 @@ def cloud_region(site: str, config_file: Path | None) -> CloudRegion:
             action="open a connection",
         )
     entry = config.cloud_config["clouds"].get(site, {})
+    shape = entry_problem(entry)
+    if shape:
+        raise UserInputError(_entry_problem(site, shape), site=site, action=_READ)
     with translated(site, "open a connection"):
         try:
             region = config.get_one(cloud=site)
         except ksa_exc.ClientException as exc:
             raise UserInputError(_entry_problem(site, exc), site=site, action=_READ) from exc
+        except _SHAPE_ERRORS as exc:
+            raise UserInputError(
+                _entry_problem(site, _shape_reason(exc)), site=site, action=_READ
+            ) from exc
         if region.config.get("api_timeout") is None:
             region.config["api_timeout"] = DEFAULT_API_TIMEOUT
         if "image_status_code_retries" not in entry:

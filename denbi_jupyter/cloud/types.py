@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from denbi_jupyter.errors import UserInputError
+
 __all__ = [
     "DesktopKind",
     "Flavor",
@@ -286,3 +288,19 @@ class SnapshotQuery:
     per_page: int = 25
     sort: SnapshotSort = SnapshotSort.NEWEST
     own_only: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse values of the wrong type (the ranges are checked where a page is fetched)."""
+        if not isinstance(self.text, str):
+            raise UserInputError(f"The snapshot filter must be text, not {self.text!r}.")
+        for name in ("page", "per_page"):
+            value = getattr(self, name)
+            if type(value) is not int:
+                raise UserInputError(
+                    f"The {name.replace('_', ' ')} must be a whole number, not {value!r}."
+                )
+        try:
+            object.__setattr__(self, "sort", SnapshotSort(self.sort))
+        except ValueError:
+            orders = ", ".join(sort.value for sort in SnapshotSort)
+            raise UserInputError(f"Sort {self.sort!r} is unknown; use one of {orders}.") from None

@@ -60,6 +60,11 @@ def _kdf_int(kdf: dict[str, str], name: str, low: int, high: int) -> int:
     text = kdf[name]
     if not text.isdigit():
         raise KeyFormatError(f"The '{name}' line of the key file is not a number.")
+    if len(text.lstrip("0")) > len(str(high)):  # int() refuses 4,300+ digits; all are too big
+        raise UnsupportedKeyError(
+            f"The key file asks for a {name} far outside the accepted {low}..{high}; "
+            "re-save the key with PuTTYgen's default settings."
+        )
     value = int(text)
     if not low <= value <= high:
         raise UnsupportedKeyError(

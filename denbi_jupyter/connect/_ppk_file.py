@@ -68,7 +68,7 @@ class _Lines:
 
     def blob(self, name: str) -> bytes:
         count_text = self.text_field(name)
-        if not count_text.isdigit() or int(count_text) > _MAX_BLOB_LINES:
+        if not count_text.isdigit() or len(count_text) > 6 or int(count_text) > _MAX_BLOB_LINES:
             raise KeyFormatError(f"The '{name}' count in the key file is not a valid number.")
         encoded = b"".join(self.next().strip() for _ in range(int(count_text)))
         try:

@@ -31,6 +31,8 @@ CURVES: Final[dict[str, tuple[str, ec.EllipticCurve]]] = {
     "ecdsa-sha2-nistp384": ("nistp384", ec.SECP384R1()),
     "ecdsa-sha2-nistp521": ("nistp521", ec.SECP521R1()),
 }
+#: OpenSSH's ``SSH_RSA_MAXIMUM_MODULUS_SIZE``; checking a bigger key's primes takes minutes.
+_RSA_MAX_BITS: Final = 16384
 SUPPORTED_TEXT: Final = "supported are RSA, ECDSA (NIST P-256, P-384, P-521) and Ed25519"
 
 
@@ -70,6 +72,10 @@ def _mismatch() -> KeyIntegrityError:
 
 def _rsa_key(public: _Reader, private: _Reader) -> PrivateKey:
     e, n = public.mpint(), public.mpint()
+    if n.bit_length() > _RSA_MAX_BITS:
+        raise UnsupportedKeyError(
+            f"The RSA key has {n.bit_length()} bits; OpenSSH accepts at most {_RSA_MAX_BITS}."
+        )
     d, p, q, iqmp = private.mpint(), private.mpint(), private.mpint(), private.mpint()
     if min(e, n, d, p, q, iqmp) <= 1 or p * q != n:
         raise _mismatch()

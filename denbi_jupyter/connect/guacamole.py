@@ -73,6 +73,8 @@ def validate_guacamole_base_url(base_url: str) -> str:
         raise UserInputError(f"{base_url!r} has a query or fragment; {hint}.")
     if any(ch.isspace() for ch in text):
         raise UserInputError(f"{base_url!r} contains spaces; {hint}.")
+    if not text.isprintable():  # ESC, NUL, bidi overrides: the link is shown and clicked
+        raise UserInputError(f"{base_url!r} contains control characters; {hint}.")
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     netloc = host if port is None else f"{host}:{port}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
@@ -103,7 +105,7 @@ def guacamole_client_url(
     base = validate_guacamole_base_url(base_url)
     if not connection_id or "\0" in connection_id:
         raise UserInputError("The Guacamole connection id is empty or contains a NUL byte.")
-    if not _DATA_SOURCE.match(data_source):
+    if not isinstance(data_source, str) or not _DATA_SOURCE.fullmatch(data_source):
         raise UserInputError(
             f"{data_source!r} is not a Guacamole data source; use e.g. 'postgresql' or 'default'."
         )

@@ -131,9 +131,11 @@ class PortFormula:
             raise _bad(str(text), "it is empty")
         if len(text) > _MAX_FORMULA_CHARS:
             raise _bad(text[:40] + "...", f"it is longer than {_MAX_FORMULA_CHARS} characters")
+        if not text.isascii():
+            raise _bad(text, "it contains characters other than ASCII")
         try:
             tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError:
+        except (SyntaxError, ValueError):  # ValueError: a NUL character
             raise _bad(text, "it is not a valid expression") from None
         _check(tree.body, text, 0)
         return cls(text=text, _tree=tree)

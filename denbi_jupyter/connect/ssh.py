@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass
 
 from denbi_jupyter.connect._checks import check_port
@@ -21,6 +22,8 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?
 _USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 _ALIAS_UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _FORBIDDEN_IN_PATH = frozenset('"\n\r\0')
+#: Characters that make ``ssh_config`` split or end a value unless it is quoted.
+_CONFIG_SPECIAL = frozenset("'\\#=")
 _DEFAULT_ALIAS = "denbi-vm"
 
 
@@ -29,7 +32,7 @@ def _check_host(host: str) -> str:
     try:
         ipaddress.ip_address(text)
     except ValueError:
-        if not _HOSTNAME.match(text):
+        if not _HOSTNAME.fullmatch(text):
             raise UserInputError(
                 f"{host!r} is not a host name or IP address; give the site's SSH gateway, "
                 "e.g. 'denbi-gateway.example.org'."
@@ -38,7 +41,7 @@ def _check_host(host: str) -> str:
 
 
 def _check_user(user: str) -> str:
-    if not isinstance(user, str) or not _USER.match(user):
+    if not isinstance(user, str) or not _USER.fullmatch(user):
         raise UserInputError(
             f"{user!r} is not a valid login name; use the image's default user, e.g. 'ubuntu' "
             "(letters, digits, '.', '_' and '-')."
@@ -46,15 +49,20 @@ def _check_user(user: str) -> str:
     return user
 
 
+def _one_line(text: str) -> bool:
+    """True when ``text`` has no control character and no line or paragraph separator."""
+    return not any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
+
+
 def _check_key_path(key_path: str | None) -> str | None:
     if key_path is None:
         return None
     if not isinstance(key_path, str) or not key_path.strip():
         raise UserInputError("The key path is empty; give the path of your private key file.")
-    if _FORBIDDEN_IN_PATH.intersection(key_path):
+    if _FORBIDDEN_IN_PATH.intersection(key_path) or not _one_line(key_path):
         raise UserInputError(
-            "The key path contains a double quote, a line break or a NUL character, which SSH "
-            "configuration cannot express; move or rename the key file."
+            "The key path contains a double quote, a line break, a NUL or another control "
+            "character, which SSH configuration cannot express; move or rename the key file."
         )
     return key_path
 
@@ -145,9 +153,15 @@ def ssh_alias(name: str) -> str:
 
 
 def _config_value(value: str) -> str:
-    """Quote a value for ``ssh_config`` and escape ``%`` so it is not read as a token."""
+    """Quote a value for ``ssh_config`` and escape ``%`` so it is not read as a token.
+
+    OpenSSH (8.7 and later) splits values like a shell: whitespace, ``'`` and ``#`` need the
+    double quotes, and inside them a backslash escapes ``\\``; ``"`` is refused earlier.
+    """
     value = value.replace("%", "%%")
-    return f'"{value}"' if any(ch.isspace() for ch in value) else value
+    if not any(ch.isspace() or ch in _CONFIG_SPECIAL for ch in value):
+        return value
+    return '"' + value.replace("\\", "\\\\") + '"'
 
 
 def ssh_config_block(info: ConnectionInfo, *, alias: str | None = None) -> str:

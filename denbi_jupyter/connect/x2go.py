@@ -166,7 +166,7 @@ def _check_options(
             f"X2Go clipboard mode {clipboard!r} is unknown; use one of "
             f"{', '.join(sorted(_CLIPBOARD_MODES))}."
         )
-    if not _PACK.match(pack):
+    if not isinstance(pack, str) or not _PACK.fullmatch(pack):
         raise UserInputError(f"X2Go pack method {pack!r} is not valid, e.g. use '16m-jpeg'.")
     if not (100 <= width <= 16384 and 100 <= height <= 16384):
         raise UserInputError(f"Window size {width}x{height} is out of range (100..16384).")
@@ -260,7 +260,7 @@ def x2go_session_file(
     """
     desktop = _session_type(session_type)
     section = session_id if session_id is not None else x2go_session_id(info)
-    if not _SESSION_ID.match(section):
+    if not isinstance(section, str) or not _SESSION_ID.fullmatch(section):
         raise UserInputError(
             f"{section!r} is not a usable X2Go session id; use 1-64 letters, digits, '.', '_'"
             " or '-'."

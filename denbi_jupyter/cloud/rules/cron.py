@@ -152,7 +152,7 @@ def _value(text: str, name: str, low: int, high: int, names: tuple[str, ...]) ->
 
 
 def _number(text: str, name: str, part: str) -> int:
-    if not text.isdigit() or len(text) > 3:
+    if not (text.isascii() and text.isdigit()) or len(text) > 3:
         raise UserInputError(
             f"Cannot read the {name} field {part!r}: use numbers, '*', '-', ',' and '/'."
         )

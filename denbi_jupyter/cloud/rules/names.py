@@ -12,11 +12,17 @@
 - **Key pair name**: 1..255 characters of letters, digits, space, ``_``, ``-``, ``.`` and
   ``@``. Source: Nova's keypair schema (``keypair_name_special_chars``, microversion 2.92
   allows ``.`` and ``@``; older ones only ``[a-zA-Z0-9 _-]``).
+- **Every name** we create is one line of printable text: no control or format character
+  (newline, NUL, ESC, bidi overrides, ...), no line or paragraph separator, no unassigned or
+  private-use code point. Source: Nova's ``parameter_types._is_printable`` (Unicode categories
+  ``C*``, ``Zl`` and ``Zp`` are refused in server names). The local cloud and Glance would
+  store such a name, and printed raw it forges table rows or terminal escapes.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 
 from denbi_jupyter.errors import UserInputError
@@ -42,6 +48,15 @@ _KEYPAIR = re.compile(r"^[A-Za-z0-9 _.@-]+$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
 
 
+def _unprintable(text: str) -> str:
+    """The first character of ``text`` Nova would refuse in a name, or ``''``."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category.startswith("C") or category in ("Zl", "Zp"):
+            return ch
+    return ""
+
+
 class NameKind(StrEnum):
     """What is being named (the value is how messages call it)."""
 
@@ -57,7 +72,14 @@ def name_problem(kind: NameKind, name: str) -> str:
         return f"The {kind.value} name is empty: type a name."
     if len(trimmed) > NAME_MAX:
         return f"The {kind.value} name has {len(trimmed)} characters; at most {NAME_MAX} fit."
-    if kind is NameKind.KEYPAIR and not _KEYPAIR.match(trimmed):
+    bad = _unprintable(trimmed)
+    if bad:
+        shown = bad.encode("unicode_escape").decode("ascii")
+        return (
+            f"The {kind.value} name contains {shown} (U+{ord(bad):04X}), a control or "
+            "format character: a name is one line of printable text; remove it."
+        )
+    if kind is NameKind.KEYPAIR and not _KEYPAIR.fullmatch(trimmed):
         return (
             f"{trimmed!r} is not a usable key pair name: use letters, digits, spaces and "
             "'_', '-', '.', '@'."
@@ -97,6 +119,6 @@ def vm_name_warning(name: str) -> str:
     trimmed = name.strip()
     if len(trimmed) > HOSTNAME_MAX:
         return f"The VM's hostname is cut to its first {HOSTNAME_MAX} characters."
-    if trimmed and not _HOSTNAME.match(trimmed):
+    if trimmed and not _HOSTNAME.fullmatch(trimmed):
         return "The VM's hostname keeps only letters, digits and '-' of this name."
     return ""

@@ -182,7 +182,7 @@ def _count(options: Mapping[str, str], key: str) -> int | None:
     raw = options.get(key)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 6:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         raise PolicyError(f"{key} must be a whole number, not {raw!r}.")
     return int(raw)
 
@@ -226,7 +226,8 @@ def _when_to_cron(when: str) -> CronExpression:
 
 def _clock(text: str) -> str:
     hours, colon, minutes = text.partition(":")
-    if colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2:
+    digits = (hours + minutes).isascii() and hours.isdigit() and minutes.isdigit()
+    if colon and digits and len(hours) <= 2 and len(minutes) == 2:
         hour, minute = int(hours), int(minutes)
         if hour < 24 and minute < 60:
             return f"{hour:02d}:{minute:02d}"
@@ -246,7 +247,7 @@ def _weekdays(text: str) -> list[str]:
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe" is a folder
         raise PolicyError(
             f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC."
         ) from exc
