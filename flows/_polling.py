@@ -2,6 +2,7 @@
 
 :func:`poll_until` reads until a predicate accepts what it read; the waiters in
 :mod:`flows._waiters` are that loop with their own read, predicate and progress reports.
+:func:`await_landing` looks for what a create made when its answer never came.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from denbi_jupyter.errors import CloudUnavailableError, OperationFailedError
 if TYPE_CHECKING:
     from flows._waiters import Backoff, Clock
 
-__all__ = ["MAX_POLL_FAILURES", "poll_until"]
+__all__ = ["LANDING_WINDOW_S", "MAX_POLL_FAILURES", "await_landing", "poll_until", "unanswered"]
+
+#: After a create got no answer, how long (s) to look for it by its request id before the
+#: request is sent again: an API may accept a request and act on it after the client gave up.
+LANDING_WINDOW_S = 15.0
 
 #: Consecutive failed polls (cloud unreachable, 5xx) a waiter tolerates before giving up.
 MAX_POLL_FAILURES = 5
@@ -95,3 +100,36 @@ def poll_until(
             return value
         last = state(value)
         polls.pause_or_timeout(last)
+
+
+def unanswered(error: CloudUnavailableError) -> bool:
+    """Whether the cloud may have acted on a request whose answer never came (a timeout, a
+    dropped connection, a gateway's 502/504) rather than refused it (503, 500)."""
+    return error.status is None or error.status in (502, 504)
+
+
+def await_landing(
+    find: Callable[[], _T | None],
+    *,
+    window_s: float,
+    clock: Clock,
+    backoff: Backoff,
+) -> _T | None:
+    """Call ``find`` at growing intervals until it finds something or ``window_s`` passed.
+
+    A failed look (:class:`CloudUnavailableError`) counts as "not there yet". Returns what
+    ``find`` found, or None at the deadline (``find`` runs at least once).
+    """
+    deadline = clock.now() + window_s
+    intervals = backoff.intervals()
+    while True:
+        try:
+            found = find()
+        except CloudUnavailableError:
+            found = None
+        if found is not None:
+            return found
+        remaining = deadline - clock.now()
+        if remaining <= 0:
+            return None
+        clock.sleep(min(next(intervals), remaining))

@@ -24,8 +24,9 @@ from denbi_jupyter.errors import (
 )
 from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
+from flows._polling import LANDING_WINDOW_S, await_landing, unanswered
 from flows._progress import current_flow_run_id, job_flow, report, run_logger
-from flows._waiters import SYSTEM_CLOCK
+from flows._waiters import SYSTEM_CLOCK, Backoff
 
 __all__ = ["boot_request_id", "boot_server", "check_quota"]
 
@@ -34,6 +35,7 @@ BOOT_TIMEOUT_S = 900.0
 #: Longest wait for the SSH port after ACTIVE, in seconds.
 PORT_TIMEOUT_S = 300.0
 _CREATE_ATTEMPTS = 3
+_LANDING_BACKOFF = Backoff(first=0.25, factor=1.5, cap=2.0)
 
 
 def boot_request_id(
@@ -86,6 +88,13 @@ def check_quota(limits: Limits, flavor: Flavor) -> None:
             )
 
 
+def _find(client: CloudClient, request_id: str) -> Server | None:
+    """The server of ``request_id`` by one plain listing (no task retries: a landing poll)."""
+    return next(
+        (s for s in client.list_servers() if s.metadata.get(REQUEST_ID_KEY) == request_id), None
+    )
+
+
 def _create(
     client: CloudClient,
     *,
@@ -95,7 +104,8 @@ def _create(
     key_name: str | None,
     request_id: str,
 ) -> Server:
-    """Ask Nova for the server; after a lost answer, look the request up before asking again."""
+    """Ask Nova for the server; after a lost answer, look for it (by request id, for a while:
+    Nova may act on a request it got after we gave up) before asking again."""
     logger = run_logger()
     metadata = {REQUEST_ID_KEY: request_id}
     flow_run_id = current_flow_run_id()
@@ -103,10 +113,6 @@ def _create(
         metadata["denbi_flow_run_id"] = flow_run_id
     last: CloudUnavailableError | None = None
     for attempt in range(1, _CREATE_ATTEMPTS + 1):
-        if attempt > 1:
-            earlier = _existing(client, request_id)
-            if earlier is not None:
-                return earlier
         try:
             return tasks.request_server(
                 client,
@@ -119,7 +125,24 @@ def _create(
         except CloudUnavailableError as exc:
             last = exc
             logger.warning("Creating the server failed (%s); checking whether it went through", exc)
-            SYSTEM_CLOCK.sleep(0.5 * attempt)
+            window = LANDING_WINDOW_S if unanswered(exc) else 0.5 * attempt
+            report(None, f"Nova did not confirm {name!r}; looking whether it was made")
+            earlier = await_landing(
+                lambda: _find(client, request_id),
+                window_s=window,
+                clock=SYSTEM_CLOCK,
+                backoff=_LANDING_BACKOFF,
+            )
+            if earlier is not None:
+                logger.info("Nova made server %s after all; following it", earlier.id)
+                return earlier
+    if last is not None and unanswered(last):
+        raise OperationFailedError(
+            f"Nova did not answer the request to boot {name!r} ({_CREATE_ATTEMPTS} attempts, "
+            f"last: {last}). Nova may still be creating the server: check the server list in a "
+            "few minutes; running the same boot again finds it by its request id instead of "
+            "booting a second one."
+        ) from last
     raise OperationFailedError(
         f"Could not ask Nova to boot {name!r} after {_CREATE_ATTEMPTS} attempts ({last}). "
         "Try again later."

@@ -10,10 +10,18 @@ id gets exactly one :class:`~denbi_jupyter.cloud.results.DeleteItem`; its ``text
 
 ``deleted`` · ``refused: protected`` · ``refused: not owned by project X`` ·
 ``refused: not a snapshot`` · ``not found`` · ``failed: <reason>``
+
+A DELETE that failed on the way (a 5xx, a dropped connection, no answer within the client's
+``api_timeout``) is tried again, :data:`DELETE_RETRY_DELAYS` apart: deleting is idempotent,
+and a delete that went through although its answer was lost then finds the image gone
+(404), which is the ``deleted`` it was. Without that an item was reported ``failed`` after a
+single lost answer, and even while the image was already deleted. When every attempt's
+answer is lost, one read decides: an image that is gone is ``deleted``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
@@ -22,15 +30,23 @@ from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import DeleteItem, DeleteOutcome, DeleteReport
 from denbi_jupyter.cloud.rules.deletion import Refusal, deletion_refusal
 from denbi_jupyter.cloud.types import Image
-from denbi_jupyter.errors import DenbiError, NotFoundError, PermissionDeniedError, UserInputError
+from denbi_jupyter.errors import (
+    CloudUnavailableError,
+    DenbiError,
+    NotFoundError,
+    PermissionDeniedError,
+    UserInputError,
+)
 from flows import _tasks as tasks
 from flows._progress import job_flow, report, run_logger
 from flows._retry import idempotent, once
 
-__all__ = ["MAX_PARALLEL", "delete_checked", "delete_snapshots", "judge"]
+__all__ = ["DELETE_RETRY_DELAYS", "MAX_PARALLEL", "delete_checked", "delete_snapshots", "judge"]
 
 #: Most deletions a bulk delete runs at once.
 MAX_PARALLEL = 16
+#: Seconds before each further attempt of a DELETE that failed on the way.
+DELETE_RETRY_DELAYS = (0.5, 2.0)
 
 
 def judge(client: CloudClient, image_id: str, image: Image | str | None) -> DeleteItem | None:
@@ -60,15 +76,33 @@ def delete_checked(client: CloudClient, image: Image) -> DeleteItem:
     def item(outcome: DeleteOutcome, reason: str = "") -> DeleteItem:
         return DeleteItem(id=image.id, name=image.name, outcome=outcome, reason=reason)
 
+    for delay in (*DELETE_RETRY_DELAYS, None):
+        try:
+            client.delete_image(image.id, checked=image)  # no second read of the image
+        except NotFoundError:  # it existed a moment ago: gone now, whoever was quicker
+            return item(DeleteOutcome.DELETED)
+        except PermissionDeniedError as exc:
+            return item(DeleteOutcome.REFUSED, str(exc))
+        except CloudUnavailableError as exc:  # lost on the way: ask again (idempotent)
+            if delay is None:
+                if _gone_after_all(client, image.id):
+                    return item(DeleteOutcome.DELETED)
+                return item(DeleteOutcome.FAILED, str(exc))
+            time.sleep(delay)
+        except DenbiError as exc:
+            return item(DeleteOutcome.FAILED, str(exc))
+        else:
+            return item(DeleteOutcome.DELETED)
+    raise AssertionError("unreachable")  # the last attempt always returns
+
+
+def _gone_after_all(client: CloudClient, image_id: str) -> bool:
+    """Whether an image whose every DELETE answer was lost is gone after all (one read)."""
     try:
-        client.delete_image(image.id, checked=image)  # no second read of the image
-    except NotFoundError:  # it existed a moment ago: gone now, whoever was quicker
-        return item(DeleteOutcome.DELETED)
-    except PermissionDeniedError as exc:
-        return item(DeleteOutcome.REFUSED, str(exc))
-    except DenbiError as exc:
-        return item(DeleteOutcome.FAILED, str(exc))
-    return item(DeleteOutcome.DELETED)
+        image = client.get_image(image_id)
+    except DenbiError:
+        return False
+    return image is None or image.status in ("deleted", "pending_delete")
 
 
 @idempotent(name="read-images")

@@ -53,7 +53,10 @@ from flows._progress import current_flow_run_id, report, run_logger
 from flows.delete import delete_snapshots
 from flows.snapshot import create_snapshot
 
-__all__ = ["run_snapshot_policies"]
+__all__ = ["SNAPSHOT_TIMEOUT_S", "run_snapshot_policies"]
+
+#: How long a policy run waits for each snapshot by default (seconds), as a manual one.
+SNAPSHOT_TIMEOUT_S = 1800.0
 
 
 def _schedule_images(client: CloudClient) -> list[Image]:
@@ -69,7 +72,7 @@ def _snapshot_name(plan: PolicyPlan, slot: dt.datetime) -> str:
     return f"{plan.server.name[:200]}-policy-{local}-{plan.server.id[:8]}"
 
 
-def _take_snapshot(site: str, plan: PolicyPlan) -> PolicyItem:
+def _take_snapshot(site: str, plan: PolicyPlan, timeout_s: float) -> PolicyItem:
     server, slot = plan.server, plan.due
     assert slot is not None
     policy = plan.policy.describe() if plan.policy else ""
@@ -78,6 +81,7 @@ def _take_snapshot(site: str, plan: PolicyPlan) -> PolicyItem:
         server=server.id,
         name=_snapshot_name(plan, slot),
         request_id=derive_request_id("policy", site, server.id, slot_text(slot)),
+        timeout_s=timeout_s,
         properties={SCHEDULE_KEY: plan.schedule, SLOT_KEY: slot_text(slot)},
         return_state=True,
     )
@@ -95,7 +99,12 @@ def _take_snapshot(site: str, plan: PolicyPlan) -> PolicyItem:
 
 
 def _first_pass(
-    site: str, plans: Sequence[PolicyPlan], *, dry_run: bool, max_parallel: int
+    site: str,
+    plans: Sequence[PolicyPlan],
+    *,
+    dry_run: bool,
+    max_parallel: int,
+    timeout_s: float = SNAPSHOT_TIMEOUT_S,
 ) -> list[PolicyItem]:
     """One item per plan, in order; the due VMs' snapshots ``max_parallel`` at a time."""
     items: list[PolicyItem | None] = []
@@ -123,7 +132,9 @@ def _first_pass(
     # Each snapshot is a subflow of this run: every thread runs in a copy of this context.
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="policy") as pool:
         futures = {
-            pool.submit(contextvars.copy_context().run, _take_snapshot, site, plan): index
+            pool.submit(
+                contextvars.copy_context().run, _take_snapshot, site, plan, timeout_s
+            ): index
             for index, plan in due
         }
         for done, future in enumerate(as_completed(futures), start=1):
@@ -182,6 +193,7 @@ def run_snapshot_policies(
     dry_run: bool = False,
     at: dt.datetime | None = None,
     max_parallel: int = 4,
+    snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
 ) -> PolicyRunReport:
     """Snapshot every VM whose policy is due, then apply every opted-in VM's retention.
 
@@ -191,6 +203,9 @@ def run_snapshot_policies(
         dry_run: Only report what would be snapshotted and deleted.
         at: The time to run as (default: now; tests and replays).
         max_parallel: Snapshots taken at once (1..16; Nova snapshots one VM at a time anyway).
+        snapshot_timeout_s: How long to wait for each snapshot (default: as long as for a
+            manual one); one still not active then fails its VM, so a stuck upload cannot
+            hold the run for good.
 
     Returns:
         One item per opted-in VM; the run fails at the end when any VM failed.
@@ -199,6 +214,8 @@ def run_snapshot_policies(
         raise UserInputError(f"max_parallel must be between 1 and 16, not {max_parallel}.")
     if catch_up_hours <= 0:
         raise UserInputError(f"catch_up_hours must be more than 0, not {catch_up_hours}.")
+    if snapshot_timeout_s <= 0:
+        raise UserInputError(f"snapshot_timeout_s must be more than 0, not {snapshot_timeout_s}.")
     now = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     logger = run_logger()
     report(0.0, f"Reading the VMs and policy snapshots of {site}")
@@ -208,7 +225,9 @@ def run_snapshot_policies(
         servers, _schedule_images(client), now=now, catch_up=dt.timedelta(hours=catch_up_hours)
     )
     logger.info("%d VM(s) with a policy, %d due", len(plans), sum(p.due is not None for p in plans))
-    items = _first_pass(site, plans, dry_run=dry_run, max_parallel=max_parallel)
+    items = _first_pass(
+        site, plans, dry_run=dry_run, max_parallel=max_parallel, timeout_s=snapshot_timeout_s
+    )
     report(0.75, "Applying retention")
     images = _schedule_images(client)
     if dry_run:  # count the snapshots a real run would have made, as it would

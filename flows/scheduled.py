@@ -7,6 +7,10 @@ ownership mark, a tag naming the snapshot's own image id, which no copy can inhe
 made by hand (even of a VM booted from a nightly snapshot, which inherit the property) and
 old scheduled snapshots without the mark are never touched. The rules are
 :mod:`denbi_jupyter.cloud.rules.retention`.
+
+A deletion the cloud did not do (its item ``failed`` in the report) fails the run at the end,
+with each snapshot's cause in the message, as a policy run does: a scheduled cleanup that ends
+"Completed" while snapshots it should have deleted stay is a failure nobody sees.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ import datetime as dt
 
 from prefect import flow
 
-from denbi_jupyter.cloud.results import NightlyItem, NightlyReport, RetentionReport
+from denbi_jupyter.cloud.results import (
+    DeleteOutcome,
+    NightlyItem,
+    NightlyReport,
+    RetentionReport,
+)
 from denbi_jupyter.cloud.rules.retention import (
     NIGHTLY,
     SCHEDULE_KEY,
@@ -85,6 +94,17 @@ def _apply_retention(
     )
 
 
+def _deletion_failures(report: RetentionReport) -> str:
+    """What the run's failed deletions say, or "" when every deletion was done."""
+    items = report.deleted.items if report.deleted is not None else ()
+    failed = [item for item in items if item.outcome is DeleteOutcome.FAILED]
+    if not failed:
+        return ""
+    return f"{len(failed)} of {len(items)} snapshot(s) could not be deleted: " + "; ".join(
+        f"{item.id}: {item.reason}" for item in failed
+    )
+
+
 def _snapshot(site: str, server: Server, day: str) -> NightlyItem:
     state = create_snapshot(
         site=site,
@@ -138,11 +158,15 @@ def nightly_snapshots(
     )
     report(1.0, f"{len(snapshots)} VM(s) handled")
     failed = [item for item in snapshots if item.error is not None]
+    problems = [_deletion_failures(retention)] if _deletion_failures(retention) else []
     if failed:
-        raise OperationFailedError(
+        problems.insert(
+            0,
             f"{len(failed)} of {len(snapshots)} nightly snapshot(s) failed: "
-            + "; ".join(f"{item.server}: {item.error}" for item in failed)
+            + "; ".join(f"{item.server}: {item.error}" for item in failed),
         )
+    if problems:
+        raise OperationFailedError(". ".join(problems))
     return NightlyReport(snapshots=tuple(snapshots), retention=retention)
 
 
@@ -165,10 +189,16 @@ def cleanup_snapshots(
         keep_last: Snapshots to keep per VM in any case (at least 1).
         max_age_days: Delete scheduled snapshots older than this (never a VM's newest).
         dry_run: Only report what would be deleted.
+
+    Raises:
+        OperationFailedError: A deletion failed (the message names each and its cause).
     """
     report(0.0, f"Looking for {schedule} snapshots on {site}")
     result = _apply_retention(
         site, schedule, keep_last=keep_last, max_age_days=max_age_days, dry_run=dry_run
     )
     report(1.0, "Cleanup done")
+    problem = _deletion_failures(result)
+    if problem:
+        raise OperationFailedError(f"{problem}. Run the cleanup again later.")
     return result

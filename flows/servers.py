@@ -13,11 +13,20 @@ it out and destroy the snapshot.
 
 from __future__ import annotations
 
+from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.results import ServerActionResult
 from denbi_jupyter.cloud.rules.servers import TARGET_STATUS, ServerAction, action_refusal
-from denbi_jupyter.errors import ConflictError, UserInputError
+from denbi_jupyter.cloud.types import Server
+from denbi_jupyter.errors import (
+    CloudUnavailableError,
+    ConflictError,
+    OperationFailedError,
+    UserInputError,
+)
 from flows import _tasks as tasks
+from flows._polling import LANDING_WINDOW_S, await_landing, unanswered
 from flows._progress import current_flow_run_id, job_flow, report, run_logger
+from flows._waiters import SYSTEM_CLOCK, Backoff
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -55,7 +64,7 @@ def run_server_action(
         run_logger().info("%s refused: %s", action.value, refusal.reason)
         raise ConflictError(refusal.reason)
     report(0.1, f"Asking Nova to {action.value} {found.name}")
-    tasks.request_server_action(client, found, action)
+    _request(client, found, action)
     target = TARGET_STATUS[action]
     if target is None:
         tasks.await_server_gone(client, found.id, timeout_s)
@@ -71,6 +80,39 @@ def run_server_action(
         status=status,
         flow_run_id=current_flow_run_id(),
     )
+
+
+def _request(client: CloudClient, found: Server, action: ServerAction) -> None:
+    """Send the one request; when its answer is lost, look (for a while) whether Nova acts on
+    it, since a second request would meet a 409 (or delete a VM made since)."""
+    try:
+        tasks.request_server_action(client, found, action)
+    except CloudUnavailableError as exc:
+        if not unanswered(exc):
+            raise
+        run_logger().warning("No answer to %s (%s); looking whether Nova acts", action.value, exc)
+        sign = await_landing(
+            lambda: _acted_on(client, found),
+            window_s=LANDING_WINDOW_S,
+            clock=SYSTEM_CLOCK,
+            backoff=Backoff(first=0.25, factor=1.5, cap=2.0),
+        )
+        if sign is None:
+            raise OperationFailedError(
+                f"Nova did not answer the request to {action.value} {found.name!r} ({exc}), "
+                f"and {found.name!r} shows no sign of it after {LANDING_WINDOW_S:.0f} s. "
+                "Check its state (it may still change), then try again."
+            ) from exc
+
+
+def _acted_on(client: CloudClient, found: Server) -> str | None:
+    """A sign that Nova took up a request about ``found`` (its task or status changed)."""
+    now = client.get_server(found.id)
+    if now is None:
+        return "gone"
+    if now.task_state or now.status != found.status:
+        return now.task_state or now.status
+    return None
 
 
 @job_flow("stop-server", "stop-{server}")

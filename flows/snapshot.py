@@ -34,9 +34,10 @@ from denbi_jupyter.errors import (
 )
 from flows import _tasks as tasks
 from flows._ids import REQUEST_ID_KEY, derive_request_id
+from flows._polling import LANDING_WINDOW_S, await_landing, unanswered
 from flows._progress import current_flow_run_id, job_flow, report, run_logger
 from flows._retry import idempotent
-from flows._waiters import SYSTEM_CLOCK
+from flows._waiters import SYSTEM_CLOCK, Backoff
 
 __all__ = [
     "MAX_SNAPSHOT_RAM_MB",
@@ -51,6 +52,7 @@ __all__ = [
 MAX_CREATE_ATTEMPTS = 4
 #: Longest wait for a busy VM (another snapshot running) per attempt, in seconds.
 MAX_BUSY_WAIT_S = 900.0
+_LANDING_BACKOFF = Backoff(first=0.25, factor=1.5, cap=2.0)
 
 
 def snapshot_request_id(site: str, server_id: str, name: str) -> str:
@@ -106,15 +108,21 @@ def _name_task(client: CloudClient, name: str) -> bool:
     return _name_in_use(client, name)
 
 
-def _lookup(client: CloudClient, request_id: str) -> Image | None:
+def _lookup(client: CloudClient, request_id: str, *, retried: bool = True) -> Image | None:
+    """The newest snapshot of ``request_id``; ``retried=False``: one plain look (no task)."""
+    finder = tasks.find_images_by_property if retried else _plain_find
     found = [
         image
-        for image in tasks.find_images_by_property(client, REQUEST_ID_KEY, request_id)
+        for image in finder(client, REQUEST_ID_KEY, request_id)
         if made_from_its_source(image.properties)  # not one inheriting the id from its source
     ]
     if not found:
         return None
     return max(found, key=lambda image: image.created_at)
+
+
+def _plain_find(client: CloudClient, key: str, value: str) -> list[Image]:
+    return client.find_images_by_property(key, value)
 
 
 def _creator() -> str | None:
@@ -178,7 +186,24 @@ def _start_snapshot(
         except CloudUnavailableError as exc:
             last = exc
             logger.warning("createImage failed (%s); checking whether it went through", exc)
-            SYSTEM_CLOCK.sleep(min(0.5 * attempt, max(0.0, deadline - SYSTEM_CLOCK.now())))
+            report(None, "Nova did not confirm the snapshot; looking whether it was made")
+            window = LANDING_WINDOW_S if unanswered(exc) else 0.5 * attempt
+            earlier = await_landing(
+                lambda: _lookup(client, request_id, retried=False),
+                window_s=min(window, max(0.0, deadline - SYSTEM_CLOCK.now())),
+                clock=SYSTEM_CLOCK,
+                backoff=_LANDING_BACKOFF,
+            )
+            if earlier is not None:
+                logger.info("Nova made snapshot %s after all; following it", earlier.id)
+                return earlier.id
+    if isinstance(last, CloudUnavailableError) and unanswered(last):
+        raise OperationFailedError(
+            f"Nova did not answer the snapshot request for {server.name!r} "
+            f"({MAX_CREATE_ATTEMPTS} attempts, last: {last}). Nova may still be making the "
+            "snapshot: check the snapshot list in a few minutes; running the same snapshot "
+            "again finds it by its request id instead of making a second one."
+        ) from last
     if isinstance(last, ConflictError):
         raise ConflictError(
             f"Nova kept refusing the snapshot of {server.name!r} ({last}). Wait until the VM "

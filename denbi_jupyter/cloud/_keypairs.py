@@ -17,6 +17,8 @@ import hashlib
 import logging
 import os
 import struct
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,12 +27,17 @@ from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
 from denbi_jupyter.cloud.rules.names import NameKind, check_name
 from denbi_jupyter.cloud.types import GeneratedKeyPair, KeyPair, SiteSettings
-from denbi_jupyter.errors import ConflictError, NotFoundError, UserInputError
+from denbi_jupyter.errors import (
+    CloudUnavailableError,
+    ConflictError,
+    NotFoundError,
+    UserInputError,
+)
 
 if TYPE_CHECKING:
     from denbi_jupyter.cloud._gateway import CloudGateway
 
-__all__ = ["KeyPairCalls", "check_public_key", "sha256_fingerprint"]
+__all__ = ["LANDING_WINDOW_S", "KeyPairCalls", "check_public_key", "sha256_fingerprint"]
 
 _log = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ _KEY_TYPES = {
     "sk-ssh-ed25519@openssh.com": False,
     "sk-ecdsa-sha2-nistp256@openssh.com": False,
 }
+#: After an import got no answer, how long (s) to look for the key pair before giving up.
+LANDING_WINDOW_S = 15.0
 _ACCEPTED = "ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp256/384/521"
 _SHAPE = "one line '<type> <base64 key> [comment]', the content of your .pub file"
 
@@ -149,10 +158,80 @@ class KeyPairCalls:
 
         Raises:
             UserInputError: The name breaks Nova's rule, or the key is no public key line.
-            ConflictError: The user has a key pair of that name.
+            ConflictError: The user has a key pair of that name (the message says whether it
+                holds this very key, e.g. after an import whose answer was lost).
+            CloudUnavailableError: Nova failed, or did not answer and the key pair did not
+                appear within :data:`LANDING_WINDOW_S` seconds.
         """
         clean_name = check_name(NameKind.KEYPAIR, name)
-        return self._gateway.import_keypair(clean_name, check_public_key(public_key))
+        key = check_public_key(public_key)
+        self._refuse_taken(clean_name, key, self._holder(clean_name))  # (signs in, too)
+        try:
+            return self._gateway.import_keypair(clean_name, key)
+        except ConflictError as refused:
+            self._refuse_taken(clean_name, key, self._holder(clean_name), refused)
+            raise  # Nova was busy: there is no key pair of that name
+        except CloudUnavailableError as lost:
+            if lost.status is not None and lost.status not in (502, 504):
+                raise  # refused, not lost: nothing was made
+            landed = self._await_key(clean_name, key)
+            if landed is not None:
+                return landed
+            raise CloudUnavailableError(
+                f"{self._site.name} did not answer the import of key pair {clean_name!r} "
+                f"({lost}). Nova may still be importing it: run 'keypair list' in a minute "
+                "before importing it again.",
+                site=self._site.name,
+                action=f"import key pair {clean_name!r}",
+                status=lost.status,
+            ) from lost
+
+    def _refuse_taken(
+        self, name: str, key: str, holder: KeyPair | None, cause: Exception | None = None
+    ) -> None:
+        """ConflictError when ``holder`` (the user's key pair ``name``) exists: saying whether
+        it holds this very key (imported already, e.g. by an import whose answer was lost)."""
+        if holder is None:
+            return
+        same = holder.sha256_fingerprint == sha256_fingerprint(key)
+        raise ConflictError(
+            f"{self._site.name} already has a key pair {name!r} "
+            + (
+                "with this very key: it is imported already ('keypair list' shows it)."
+                if same
+                else "with another key: choose another name, or delete that one first."
+            ),
+            site=self._site.name,
+            action=f"import key pair {name!r}",
+            status=409,
+        ) from cause
+
+    def _holder(self, name: str) -> KeyPair | None:
+        """The user's key pair ``name``, or None."""
+        return next((pair for pair in self._gateway.list_keypairs() if pair.name == name), None)
+
+    def _same_key(self, name: str, public_key: str) -> KeyPair | None:
+        """The user's key pair ``name`` if it holds ``public_key``, else None."""
+        pair = self._holder(name)
+        if pair is not None and pair.sha256_fingerprint == sha256_fingerprint(public_key):
+            return pair
+        return None
+
+    def _await_key(self, name: str, public_key: str) -> KeyPair | None:
+        """Look for an import whose answer was lost, for :data:`LANDING_WINDOW_S` seconds."""
+        deadline = time.monotonic() + LANDING_WINDOW_S
+        tick = threading.Event()  # never set: waits between looks without a bare sleep
+        interval = 0.25
+        while True:
+            with contextlib.suppress(CloudUnavailableError):
+                found = self._same_key(name, public_key)
+                if found is not None:
+                    return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            tick.wait(min(interval, remaining))
+            interval = min(2.0, interval * 1.5)
 
     def delete_keypair(self, name: str) -> None:
         """Delete the user's key pair ``name``.

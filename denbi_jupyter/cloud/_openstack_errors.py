@@ -24,6 +24,9 @@ __all__ = ["ERRORS", "TRANSLATED", "make_error", "map_error", "translated"]
 _QUOTA_WORDS = re.compile(r"quota|exceed|limit (?:is|was) reached|too many", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
 _URL = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
+#: User info in a URL (``scheme://user:secret@host``) and a query after a bare path: dropped.
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]*@", re.IGNORECASE)
+_QUERY = re.compile(r"(/[^\s?#'\"]*)\?[^\s'\")]*")
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-=+/]{60,}")
 
 _NOT_FOUND = (
@@ -108,6 +111,28 @@ ERRORS: Mapping[int | str, tuple[type[errors.DenbiError], str]] = {
         "{site} offered no working endpoint to {action}{said}. The service may be down (try "
         "again later), or region_name/interface in clouds.yaml may not match the site.",
     ),
+    "outage": (
+        errors.CloudUnavailableError,
+        "The {detail} at {site} is failing, so denbi-jupyter could not {action} (HTTP "
+        "{status}): try again later; if it persists, contact the site's support.",
+    ),
+    "not_answering": (
+        errors.CloudUnavailableError,
+        "The {detail} at {site} is not answering (no answer within the api_timeout), so "
+        "denbi-jupyter could not {action}: try again later; if it persists, contact the "
+        "site's support.",
+    ),
+    "broken": (
+        errors.CloudUnavailableError,
+        "The {detail} at {site} broke off its answer, so denbi-jupyter could not {action}: "
+        "try again later; if it persists, contact the site's support.",
+    ),
+    "down": (
+        errors.CloudUnavailableError,
+        "The {detail} at {site} is failing or not answering (it may be down), so "
+        "denbi-jupyter could not {action}: try again later; if it persists, contact the "
+        "site's support.",
+    ),
     "timeout": (
         errors.OperationFailedError,
         "{site} did not finish in time to {action}{said}. Check its state and try again.",
@@ -172,7 +197,9 @@ TRANSLATED: tuple[type[BaseException], ...] = (
 def _clean(detail: object) -> str:
     """A server message fit for users: no HTML, no query strings, nothing token-like."""
     text = html.unescape(_TAGS.sub(" ", str(detail or "")))
+    text = _USERINFO.sub(r"\1", text)
     text = _URL.sub(r"\1", text)
+    text = _QUERY.sub(r"\1", text)
     text = _TOKENISH.sub("<redacted>", text)
     text = " ".join(text.split()).strip(" .:")
     return text[:300]
@@ -195,6 +222,81 @@ def _detail_of(exc: BaseException) -> str:
     if isinstance(exc, os_exc.HttpException | ks_exc.HttpError):
         return _clean(exc.details or exc.message)
     return _clean(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+
+
+#: A service that is in the catalog but answered its version discovery with nothing usable.
+_LISTED = re.compile(r"The (\w+) service for \S+ exists but does not have any supported versions")
+_DISCOVERY = (ks_exc.DiscoveryFailure, os_exc.NotSupported, os_exc.ServiceDiscoveryException)
+#: A URL path part or port → the service it belongs to (for a message naming the service).
+_SERVICE_HINTS = (
+    (re.compile(r"/identity\b|:5000\b|/v3\b"), "identity"),
+    (re.compile(r"/image\b|:9292\b"), "image"),
+    (re.compile(r"/compute\b|:8774\b|/v2\.1\b"), "compute"),
+    (re.compile(r"/network\b|:9696\b|/v2\.0\b"), "network"),
+)
+_SERVICE_NAMES = {
+    "identity": "identity service (Keystone)",
+    "image": "image service (Glance)",
+    "compute": "compute service (Nova)",
+    "network": "network service (Neutron)",
+}
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _service_in(exc: BaseException, action: str) -> str:
+    """The service ``exc`` is about, as the message names it ("the image service (Glance)")."""
+    text = " ".join(str(part) for part in _causes(exc))
+    listed = _LISTED.search(text)
+    if listed is not None and listed.group(1) in _SERVICE_NAMES:
+        return _SERVICE_NAMES[listed.group(1)]
+    if isinstance(exc, ks_exc.DiscoveryFailure) and "identity" in text:
+        return _SERVICE_NAMES["identity"]
+    for pattern, service in _SERVICE_HINTS:
+        if pattern.search(text):
+            return _SERVICE_NAMES[service]
+    words = {"image": "image", "snapshot": "image", "server": "compute", "key pair": "compute"}
+    return next((_SERVICE_NAMES[s] for w, s in words.items() if w in action), "cloud service")
+
+
+def _silence_of(exc: BaseException) -> tuple[str, None] | None:
+    """A service that took the connection and then did not answer, or broke off its answer:
+    that is the service failing, not the network or the configuration."""
+    causes = list(_causes(exc))
+    if isinstance(exc, ks_exc.ConnectTimeout | requests.Timeout) and any(
+        isinstance(cause, requests.ReadTimeout) for cause in causes
+    ):
+        return "not_answering", None
+    if isinstance(
+        exc, ks_exc.UnknownConnectionError | requests.exceptions.ChunkedEncodingError
+    ) and any(isinstance(cause, requests.exceptions.ChunkedEncodingError) for cause in causes):
+        return "broken", None
+    return None
+
+
+def _outage_of(exc: BaseException) -> tuple[str, int | None] | None:
+    """``("outage", status)``, ``("not_answering" | "broken" | "down", None)`` when ``exc``
+    says a service the catalog lists is failing or silent (not that the endpoint is missing,
+    nor that the network or the configuration is wrong)."""
+    if not isinstance(exc, _DISCOVERY):
+        return _silence_of(exc)
+    for cause in list(_causes(exc))[1:]:
+        status = _status_of(cause)
+        if status is not None and status >= 500:
+            return "outage", status
+        silence = _silence_of(cause)
+        if silence is not None:
+            return silence
+    if _LISTED.search(str(exc)):
+        return "down", None  # in the catalog, but its version document did not come
+    return None
 
 
 def _key_of(exc: BaseException, status: int | None, detail: str) -> int | str:
@@ -227,6 +329,11 @@ def map_error(exc: BaseException, *, site: str, action: str) -> errors.DenbiErro
     """
     if isinstance(exc, errors.DenbiError):
         return exc
+    outage = _outage_of(exc)
+    if outage is not None:
+        kind, code = outage
+        return make_error(kind, site=site, action=action, detail=_service_in(exc, action),
+                          status=code)  # fmt: skip
     status = _status_of(exc)
     detail = _detail_of(exc)
     key = _key_of(exc, status, detail)

@@ -11,6 +11,12 @@
   ``project_id``: the site's default; without ``site``: every site); ``"use_keystone_limits":
   false`` turns Glance's unified limits off; 400 with ``{"error": "..."}`` when invalid
 * ``DELETE /_admin/image-limits`` → 204, every site back to its configured limits
+* ``GET /_admin/tokens`` → ``{"sites": {site: {"lifetime_s"}}}``
+* ``POST /_admin/tokens`` with ``{"lifetime_s": N}`` (tokens issued from now on live N
+  seconds), ``{"revoke": "all"}`` (every token issued so far is invalid: its next use gets
+  Keystone's 401) and/or ``{"expire": "all"}`` (every token issued so far has expired), each
+  for every site or only ``"site"`` → 200 ``{"sites": {site: {"lifetime_s", "ended"}}}``;
+  400 when invalid
 
 No Keystone token is needed: the server listens on loopback only, and these endpoints refuse
 any client that is not on loopback (403). The rule format is documented in :mod:`faults`.
@@ -18,6 +24,7 @@ any client that is not on loopback (403). The rule format is documented in :mod:
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from dataclasses import asdict
 from typing import Any
@@ -28,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 
 from denbi_jupyter.localcloud.config import IMAGE_LIMIT_NAMES
 from denbi_jupyter.localcloud.image_limits import check_change
+from denbi_jupyter.localcloud.keystone_tokens import end_tokens
 from denbi_jupyter.localcloud.site import CloudState, Site
 
 __all__ = ["build_router"]
@@ -77,6 +85,7 @@ def build_router(cloud: CloudState) -> APIRouter:
         return Response(status_code=204)
 
     _image_limit_routes(router, cloud)
+    _token_routes(router, cloud)
     return router
 
 
@@ -141,3 +150,63 @@ def _image_limit_routes(router: APIRouter, cloud: CloudState) -> None:
         for site in cloud.sites.values():
             site.image_limits.reset()
         return Response(status_code=204)
+
+
+def _token_change(data: Any) -> tuple[float | None, str | None]:
+    """The lifetime and the ending (``revoke``/``expire``) a ``POST /_admin/tokens`` asks for."""
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    unknown = sorted(set(data) - {"site", "lifetime_s", "revoke", "expire"})
+    if unknown:
+        raise ValueError(f"unknown token field(s): {', '.join(unknown)}")
+    lifetime = data.get("lifetime_s")
+    if lifetime is not None and (
+        isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0
+    ):
+        raise ValueError(f"lifetime_s must be a positive number, got {lifetime!r}")
+    endings = [how for how in ("revoke", "expire") if how in data]
+    for how in endings:
+        if data[how] != "all":
+            raise ValueError(f'{how} must be "all", got {data[how]!r}')
+    if len(endings) > 1:
+        raise ValueError("give revoke or expire, not both")
+    return lifetime, (endings[0] if endings else None)
+
+
+def _token_routes(router: APIRouter, cloud: CloudState) -> None:
+    @router.get("/tokens")
+    def token_settings(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _refused()
+        sites = {
+            name: {"lifetime_s": site.token_lifetime.total_seconds()}
+            for name, site in cloud.sites.items()
+        }
+        return JSONResponse({"sites": sites})
+
+    @router.post("/tokens")
+    async def change_tokens(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _refused()
+        try:
+            data: Any = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        try:
+            lifetime, ending = _token_change(data)
+            sites = _limit_sites(cloud, data)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        changed = {}
+        for site in sites:
+            if lifetime is not None:
+                site.token_lifetime = dt.timedelta(seconds=lifetime)
+            ended = 0
+            if ending is not None:
+                with site.store.tx() as conn:
+                    ended = end_tokens(conn, ending)
+            changed[site.name] = {
+                "lifetime_s": site.token_lifetime.total_seconds(),
+                "ended": ended,
+            }
+        return JSONResponse({"sites": changed})

@@ -47,9 +47,10 @@ class _SiteMiddleware:
         parts = scope["path"].split("/", 3)
         site = self.cloud.sites.get(parts[1]) if len(parts) > 1 else None
         if site is not None:
-            handled = await self.cloud.faults.intercept(scope, receive, send, site=site.name)
-            if handled:
-                return
+            going_on = await self.cloud.faults.intercept(scope, receive, send, site=site.name)
+            if going_on is None:
+                return  # a fault answered
+            receive = going_on
             await run_in_threadpool(site.timeline.advance)
             send = self.cloud.faults.data_send(scope, send, site=site.name)
         try:

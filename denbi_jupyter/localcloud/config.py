@@ -127,6 +127,8 @@ class LocalCloudConfig:
         faults_file: JSON file of fault rules to load at start (see ``faults.py``).
         fault_seed: Seed of the random generator behind probabilistic faults.
         ssh: Whether every ACTIVE VM answers SSH on its gateway port (see ``ssh_server.py``).
+        token_lifetime_s: How long a Keystone token lives (Keystone's default: an hour); change
+            it at run time with ``POST /_admin/tokens``.
     """
 
     host: str = "127.0.0.1"
@@ -138,3 +140,4 @@ class LocalCloudConfig:
     faults_file: Path | None = None
     fault_seed: int = 0
     ssh: bool = True
+    token_lifetime_s: float = 3600.0

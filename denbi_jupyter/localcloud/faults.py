@@ -8,6 +8,12 @@ left out matches anything. What it does (``kind``):
 
 =================== =====================================================================
 ``latency``         wait ``seconds`` before the request goes on (other rules still apply)
+``late``            read the whole request, hold it ``seconds``, then let the service process
+                    it even when the client gave up meanwhile (its ``api_timeout``): a create
+                    the API accepted lands late, and the client never hears of it
+``token_expire``    the request's token (``X-Auth-Token``) expires now, then the request goes
+                    on and gets Keystone's 401, as does every later use of that token
+``token_revoke``    the request's token is revoked, then the request goes on (401)
 ``error``           answer ``status`` (500, 502 or 503; default 503) in the service's shape
 ``drop``            send headers and part of the body, then close the connection
 ``conflict``        answer 409 in the service's shape
@@ -63,7 +69,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from denbi_jupyter.localcloud.faults_stream import DATA_PATH, Choice, DataStream, drain_body
+from denbi_jupyter.localcloud.faults_stream import (
+    DATA_PATH,
+    Choice,
+    DataStream,
+    drain_body,
+    hold_body,
+)
 from denbi_jupyter.localcloud.glance_upload import TOO_LARGE
 from denbi_jupyter.localcloud.nova_microversion import negotiate, version_headers
 from denbi_jupyter.localcloud.responses import ApiError, Service, render_error
@@ -72,6 +84,7 @@ __all__ = [
     "ANSWER_KINDS",
     "FAULT_KINDS",
     "OUTCOME_KINDS",
+    "PASS_KINDS",
     "STREAM_KINDS",
     "FaultInjector",
     "FaultRule",
@@ -81,7 +94,12 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 #: Kinds that answer (or delay) the matching request itself.
-ANSWER_KINDS = frozenset({"latency", "error", "drop", "conflict", "quota", "upload_refused"})
+ANSWER_KINDS = frozenset(
+    {"latency", "late", "token_expire", "token_revoke", "error", "drop", "conflict", "quota",
+     "upload_refused"}
+)  # fmt: skip
+#: Answer kinds after which the request goes on (others still apply).
+PASS_KINDS = frozenset({"latency", "late", "token_expire", "token_revoke"})
 #: Kinds that change a successful image download while it streams.
 STREAM_KINDS = frozenset({"download_cut", "download_corrupt"})
 #: Kinds that decide how an operation Nova starts will end.
@@ -241,12 +259,19 @@ class FaultInjector:
     Args:
         seed: Seeds the generator that ``probability`` draws from.
         sleep: Waits out a ``latency`` rule (tests pass one that records instead of waiting).
+        on_tokens: Ends a token for a ``token_*`` rule: ``on_tokens(site, how, token_id)``
+            with ``how`` ``"expire"`` or ``"revoke"`` (without it those rules only count).
     """
 
     def __init__(
-        self, *, seed: int = 0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self,
+        *,
+        seed: int = 0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_tokens: Callable[[str, str, str], object] | None = None,
     ) -> None:
         self._sleep = sleep
+        self._on_tokens = on_tokens
         self._random = random.Random(seed)
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
@@ -317,7 +342,7 @@ class FaultInjector:
                     and self._fire(rule)
                 ):
                     firing.append(rule)
-                    if rule.kind != "latency":
+                    if rule.kind not in PASS_KINDS:
                         break
         return firing
 
@@ -342,8 +367,11 @@ class FaultInjector:
                     return rule.kind.split("_", 1)[1]
         return None
 
-    async def intercept(self, scope: Scope, receive: Receive, send: Send, *, site: str) -> bool:
-        """Apply the answer rules to a site request; True when a fault answered it.
+    async def intercept(
+        self, scope: Scope, receive: Receive, send: Send, *, site: str
+    ) -> Receive | None:
+        """Apply the answer rules to a site request: None when a fault answered it, else the
+        ``receive`` the request goes on with (a ``late`` rule's replays the body it held).
 
         Also leaves the injector in the request's state so Nova can ask :meth:`take_outcome`.
         """
@@ -353,8 +381,8 @@ class FaultInjector:
         service = _service(path)
         firing = self._firing(site=site, service=service, method=method, path=path)
         for rule in firing:
-            if rule.kind == "latency":
-                await self._sleep(rule.seconds)
+            if rule.kind in PASS_KINDS:
+                receive = await self._pass(rule, scope, receive, site=site)
                 continue
             _LOG.warning("fault injection: %s for %s %s", rule.kind, method, path)
             if method.upper() in _BODY_METHODS:
@@ -364,8 +392,24 @@ class FaultInjector:
             else:
                 response = _error_response(rule, scope, service)
                 await response(scope, receive, send)
-            return True
-        return False
+            return None
+        return receive
+
+    async def _pass(self, rule: FaultRule, scope: Scope, receive: Receive, *, site: str) -> Receive:
+        """Act out a rule after which the request goes on; the ``receive`` it goes on with."""
+        what = f"{scope['method']} {scope['path']}"
+        if rule.kind == "latency":
+            await self._sleep(rule.seconds)
+        elif rule.kind == "late":
+            _LOG.warning("fault injection: late (%.1f s) for %s", rule.seconds, what)
+            receive = await hold_body(receive)
+            await self._sleep(rule.seconds)
+        else:
+            _LOG.warning("fault injection: %s for %s", rule.kind, what)
+            token = Headers(scope=scope).get("x-auth-token")
+            if token and self._on_tokens is not None:
+                self._on_tokens(site, rule.kind.removeprefix("token_"), token)
+        return receive
 
     def data_send(self, scope: Scope, send: Send, *, site: str) -> Send:
         """``send`` itself, or for an image download the wrapper through which the

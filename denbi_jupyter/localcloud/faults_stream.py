@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import Message, Receive, Send
 
-__all__ = ["DATA_PATH", "DataStream", "StreamCut", "drain_body"]
+__all__ = ["DATA_PATH", "DataStream", "StreamCut", "drain_body", "hold_body"]
 
 #: A Glance image data path: ``/{site}/image/v2/images/{id}/file``.
 DATA_PATH = re.compile(r"^/[^/]+/image/v2/images/[^/]+/file/?$")
@@ -34,6 +34,22 @@ async def drain_body(receive: Receive) -> None:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
+
+
+async def hold_body(receive: Receive) -> Receive:
+    """Read a request's whole body now; a ``receive`` that replays it, then goes on with
+    ``receive`` (which reports the client's disconnect, if it hung up meanwhile)."""
+    held: list[Message] = []
+    while True:
+        message = await receive()
+        held.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return held.pop(0) if held else await receive()
+
+    return replay
 
 
 def _content_length(headers: Any) -> int:

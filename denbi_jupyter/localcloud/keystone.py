@@ -123,7 +123,7 @@ class KeystoneApi(SiteHandlers):
         nocatalog = "nocatalog" in request.query_params
         with self.site.store.tx() as conn:
             grant = resolve_grant(conn, payload)
-            token_id = issue_token(conn, grant)
+            token_id = issue_token(conn, grant, lifetime=self.site.token_lifetime)
             token = load_token(conn, token_id)
             assert token is not None
             body = token_body(conn, self.site, base_url(request), token, catalog=not nocatalog)

@@ -24,6 +24,7 @@ from denbi_jupyter.localcloud.store import dumps, loads
 __all__ = [
     "TOKEN_LIFETIME",
     "Grant",
+    "end_tokens",
     "issue_token",
     "keystone_time",
     "load_token",
@@ -212,8 +213,11 @@ def resolve_grant(conn: sqlite3.Connection, request_body: Any) -> Grant:
     raise _unauthorized("Attempted to authenticate with an unsupported method.")
 
 
-def issue_token(conn: sqlite3.Connection, grant: Grant) -> str:
-    """Store a new token for ``grant``; return its id (drops expired tokens on the way)."""
+def issue_token(
+    conn: sqlite3.Connection, grant: Grant, *, lifetime: dt.timedelta = TOKEN_LIFETIME
+) -> str:
+    """Store a new token for ``grant`` living ``lifetime``; return its id (drops expired
+    tokens on the way)."""
     now = utcnow().replace(microsecond=0)
     conn.execute("DELETE FROM tokens WHERE expires_at < ?", (now.isoformat(),))
     token_id = "gAAAAA" + secrets.token_urlsafe(96)
@@ -227,7 +231,7 @@ def issue_token(conn: sqlite3.Connection, grant: Grant) -> str:
             grant.project_id,
             dumps({"methods": list(grant.methods), "app_cred": grant.app_cred_id}),
             now.isoformat(),
-            (now + TOKEN_LIFETIME).isoformat(),
+            (now + lifetime).isoformat(),
             audit_id,
         ),
     )
@@ -246,6 +250,16 @@ def load_token(conn: sqlite3.Connection, token_id: str) -> sqlite3.Row | None:
 def revoke_token(conn: sqlite3.Connection, token_id: str) -> bool:
     """Forget a token; True when it existed."""
     return conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
+
+
+def end_tokens(conn: sqlite3.Connection, how: str, token_id: str | None = None) -> int:
+    """End the token ``token_id`` (None: every token issued so far): ``"revoke"`` forgets it,
+    ``"expire"`` makes it expired (as a token outliving its ``expires_at``); how many ended."""
+    where, args = ("", ()) if token_id is None else (" WHERE id = ?", (token_id,))
+    if how == "revoke":
+        return conn.execute("DELETE FROM tokens" + where, args).rowcount
+    past = (utcnow() - dt.timedelta(seconds=1)).replace(microsecond=0).isoformat()
+    return conn.execute("UPDATE tokens SET expires_at = ?" + where, (past, *args)).rowcount
 
 
 def _domain_ref(conn: sqlite3.Connection, domain_id: str) -> dict[str, str]:

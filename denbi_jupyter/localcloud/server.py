@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -9,6 +10,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from denbi_jupyter.localcloud import glance, neutron, nova, seed
 from denbi_jupyter.localcloud.app import create_app
 from denbi_jupyter.localcloud.config import LocalCloudConfig
 from denbi_jupyter.localcloud.faults import FaultInjector
+from denbi_jupyter.localcloud.keystone_tokens import end_tokens
 from denbi_jupyter.localcloud.site import CloudState, Site
 from denbi_jupyter.localcloud.ssh_server import SshGateway
 from denbi_jupyter.localcloud.store import SiteStore
@@ -52,7 +55,13 @@ def build_state(config: LocalCloudConfig, state_dir: Path) -> CloudState:
         store = SiteStore(
             path=state_dir / f"{profile.name}.sqlite", data_dir=state_dir / profile.name
         )
-        site = Site(profile=profile, store=store, timeline=Timeline(store), timings=config.timings)
+        site = Site(
+            profile=profile,
+            store=store,
+            timeline=Timeline(store),
+            timings=config.timings,
+            token_lifetime=dt.timedelta(seconds=config.token_lifetime_s),
+        )
         glance.register_events(site)
         nova.register_events(site)
         neutron.register_events(site)
@@ -60,10 +69,20 @@ def build_state(config: LocalCloudConfig, state_dir: Path) -> CloudState:
             extra = config.seed_snapshots if index == 0 else 0
             seed.seed_site(site, password=credentials["password"], extra_snapshots=extra)
         sites[profile.name] = site
-    faults = FaultInjector(seed=config.fault_seed)
+    faults = FaultInjector(seed=config.fault_seed, on_tokens=_token_ender(sites))
     if config.faults_file is not None:
         faults.load_file(config.faults_file)
     return CloudState(config=config, sites=sites, faults=faults)
+
+
+def _token_ender(sites: dict[str, Site]) -> Callable[[str, str, str], int]:
+    """What a ``token_expire`` / ``token_revoke`` fault calls: end one token of a site."""
+
+    def end(site: str, how: str, token_id: str) -> int:
+        with sites[site].store.tx() as conn:
+            return end_tokens(conn, how, token_id)
+
+    return end
 
 
 class LocalCloud(StopsOnExit):

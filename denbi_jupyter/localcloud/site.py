@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,13 +19,15 @@ __all__ = ["CloudState", "Site"]
 
 @dataclass(slots=True)
 class Site:
-    """A site's profile, database, timeline, timings and run-time image limits."""
+    """A site's profile, database, timeline, timings, run-time image limits and the
+    lifetime of the tokens its Keystone issues."""
 
     profile: SiteProfile
     store: SiteStore
     timeline: Timeline
     timings: Timings
     image_limits: ImageLimitBook = field(default_factory=ImageLimitBook)
+    token_lifetime: dt.timedelta = dt.timedelta(hours=1)
 
     @property
     def name(self) -> str:

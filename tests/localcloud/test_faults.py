@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator, MutableMapping
@@ -213,8 +214,8 @@ def test_latency_waits_its_seconds_before_the_request_goes_on() -> None:
     scope = {"type": "http", "method": "GET", "path": f"/{SITE}/compute/v2.1/limits"}
 
     async def request() -> None:
-        answered = await injector.intercept(dict(scope), _no_body, _no_send, site=SITE)
-        events.append(f"answered by fault: {answered}")
+        going_on = await injector.intercept(dict(scope), _no_body, _no_send, site=SITE)
+        events.append(f"answered by fault: {going_on is None}")
 
     asyncio.run(request())
     asyncio.run(request())
@@ -227,6 +228,125 @@ async def _no_body() -> dict[str, Any]:
 
 async def _no_send(_message: MutableMapping[str, Any]) -> None:
     raise AssertionError("a latency fault must not answer")
+
+
+def test_late_holds_a_create_past_the_clients_timeout_and_then_creates_it(
+    faults: httpx.Client, nova: NovaClient
+) -> None:
+    name = "late-create"
+    add(faults, {"kind": "late", "method": "POST", "path": "/servers$", "seconds": 1.0,
+                 "count": 1})  # fmt: skip
+    body = {"server": {"name": name, "imageRef": nova.image_id(),
+                       "flavorRef": nova.flavor()["id"], "networks": "auto"}}  # fmt: skip
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up before the cloud acts
+        nova.http.post(f"{nova.compute}/servers", json=body, headers=nova.headers(), timeout=0.3)
+
+    def landed() -> list[str]:
+        servers = nova.get("/servers", params={"name": f"^{name}$"}).json()["servers"]
+        return [server["id"] for server in servers]
+
+    (server_id,) = wait_for(landed, what="the late create to land", timeout=10)
+    nova.booted.append(server_id)
+    (rule,) = faults.get(FAULTS).json()["rules"]
+    assert (rule["kind"], rule["fired"]) == ("late", 1)
+    nova.wait_idle(server_id, "ACTIVE")
+    nova.delete(f"/servers/{server_id}")
+    nova.wait_gone(server_id)
+
+
+def test_late_replays_the_body_it_held_to_the_service() -> None:
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    injector = FaultInjector(sleep=sleep)
+    injector.add({"kind": "late", "seconds": 2.5, "method": "POST", "count": 1})
+    scope = {"type": "http", "method": "POST", "path": f"/{SITE}/compute/v2.1/servers"}
+    chunks: list[dict[str, Any]] = [
+              {"type": "http.request", "body": b'{"a"', "more_body": True},
+              {"type": "http.request", "body": b": 1}", "more_body": False},
+              {"type": "http.disconnect"}]  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0)
+
+    async def request() -> list[MutableMapping[str, Any]]:
+        going_on = await injector.intercept(dict(scope), receive, _no_send, site=SITE)
+        assert going_on is not None
+        return [await going_on() for _ in range(3)]
+
+    seen = asyncio.run(request())
+    assert waited == [2.5]
+    assert b"".join(m.get("body", b"") for m in seen) == b'{"a": 1}'
+    assert seen[-1]["type"] == "http.disconnect"  # the client had hung up meanwhile
+
+
+@pytest.mark.parametrize("kind", ["token_expire", "token_revoke"])
+def test_a_token_fault_ends_the_requests_token_and_keystoneauth_renews(
+    faults: httpx.Client, issue_token: Any, conn: Connection, kind: str
+) -> None:
+    nova, bystander = NovaClient(faults, issue_token()), NovaClient(faults, issue_token())
+    add(faults, {"kind": kind, "service": "compute", "path": "/flavors", "count": 1})
+    assert nova.get("/flavors").status_code == 401  # the request that fired it
+    assert nova.get("/limits").status_code == 401  # and every later one with that token
+    assert bystander.get("/limits").status_code == 200  # other tokens live on
+    add(faults, {"kind": kind, "service": "compute", "path": "/flavors", "count": 1})
+    assert list(conn.compute.flavors())  # openstacksdk: 401, re-authenticates, retries once
+    assert [rule["fired"] for rule in faults.get(FAULTS).json()["rules"]] == [1, 1]
+
+
+def test_admin_tokens_sets_the_lifetime_and_revokes_every_token(
+    faults: httpx.Client, issue_token: Any
+) -> None:
+    site = "heidelberg"  # its tokens are ended: not the site of the session's tokens
+    before = faults.get("/_admin/tokens").json()["sites"][site]["lifetime_s"]
+    try:
+        answer = faults.post("/_admin/tokens", json={"site": site, "lifetime_s": 90})
+        assert answer.status_code == 200, answer.text
+        token = issue_token(site=site)
+        shown = faults.get(
+            f"/{site}/identity/v3/auth/tokens",
+            headers={"X-Auth-Token": token, "X-Subject-Token": token},
+        ).json()["token"]
+        issued, expires = (
+            dt.datetime.fromisoformat(shown[key].replace("Z", "+00:00"))
+            for key in ("issued_at", "expires_at")
+        )
+        assert (expires - issued).total_seconds() == 90
+        other = issue_token()
+        revoked = faults.post("/_admin/tokens", json={"site": site, "revoke": "all"}).json()
+        assert list(revoked["sites"]) == [site]
+        assert revoked["sites"][site]["ended"] >= 1
+        assert NovaClient(faults, token, site=site).get("/flavors").status_code == 401
+        assert NovaClient(faults, other).get("/flavors").status_code == 200  # another site
+    finally:
+        faults.post("/_admin/tokens", json={"site": site, "lifetime_s": before})
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({"lifetime_s": 0}, "lifetime_s must be a positive number"),
+        ({"revoke": "some"}, 'revoke must be "all"'),
+        ({"revoke": "all", "expire": "all"}, "not both"),
+        ({"ttl": 3}, "unknown token field"),
+        ({"site": "atlantis", "revoke": "all"}, "unknown site"),
+    ],
+)
+def test_admin_tokens_refuses_invalid_changes(
+    faults: httpx.Client, body: dict[str, Any], complaint: str
+) -> None:
+    answer = faults.post("/_admin/tokens", json=body)
+    assert answer.status_code == 400
+    assert complaint in answer.json()["error"]
+
+
+def test_the_token_lifetime_is_a_setting_of_the_cloud() -> None:
+    config = LocalCloudConfig(token_lifetime_s=30, ssh=False)
+    with LocalCloud(config) as cloud:
+        settings = httpx.get(f"{cloud.url}/_admin/tokens").json()["sites"]
+    assert {site["lifetime_s"] for site in settings.values()} == {30}
 
 
 def test_drop_cuts_the_connection_for_httpx_and_openstacksdk(
