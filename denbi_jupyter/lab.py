@@ -225,7 +225,7 @@ def start_lab(
     """
     folder = notebook_dir or notebooks_dir()
     temp = Path(tempfile.mkdtemp(prefix="denbi-lab-"))
-    child_env = _lab_environment(prefect_home, env)
+    child_env = _lab_environment(prefect_home, env, temp)
     cloud: LocalCloud | None = None
     clouds_yaml: Path | None = None
     try:
@@ -292,12 +292,21 @@ def _spawn_session(
     )
 
 
-def _lab_environment(prefect_home: Path | None, env: Mapping[str, str] | None) -> dict[str, str]:
-    """The lab's environment: ours, its own Prefect home if it has one, then ``env``."""
+def _lab_environment(
+    prefect_home: Path | None, env: Mapping[str, str] | None, temp: Path
+) -> dict[str, str]:
+    """The lab's environment: ours, its own Prefect home if it has one, then ``env``.
+
+    Without a Prefect home of its own the lab starts no Prefect server, and its kernels look
+    for the user's one in a folder of the lab's temporary folder (so a session lab never uses
+    a server of the real user's) unless the caller names a folder or ``PREFECT_API_URL``.
+    """
     child_env = dict(os.environ)
     if prefect_home is not None:  # the lab's own Prefect server, not the caller's
         child_env.pop("PREFECT_API_URL", None)
         child_env["DENBI_JUPYTER_PREFECT_HOME"] = str(prefect_home)
+    else:
+        child_env.setdefault("DENBI_JUPYTER_PREFECT_HOME", str(temp / "prefect"))
     child_env.update(env or {})
     return child_env
 

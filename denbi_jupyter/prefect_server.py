@@ -2,8 +2,8 @@
 
 Without ``PREFECT_API_URL`` every kernel starts Prefect's ephemeral API on its first flow
 (10-20 s on a busy two-core machine). One ``prefect server start`` shared by the kernels
-avoids that and gives the Prefect UI. The lab's server extension
-(:mod:`denbi_jupyter.labserver`) starts one per user with the pieces here
+avoids that and gives the Prefect UI. The user's one server (:mod:`denbi_jupyter.user_prefect`,
+found or started by the lab's server extension and by commands) is started with the pieces here
 (:class:`PrefectLaunch`, :func:`spawn_prefect`, :func:`api_answers`, :func:`stop_process_group`);
 :class:`PrefectServer` is the same as a blocking context manager (scripts and tests).
 
@@ -16,6 +16,10 @@ must be set explicitly: ``prefect server start --port N`` does not change
 ``PREFECT_SERVER_API_PORT``, so its default pointed the UI at port 4200.
 ``PREFECT_SERVER_UI_STATIC_DIRECTORY`` keeps the rewritten bundles in the server's home (the
 package folder may not be writable, and two servers with different bases must not share it).
+``PREFECT_SERVER_LOG_RETRYABLE_ERRORS`` puts the SQLite "database is locked" answers (503,
+which the client retries after about two seconds) into the server's log, so they can be
+counted; no setting avoids them (see ``tests/backend``: Prefect already sets WAL and a 60 s
+``busy_timeout``; the 503s come from deferred transactions that cannot wait for the lock).
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ class PrefectLaunch:
             "PREFECT_SERVER_API_HOST": "127.0.0.1",
             "PREFECT_SERVER_API_PORT": str(self.port),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "true",
             "DO_NOT_TRACK": "1",
             "PREFECT_SERVER_UI_API_URL": self.ui_api_url or self.api_url,
             "PREFECT_SERVER_UI_STATIC_DIRECTORY": str(self.static_directory),

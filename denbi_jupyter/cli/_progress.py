@@ -9,6 +9,13 @@ its warnings are shown as ``warning: …`` lines. Errors end the command through
 ``--no-wait`` starts the same command (without ``--no-wait``) as a detached process that runs
 the flow to its end and writes its output to a log file; the request id printed lets the user
 re-run the command to wait for (not repeat) the same request.
+
+The flow runs on the Prefect API the user configured (``PREFECT_API_URL``, environment or
+profile), else on the user's one Prefect server (:mod:`denbi_jupyter.user_prefect`): found in
+the state folder or started once under its lock, and leased while the flow runs. Never
+Prefect's ephemeral API: twenty detached commands would start twenty on one SQLite database.
+A server a command starts stays up for the next commands and the lab
+(``denbi-jupyter prefect stop`` stops it).
 """
 
 from __future__ import annotations
@@ -29,7 +36,14 @@ from denbi_jupyter.cli._results import result_json
 from denbi_jupyter.errors import OperationFailedError
 from flows import FlowEvent, flow_settings, listen, quiet_console
 
-__all__ = ["Display", "run_flow", "run_flow_and_report", "start_detached", "start_in_background"]
+__all__ = [
+    "Display",
+    "prefect_api",
+    "run_flow",
+    "run_flow_and_report",
+    "start_detached",
+    "start_in_background",
+]
 
 _CONSOLE_OFF = logging.CRITICAL + 1
 R = TypeVar("R")
@@ -125,6 +139,41 @@ def _ensure_backend() -> None:
         )
 
 
+@contextlib.contextmanager
+def prefect_api(started: list[str]) -> Iterator[None]:
+    """The configured Prefect API, else the user's server (leased for the block).
+
+    Appends to ``started`` what to tell the user when this process started the server.
+
+    Raises:
+        OperationFailedError: The user's server could not be started.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    from denbi_jupyter.labserver._paths import prefect_state_dir
+    from denbi_jupyter.user_prefect import use_server
+
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(use_server(prefect_state_dir()))
+        except (TimeoutError, RuntimeError, OSError) as exc:
+            raise OperationFailedError(
+                f"The Prefect backend is not available ({exc}). Try again, or set "
+                "PREFECT_API_URL to a running Prefect server."
+            ) from exc
+        if server.started:
+            started.append(
+                f"Started your Prefect server (pid {server.record.pid}, UI {server.ui_url}); "
+                "it stays up for your other commands and the lab: "
+                "'denbi-jupyter prefect stop' stops it."
+            )
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url}))
+        yield
+
+
 def run_flow(flow: Callable[..., R], /, *, title: str, **parameters: object) -> R:
     """Run ``flow(**parameters)`` here and now, showing its progress; return its result.
 
@@ -132,11 +181,17 @@ def run_flow(flow: Callable[..., R], /, *, title: str, **parameters: object) -> 
         OperationFailedError: The Prefect backend could not be started or reached.
     """
     quiet_console(_CONSOLE_OFF)
-    with _display(title) as display, flow_settings():
-        display(FlowEvent(kind="progress", message="Starting Prefect", fraction=None))
-        _ensure_backend()
-        with listen(display):
-            return flow(**parameters)
+    started: list[str] = []
+    try:
+        with _display(title) as display, flow_settings():
+            display(FlowEvent(kind="progress", message="Starting Prefect", fraction=None))
+            with prefect_api(started):
+                _ensure_backend()
+                with listen(display):
+                    return flow(**parameters)
+    finally:
+        for note in started:
+            print(note, file=sys.stderr, flush=True)
 
 
 def run_flow_and_report(
@@ -165,13 +220,18 @@ def _log_file(name: str) -> Path:
 
 
 def _child_environment() -> dict[str, str]:
-    """This environment, plus the Prefect API this process uses (so runs land in one place)."""
-    env = dict(os.environ)
-    from prefect.settings import PREFECT_API_URL
+    """This environment, plus a Prefect API set in this process only (so runs land in one place).
 
-    api_url: Any = PREFECT_API_URL.value()
-    if api_url:
-        env["PREFECT_API_URL"] = str(api_url)
+    Without Prefect imported here no temporary setting can be active, and the child reads the
+    same environment and profile: it is not imported just for this (a ``--no-wait`` command
+    then returns in a fraction of a second instead of paying Prefect's import).
+    """
+    env = dict(os.environ)
+    settings = sys.modules.get("prefect.settings")
+    if settings is not None:
+        api_url: Any = settings.PREFECT_API_URL.value()
+        if api_url:
+            env["PREFECT_API_URL"] = str(api_url)
     return env
 
 

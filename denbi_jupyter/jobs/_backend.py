@@ -7,11 +7,16 @@ the user is still choosing what to do, and jobs wait for it instead of racing it
 server start is not safe against two threads starting it at once). With ``PREFECT_API_URL``
 set, warming up waits (bounded) until that server answers ``/health``: the lab's server
 extension exports the URL of a Prefect server it may still be starting, and a kernel must not
-race it.
+race it. With no Prefect API configured at all (a kernel outside the lab: VS Code, a plain
+notebook server), the user's Prefect server is used when one runs
+(:func:`denbi_jupyter.user_prefect.find_running`, leased while the kernel lives): the same
+backend as the user's commands. A kernel never starts one; with none running it falls back to
+Prefect's ephemeral API as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -20,8 +25,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from denbi_jupyter.jobs._flows import load_flows
+
+if TYPE_CHECKING:
+    from denbi_jupyter.user_prefect import Lease
 
 __all__ = ["Backend", "wait_for_api"]
 
@@ -78,6 +88,40 @@ class Backend:
         self.error: str | None = None
         self.unreachable = False
         self.seconds: float | None = None
+        #: The user's Prefect server the jobs use (None: the configured API or the ephemeral).
+        self.api_url: str | None = None
+        self._lease: Lease | None = None
+
+    @contextlib.contextmanager
+    def settings(self) -> Iterator[None]:
+        """The block runs on the user's Prefect server when warming up found one."""
+        if self.api_url is None:
+            yield
+            return
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+            yield
+
+    def close(self) -> None:
+        """Drop the lease on the user's Prefect server (jobs still running lose nothing)."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
+
+    def _find_user_server(self) -> None:
+        """Use the user's running Prefect server when no Prefect API is configured."""
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return
+        from denbi_jupyter.labserver._paths import prefect_state_dir
+        from denbi_jupyter.user_prefect import find_running
+
+        found = find_running(prefect_state_dir())
+        if found is not None:
+            server, self._lease = found
+            self.api_url = server.api_url
 
     @property
     def ready(self) -> bool:
@@ -111,9 +155,11 @@ class Backend:
             api_url = os.environ.get("PREFECT_API_URL")
             if api_url:
                 wait_for_api(api_url, timeout_s=API_WAIT_S)
+            else:
+                self._find_user_server()
             flows = load_flows()
             flows.quiet_console()
-            with flows.flow_settings():
+            with flows.flow_settings(), self.settings():
                 from prefect.client.orchestration import get_client
 
                 with get_client(sync_client=True) as client:

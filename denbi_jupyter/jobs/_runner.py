@@ -89,8 +89,10 @@ class JobRunner:
         return self._pool
 
     def close(self) -> None:
-        """Stop following runs on the pool (the runs themselves go on); idempotent."""
+        """Stop following runs on the pool (the runs themselves go on) and drop the lease on
+        the user's Prefect server; idempotent."""
         self._stop.set()
+        self._backend.close()
 
     def warm_up(self) -> None:
         """Start the Prefect backend in the background; idempotent; returns at once."""
@@ -232,7 +234,8 @@ class JobRunner:
                 job._finish(error=self._backend.error, error_type="PrefectUnavailableError")
                 return
             job._set_running()
-            self._execute(job, resolve_flow(flow), parameters)
+            with self._backend.settings():
+                self._execute(job, resolve_flow(flow), parameters)
 
     @staticmethod
     def _execute(job: Job, flow: Callable[..., object], parameters: Mapping[str, object]) -> None:

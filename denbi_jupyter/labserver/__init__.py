@@ -1,8 +1,9 @@
 """The Jupyter server extension of denbi-jupyter: Prefect for the lab, its UI, two endpoints.
 
 Enable it as ``denbi_jupyter.labserver`` (``ServerApp.jpserver_extensions``). When the lab
-starts, it finds or starts one Prefect server per user (or uses ``PREFECT_API_URL`` when set)
-and exports ``PREFECT_API_URL`` to the kernels the lab starts; it serves the Prefect UI under
+starts, it finds or starts the user's one Prefect server (or uses ``PREFECT_API_URL`` when set),
+the same one the user's commands use (:mod:`denbi_jupyter.user_prefect`), and exports
+``PREFECT_API_URL`` to the kernels and terminals the lab starts; it serves the Prefect UI under
 ``<base_url>denbi-jupyter/prefect/`` (HTTP and websockets, lab-authenticated), and answers
 ``GET <base_url>denbi-jupyter/status`` and ``POST <base_url>denbi-jupyter/notebook``.
 

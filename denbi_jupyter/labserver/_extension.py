@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import urllib.parse
 from typing import Any
 
 from jupyter_server.utils import url_path_join
 
+from denbi_jupyter._urls import public_url
 from denbi_jupyter.labserver._paths import URL_PREFIX, prefect_state_dir
 from denbi_jupyter.labserver._settings import start_prefect
 from denbi_jupyter.labserver._supervisor import LabPrefect
@@ -25,14 +25,6 @@ def package_version() -> str:
         from denbi_jupyter import __version__
 
         return __version__
-
-
-def public_url(url: str) -> str:
-    """``url`` without user info, query and fragment (safe to show)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def load(serverapp: Any) -> None:

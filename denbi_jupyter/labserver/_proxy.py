@@ -3,7 +3,9 @@
 A :class:`jupyter_server_proxy.handlers.ProxyHandler` (HTTP and websockets, every request
 authenticated by the lab) with ``absolute_url`` semantics: the Prefect server serves under the
 same path, so the full path is forwarded unchanged. The port comes from the lab's
-:class:`~denbi_jupyter.labserver._supervisor.LabPrefect` on each request.
+:class:`~denbi_jupyter.labserver._supervisor.LabPrefect` on each request. A server the lab
+shares but did not start may serve another path (see the supervisor): the lab's prefix is then
+replaced by the server's.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class PrefectProxyHandler(ProxyHandler):  # type: ignore[misc]  # jupyter-server
 
     def _path(self, path: str) -> str:
         return "/" + path
+
+    def _get_context_path(self, host: str, port: int) -> str:
+        """The server's own base path (jupyter-server-proxy prefixes the request path with it)."""
+        served = self.prefect.status.base_path
+        return served or str(super()._get_context_path(host, port))
 
     def proxy_request_headers(self) -> Any:
         """The browser's headers without the lab's credentials."""

@@ -1,8 +1,10 @@
 """The state file of the per-user Prefect server: which process serves where, under a lock.
 
-``<state dir>/server.json`` holds ``pid``, ``port``, ``base_path`` and ``started_at`` of the
-server the last lab started. Labs read and write it only while holding an exclusive
-``fcntl`` lock on ``<state dir>/server.lock``, so two labs starting at once start one server.
+``<state dir>/server.json`` holds ``pid``, ``port``, ``base_path``, ``started_at``,
+``started_by`` and ``owner_pid`` of the one Prefect server of the user, whoever started it (a
+lab or a command: :mod:`denbi_jupyter.user_prefect`). Everybody reads and writes it only while
+holding an exclusive ``fcntl`` lock on ``<state dir>/server.lock``, so processes starting at
+once start one server.
 """
 
 from __future__ import annotations
@@ -24,24 +26,38 @@ _LOCK = "server.lock"
 
 @dataclass(frozen=True, slots=True)
 class ServerRecord:
-    """One Prefect server a lab started.
+    """The user's Prefect server.
 
     Attributes:
         pid: Its process id (the leader of its process group).
         port: Its TCP port on 127.0.0.1.
         base_path: The URL path it serves under (UI there, API under ``<base_path>/api``).
         started_at: When it was started (seconds since the epoch).
+        started_by: ``"lab"`` or ``"cli"`` (a command, a kernel), for ``prefect status``.
+        owner_pid: The lab that stops it when it exits; 0 when nobody does (it stays up until
+            ``denbi-jupyter prefect stop``).
     """
 
     pid: int
     port: int
     base_path: str
     started_at: float
+    started_by: str = "lab"
+    owner_pid: int = 0
 
     @classmethod
-    def new(cls, *, pid: int, port: int, base_path: str) -> ServerRecord:
+    def new(
+        cls, *, pid: int, port: int, base_path: str, started_by: str = "lab", owner_pid: int = 0
+    ) -> ServerRecord:
         """A record of a server started now."""
-        return cls(pid=pid, port=port, base_path=base_path, started_at=time.time())
+        return cls(
+            pid=pid,
+            port=port,
+            base_path=base_path,
+            started_at=time.time(),
+            started_by=started_by,
+            owner_pid=owner_pid,
+        )
 
     @property
     def api_url(self) -> str:
@@ -70,6 +86,8 @@ def read_record(folder: Path) -> ServerRecord | None:
             port=int(data["port"]),
             base_path=str(data["base_path"]),
             started_at=float(data["started_at"]),
+            started_by=str(data.get("started_by", "lab")),
+            owner_pid=int(data.get("owner_pid", 0)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -1,12 +1,17 @@
-"""The lab's Prefect server: found in the state file or started, watched, and stopped.
+"""The lab's Prefect server: the user's one (:mod:`denbi_jupyter.user_prefect`), watched.
 
 :meth:`LabPrefect.begin` decides at once, under the state file's lock, which server the lab
-uses: the recorded one when its process is alive, it serves the same base path and its API
-answers (or it is still starting, recently, for another lab), else a new
+uses. The recorded one when it runs (or started recently) and serves the lab's base path;
+when it serves another base path (a command started it, or another lab), the lab takes it
+over (stops it and starts its own on the same database) only if nobody uses it (no lease, no
+live owning lab), else it shares it as it is (its API proxied under the lab's path; its UI
+pages then name the server's own path). With no usable record it starts
 ``prefect server start`` on a free port (spawning does not wait for it). So the API URL is
 known before the lab serves anything, and the kernels inherit it; a daemon thread then waits
-until the API answers (state ``starting`` → ``ready`` or ``failed``). Only the lab that
-started the server stops it, when the lab's process exits.
+until the API answers (state ``starting`` → ``ready`` or ``failed``). A lab that uses a server
+it did not start holds a lease on it. The lab that started the server stops it when the lab's
+process exits, unless leases are held (commands still running flows on it): then it leaves it
+running for them (``denbi-jupyter prefect stop`` stops it later).
 """
 
 from __future__ import annotations
@@ -14,36 +19,33 @@ from __future__ import annotations
 import atexit
 import enum
 import logging
-import socket
+import os
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from denbi_jupyter.labserver._record import (
-    ServerRecord,
-    locked,
-    read_record,
-    remove_record,
-    write_record,
-)
-from denbi_jupyter.prefect_server import (
-    PrefectLaunch,
-    api_answers,
-    process_alive,
-    spawn_prefect,
-    stop_process_group,
+from denbi_jupyter.labserver._record import ServerRecord, locked, read_record, remove_record
+from denbi_jupyter.prefect_server import api_answers, process_alive, stop_process_group
+from denbi_jupyter.user_prefect import (
+    LOG_FILE,
+    START_TIMEOUT_S,
+    Lease,
+    hand_over,
+    lease_free,
+    remember_base_path,
+    spawn_recorded,
+    takeover_allowed,
+    usable,
 )
 
 __all__ = ["LabPrefect", "PrefectState", "PrefectStatus"]
 
 _log = logging.getLogger(__name__)
 
-#: How long a Prefect server may take to answer after it was started.
-START_TIMEOUT_S = 120.0
 _POLL_S = 0.25
-_LOG_FILE = "server.log"
+_LOG_FILE = LOG_FILE
 
 
 class PrefectState(enum.StrEnum):
@@ -67,6 +69,7 @@ class PrefectStatus:
         pid: Its process id, when this lab knows it.
         owned: True when this lab started it (and stops it).
         error: Why it failed ("" otherwise).
+        base_path: The path the server serves under ("" when the lab does not proxy it).
     """
 
     state: PrefectState
@@ -75,6 +78,7 @@ class PrefectStatus:
     pid: int | None = None
     owned: bool = False
     error: str = ""
+    base_path: str = ""
 
 
 class LabPrefect:
@@ -91,6 +95,7 @@ class LabPrefect:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
+        self._lease: Lease | None = None
         self._status = PrefectStatus(state=PrefectState.DISABLED, api_url="")
 
     @property
@@ -106,9 +111,10 @@ class LabPrefect:
     def begin(self) -> str:
         """Find or start the server, start watching it; return its ``PREFECT_API_URL``."""
         with locked(self.state_dir):
-            record = read_record(self.state_dir)
-            reuse = self._reusable(record)
-            record = reuse if reuse is not None else self._spawn()
+            record = self._choose(read_record(self.state_dir))
+            if self._process is None:
+                self._lease = Lease(self.state_dir)  # taken under the lock: nobody stops it
+        remember_base_path(self.state_dir, self.base_path)
         with self._lock:
             self._status = PrefectStatus(
                 state=PrefectState.STARTING,
@@ -116,6 +122,7 @@ class LabPrefect:
                 port=record.port,
                 pid=record.pid,
                 owned=self._process is not None,
+                base_path=record.base_path,
             )
         if self._process is not None:
             atexit.register(self.stop)
@@ -124,34 +131,38 @@ class LabPrefect:
         ).start()
         return record.api_url
 
-    def _reusable(self, record: ServerRecord | None) -> ServerRecord | None:
-        """``record`` when its server can serve this lab (running, or starting recently)."""
-        if record is None or record.base_path != self.base_path:
-            return None
-        if not process_alive(record.pid):
-            return None
-        if api_answers(record.api_url, timeout_s=1.0):
+    def _choose(self, record: ServerRecord | None) -> ServerRecord:
+        """The server this lab uses: reused, shared, taken over or new (hold the state lock)."""
+        if record is None or not usable(self.state_dir, record):
+            return self._spawn()
+        if record.base_path == self.base_path:
             return record
-        if time.time() - record.started_at < START_TIMEOUT_S:
-            return record  # another lab is starting it right now
-        _log.warning(
-            "denbi-jupyter: the recorded Prefect server (pid %s) does not answer", record.pid
+        if not takeover_allowed(self.state_dir, record):
+            _log.warning(
+                "denbi-jupyter: sharing the Prefect server (pid %s) that serves %s: it is in "
+                "use, so it is not restarted for %s (its UI pages name its own path)",
+                record.pid,
+                record.base_path or "/",
+                self.base_path,
+            )
+            return record
+        _log.info(
+            "denbi-jupyter: taking over the idle Prefect server (pid %s) for %s",
+            record.pid,
+            self.base_path,
         )
-        return None
+        stop_process_group(record.pid)
+        remove_record(self.state_dir, pid=record.pid)
+        return self._spawn()
 
     def _spawn(self) -> ServerRecord:
         """Start a server on a free port and record it (hold the state lock)."""
-        port = _free_port()
-        launch = PrefectLaunch(
-            home=self.state_dir,
-            port=port,
-            base_path=self.base_path,
-            ui_api_url=f"{self.base_path}/api",
+        self._process, record = spawn_recorded(
+            self.state_dir, base_path=self.base_path, started_by="lab", owner_pid=os.getpid()
         )
-        self._process = spawn_prefect(launch, log_file=self.state_dir / _LOG_FILE)
-        record = ServerRecord.new(pid=self._process.pid, port=port, base_path=self.base_path)
-        write_record(self.state_dir, record)
-        _log.info("denbi-jupyter: started a Prefect server (pid %s) on port %s", record.pid, port)
+        _log.info(
+            "denbi-jupyter: started a Prefect server (pid %s) on port %s", record.pid, record.port
+        )
         return record
 
     def _watch(self, record: ServerRecord) -> None:
@@ -183,7 +194,7 @@ class LabPrefect:
         log = self.state_dir / _LOG_FILE
         self._set(PrefectState.FAILED, error=f"{error} Its log: {log}")
         _log.error("denbi-jupyter: %s (log: %s)", error, log)
-        self.stop()
+        self._stop(broken=True)
 
     def _set(self, state: PrefectState, *, error: str = "") -> None:
         with self._lock:
@@ -195,22 +206,38 @@ class LabPrefect:
                 pid=status.pid,
                 owned=status.owned,
                 error=error,
+                base_path=status.base_path,
             )
 
     def stop(self) -> None:
-        """Stop the server if this lab started it; idempotent."""
+        """Drop this lab's lease; stop the server if this lab started it and nobody uses it.
+
+        Idempotent. With leases held (commands running flows on it) the server stays up and
+        nobody owns it any more.
+        """
+        self._stop(broken=False)
+
+    def _stop(self, *, broken: bool) -> None:
         self._stopping.set()
         with self._lock:
             process, self._process = self._process, None
+            lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
         if process is None:
             return
         with locked(self.state_dir):
-            remove_record(self.state_dir, pid=process.pid)
-        stop_process_group(process.pid, process=process)
-        _log.info("denbi-jupyter: stopped the Prefect server (pid %s)", process.pid)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+            record = read_record(self.state_dir)
+            mine = record is not None and record.pid == process.pid
+            if broken or not mine or lease_free(self.state_dir):
+                remove_record(self.state_dir, pid=process.pid)
+                stop_process_group(process.pid, process=process)
+                _log.info("denbi-jupyter: stopped the Prefect server (pid %s)", process.pid)
+                return
+            assert record is not None
+            hand_over(self.state_dir, record)
+        _log.info(
+            "denbi-jupyter: left the Prefect server (pid %s) running: commands use it "
+            "('denbi-jupyter prefect stop' stops it)",
+            process.pid,
+        )

@@ -2,7 +2,8 @@
 
 ``make demo`` runs this. JupyterLab listens on loopback with a random token (printed); its
 kernels reach the local cloud through a clouds.yaml, exactly like a real cloud, and run flows
-on the Prefect server (its UI URL is printed; run history kept next to the cloud's state).
+on the Prefect server (its UI URL is printed; run history kept next to the cloud's state;
+commands share it when ``DENBI_JUPYTER_PREFECT_HOME`` names its folder, as printed).
 Ctrl-C stops the lab, its kernels, the Prefect server and the local cloud. ``--no-lab`` serves
 only the local cloud.
 """
@@ -56,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with interrupt_on_signals():
         state = config.state_dir.parent
+        print(
+            "Commands in another terminal share the demo's Prefect server with: "
+            f"export DENBI_JUPYTER_PREFECT_HOME={state / 'prefect'}",
+            flush=True,
+        )
         return launch_lab(
             port=args.lab_port,
             cloud_config=config,

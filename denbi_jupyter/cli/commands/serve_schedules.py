@@ -5,11 +5,15 @@ run every 15 minutes (it snapshots the VMs whose ``denbi_snapshot_policy``, or o
 ``denbi_nightly`` marker, is due and applies each one's retention) and a weekly cleanup. It
 serves until Ctrl-C; ``--check`` only builds and prints the deployments. Served runs run in
 child processes started by Prefect's runner; they take the site name, never credentials.
+Without ``PREFECT_API_URL`` it serves on the user's Prefect server (found or started, leased
+while serving; the runner passes its URL to the runs), so its runs show in the same UI as the
+commands' and the lab's.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import zoneinfo
 from typing import Any
 
@@ -99,7 +103,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from prefect import serve
 
-    serve(*deployments)
+    from denbi_jupyter.cli._progress import prefect_api
+
+    started: list[str] = []
+    with prefect_api(started):
+        for note in started:
+            print(note, file=sys.stderr, flush=True)
+        serve(*deployments)
     return 0
 
 
