@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: setup system-deps demo test lint unit browser bench lock clean fuzz
+.PHONY: setup system-deps demo test lint unit browser bench lock clean fuzz load
 
 setup: $(VENV)/.installed
 
@@ -46,8 +46,13 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup system-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m 'not load'
 	DENBI_JUPYTER_PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax notebooks
+
+# 50 flows at once over both sites, in a kernel and on a work pool, then the keystroke latency.
+load: setup
+	$(BIN)/python -m pytest -m load tests/load
+	$(BIN)/python benchmarks/keystroke_latency.py
 
 # Hostile-input properties with the fuzz profile (100x the examples of `make test`, >= 100,000).
 fuzz: setup

@@ -15,7 +15,7 @@ from denbi_jupyter.errors import UserInputError
 __all__ = ["ppk_passphrase", "read_key_file", "read_passphrase"]
 
 _MAX_PASSPHRASE_FILE = 64 * 1024
-#: Bigger than any key file we read (a PPK is capped at 1 MiB by the converter).
+#: Bigger than any key file we read (the converter refuses a PPK over 256 KiB, MAX_FILE_BYTES).
 _MAX_KEY_FILE = 2 * 1024 * 1024
 
 

@@ -146,7 +146,8 @@ def write_private_file(
 
     Raises:
         KeyFileExistsError: ``path`` exists and ``overwrite`` is false.
-        UserInputError: The folder does not exist, ``path`` is a folder, or it cannot be written.
+        UserInputError: The folder does not exist, ``path`` is a folder, it cannot be written,
+            or ``text`` is not valid Unicode.
     """
     target = Path(path).expanduser()
     if target.is_dir():
@@ -156,7 +157,14 @@ def write_private_file(
     if not overwrite and (target.exists() or target.is_symlink()):
         raise _refuse(target)
     try:
-        _install(text.encode("utf-8"), target, mode=_PRIVATE_MODE, overwrite=overwrite)
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserInputError(
+            f"The {what} holds text that is not valid Unicode (a lone surrogate, e.g. in a name "
+            "the cloud returned); nothing was written."
+        ) from None
+    try:
+        _install(data, target, mode=_PRIVATE_MODE, overwrite=overwrite)
     except OSError as exc:
         raise UserInputError(
             f"Cannot write the {what} to {str(target)!r}: "

@@ -266,8 +266,14 @@ class PolicyForm(Panel):
             return
 
         def clear(client: CloudClient) -> str:
-            client.delete_server_metadata(server.id, keys, checked=server)
-            return f"Policy of {server.name} removed ({', '.join(keys)}); its snapshots stay."
+            # The panel's copy may predate a Save whose refresh has not come yet: read it again,
+            # or a policy saved a moment ago would stay while the message said "removed".
+            current = client.get_server(server.id)  # None: the call below says it is gone
+            held = [key for key in (POLICY_KEY, LEGACY_KEY) if current and key in current.metadata]
+            client.delete_server_metadata(server.id, held or keys, checked=current)
+            if not held:
+                return f"{server.name} has no snapshot policy: nothing was changed."
+            return f"Policy of {server.name} removed ({', '.join(held)}); its snapshots stay."
 
         self._write(server, clear)
 

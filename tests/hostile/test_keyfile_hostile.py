@@ -7,6 +7,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,3 +69,10 @@ def test_a_private_file_is_0600_never_follows_a_link_and_never_clobbers_silently
         assert victim.read_text(encoding="utf-8") == "keep me"  # a link was replaced, not followed
         leftovers = [p.name for p in Path(folder).iterdir() if p.name.endswith(".tmp")]
         assert leftovers == []
+
+
+def test_text_with_a_lone_surrogate_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "vm1.x2go"
+    with pytest.raises(UserInputError, match="session file holds text that is not valid Unicode"):
+        write_private_file(target, "[vm\ud800]\nname=vm\ud800\n", what="session file")
+    assert list(tmp_path.iterdir()) == []

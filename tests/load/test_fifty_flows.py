@@ -38,7 +38,11 @@ from tests.load._support import (
     warm_up,
 )
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(420)]
+pytestmark = [
+    pytest.mark.load,
+    pytest.mark.usefixtures("prefect_harness"),
+    pytest.mark.timeout(420),
+]
 
 SITES = ("bielefeld", "heidelberg")
 RUN = f"load-{uuid.uuid4().hex[:6]}"

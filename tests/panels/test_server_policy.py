@@ -274,6 +274,19 @@ def test_remove_clears_both_keys_keeps_the_snapshots_and_reloads_the_row(
     assert "no snapshot policy" in policy_text(panel, "pol-vm")
 
 
+def test_remove_reads_the_vm_again_so_a_policy_saved_since_the_last_refresh_goes_too(
+    fake: FakeCloud, shared: Shared
+) -> None:
+    vm = fake.add_server("pol-vm", metadata={LEGACY_KEY: "1"})
+    panel = loaded(ServersPanel(shared))
+    form = opened(panel, "pol-vm")  # the panel's copy holds only the old marker
+    fake.set_server_metadata(vm.id, {POLICY_KEY: KEEP_ONE})  # saved since (another tab, a Save)
+    form._remove.click()
+    wait_until(lambda: "removed" in policy_text(panel, "pol-vm"), what="the removal in the row")
+    panel.wait_idle()
+    assert fake.get_server(vm.id).metadata == {}  # type: ignore[union-attr]
+
+
 def test_remove_without_a_policy_changes_nothing_and_says_so(
     fake: FakeCloud, shared: Shared
 ) -> None:
