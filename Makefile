@@ -45,9 +45,25 @@ lint: setup
 	$(BIN)/ruff format --check denbi_jupyter flows openstack_tier tests benchmarks
 	$(BIN)/mypy
 
+# The suite runs in groups, two at a time (most of a test's time is spent waiting on the local
+# cloud, Prefect or a browser, not on a core). Each group is its own pytest session with its own
+# local cloud and Prefect; longest first. tests/package/test_make_groups.py checks that every
+# folder of tests is in exactly one group. A group's output is printed when it is done.
+TEST_GROUPS := reliability security browser panels flows cloud
+group_reliability := tests/reliability
+group_security := tests/security tests/backend tests/guards tests/hostile tests/distributed
+group_browser := tests/browser tests/journey tests/labserver tests/package
+group_panels := tests/panels tests/jobs
+group_flows := tests/flows tests/cli tests/contract
+group_cloud := tests/localcloud tests/cloud tests/connect tests/openstack_tier
+
 test: setup system-deps lint
-	$(BIN)/python -m pytest -m 'not load'
+	$(MAKE) --no-print-directory -j2 -k --output-sync=target $(addprefix test-group-,$(TEST_GROUPS))
 	DENBI_JUPYTER_PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax notebooks
+
+test-group-%: setup
+	@echo "== test group $*: $(group_$*)"
+	$(BIN)/python -m pytest -m 'not load' $(group_$*)
 
 # 50 flows at once over both sites, in a kernel and on a work pool, then the keystroke latency.
 load: setup
