@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -419,6 +420,13 @@ def launch_lab(
         print(f"JupyterLab is running with the {where}, serving {served}.", flush=True)
         print(f"Prefect UI: {session.prefect_ui_url}", flush=True)
         print(f"Open: {session.notebook_url()}", flush=True)
+        if session.clouds_yaml is not None:  # commands elsewhere: the same cloud and Prefect
+            print(
+                "Commands in another terminal reach the same cloud and Prefect server with: "
+                f"export OS_CLIENT_CONFIG_FILE={shlex.quote(str(session.clouds_yaml))} "
+                f"DENBI_JUPYTER_PREFECT_HOME={shlex.quote(str(home))}",
+                flush=True,
+            )
         print("Press Ctrl-C to stop the lab and everything it started.", flush=True)
         try:
             return session.process.wait()

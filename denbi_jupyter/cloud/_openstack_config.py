@@ -86,6 +86,13 @@ def check_config_syntax(config_file: Path | None) -> None:
         _first_readable([str(config_file)])
     else:
         override = os.environ.get("OS_CLIENT_CONFIG_FILE")
+        if override and not Path(override).expanduser().is_file():
+            raise UserInputError(
+                f"OS_CLIENT_CONFIG_FILE names {override!r}, which does not exist. Fix the path: "
+                "denbi-jupyter does not fall back to another clouds.yaml, so that a typo cannot "
+                "send a command to another file's clouds.",
+                action=_READ,
+            )
         _first_readable(([override] if override else []) + list(loader.CONFIG_FILES))
     secure = os.environ.get("OS_CLIENT_SECURE_FILE") if config_file is None else None
     _first_readable(([secure] if secure else []) + list(loader.SECURE_FILES), secure=True)

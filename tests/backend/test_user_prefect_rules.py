@@ -141,3 +141,19 @@ def test_a_command_starts_its_server_where_the_lab_will_look(
     assert preferred_base_path(tmp_path) == "/user/alice/denbi-jupyter/prefect"
     remember_base_path(tmp_path, "/hub/user/bob/denbi-jupyter/prefect/")
     assert preferred_base_path(tmp_path) == "/hub/user/bob/denbi-jupyter/prefect"
+
+
+@pytest.mark.parametrize(
+    ("answering", "up", "said"),
+    [
+        (True, 5, "answering"),
+        (False, 5, "starting (up 5 s, not answering yet)"),
+        (False, 600, "NOT answering (see /s/server.log)"),
+    ],
+)
+def test_status_tells_a_starting_server_from_one_that_does_not_answer(
+    answering: bool, up: int, said: str
+) -> None:
+    from denbi_jupyter.cli.commands.prefect import _health
+
+    assert _health({"answering": answering, "up_seconds": up, "state_dir": "/s"}) == said

@@ -128,6 +128,22 @@ def test_missing_explicit_file_is_a_user_error(tmp_path: Path) -> None:
         list_sites(tmp_path / "missing.yaml")
 
 
+def test_a_missing_os_client_config_file_is_reported_not_replaced_by_another_clouds_yaml(
+    two_sites: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK would take the next file of its search path (~/.config/openstack/clouds.yaml,
+    # ./clouds.yaml): a typo in the variable would send the command to that file's clouds.
+    monkeypatch.setattr(openstack_loader, "CONFIG_FILES", [str(two_sites)])
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "clouds.yml"))
+    with pytest.raises(UserInputError) as caught:
+        list_sites()
+    message = str(caught.value)
+    assert (
+        f"OS_CLIENT_CONFIG_FILE names '{tmp_path / 'clouds.yml'}', which does not exist" in message
+    )
+    assert "does not fall back to another clouds.yaml" in message
+
+
 def test_site_errors_never_show_the_password(two_sites: Path) -> None:
     with pytest.raises(NotFoundError) as caught:
         get_site("nowhere", config_file=two_sites)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -143,6 +144,10 @@ def test_demo_serves_jupyterlab_with_the_main_notebook_and_stops_it_on_ctrl_c(
         answer = httpx.get(api, headers={"Authorization": f"token {token}"}, timeout=30)
         assert answer.status_code == 200
         assert answer.json()["type"] == "notebook"
+        share = demo.wait_for_line("Commands in another terminal", timeout=30)
+        exported = dict(item.split("=", 1) for item in shlex.split(share.split("export ", 1)[1]))
+        assert Path(exported["OS_CLIENT_CONFIG_FILE"]).is_file()
+        assert Path(exported["DENBI_JUPYTER_PREFECT_HOME"]).is_dir()
     finally:
         assert demo.stop() == 0
     with pytest.raises(httpx.ConnectError):

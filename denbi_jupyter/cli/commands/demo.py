@@ -57,11 +57,6 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with interrupt_on_signals():
         state = config.state_dir.parent
-        print(
-            "Commands in another terminal share the demo's Prefect server with: "
-            f"export DENBI_JUPYTER_PREFECT_HOME={state / 'prefect'}",
-            flush=True,
-        )
         return launch_lab(
             port=args.lab_port,
             cloud_config=config,

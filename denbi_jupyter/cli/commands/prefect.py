@@ -70,12 +70,23 @@ def run_status(args: argparse.Namespace) -> int:
     )
     print(
         f"Prefect server pid {status['pid']}, started by the {status['started_by']}{owner}, "
-        f"{'answering' if status['answering'] else 'NOT answering'}"
-        f"{', in use' if status['in_use'] else ''}."
+        f"{_health(status)}{', in use' if status['in_use'] else ''}."
     )
     print(f"API: {status['api_url']}")
     print(f"UI:  {status['ui_url']}")
     return 0
+
+
+#: A server up for less than this (s) that does not answer yet is still starting.
+_STARTING_S = 90
+
+
+def _health(status: dict[str, Any]) -> str:
+    if status["answering"]:
+        return "answering"
+    if status["up_seconds"] < _STARTING_S:
+        return f"starting (up {status['up_seconds']} s, not answering yet)"
+    return f"NOT answering (see {status['state_dir']}/server.log)"
 
 
 def run_stop(args: argparse.Namespace) -> int:
