@@ -1,11 +1,12 @@
 """Snapshot-filter keystroke latency, idle and while 50 flows run: median, p95 and max.
 
 Run: ``.venv/bin/python benchmarks/keystroke_latency.py [--keystrokes N]`` (a few minutes).
-It starts a local cloud (fast timings) and a Prefect test server in this process, opens a
-real ``SnapshotPanel`` on bielefeld (ipywidgets, no browser), waits until its snapshot index is
-loaded, and measures a keystroke: from setting the filter ``Text`` widget's value to the
-table's ``current`` page being replaced by the new one (the table's render runs in the same
-callback, before the page trait's later observers; the rows are checked after each one).
+It starts a local cloud (fast timings) in a process of its own, as a kernel meets a cloud (an
+in-process cloud would compete with the panel for this process's GIL), and a Prefect test
+server, opens a real ``SnapshotPanel`` on bielefeld (ipywidgets, no browser), waits until its
+snapshot index is loaded, and measures a keystroke: from setting the filter ``Text`` widget's
+value to the table's ``current`` page being replaced by the new one (the table's render runs in
+the same callback, before the page trait's later observers; the rows are checked after each).
 
 * **idle** (the baseline, same run): ``N`` keystrokes with nothing else running;
 * **under load**: keystrokes at 20 per second while 50 flows run (boots and snapshots over
@@ -22,12 +23,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +87,35 @@ def _line(label: str, f: dict[str, float]) -> str:
             f"p95 {f['p95']:6.2f} ms  max {f['max']:6.2f} ms")  # fmt: skip
 
 
+#: What ``denbi-jupyter local-cloud`` prints once it serves.
+READY = "local cloud ready at "
+
+
+@contextlib.contextmanager
+def _cloud_process(folder: Path) -> Iterator[Path]:
+    """``denbi-jupyter local-cloud --fast`` as a child process; its clouds.yaml while it runs."""
+    clouds_yaml, log = folder / "clouds.yaml", folder / "local-cloud.log"
+    command = [sys.executable, "-m", "denbi_jupyter", "local-cloud", "--port", "0", "--fast",
+               "--no-ssh", "--state", str(folder / "cloud"),
+               "--clouds-yaml", str(clouds_yaml)]  # fmt: skip
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
+    try:
+        deadline, tick = time.monotonic() + 120, threading.Event()
+        while READY not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local cloud did not start: {log.read_text()[-2000:]}")
+            tick.wait(0.1)
+        yield clouds_yaml
+    finally:
+        process.send_signal(signal.SIGINT)  # its Ctrl-C: stops the cloud cleanly
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _panel(clouds_yaml: Path) -> tuple[Any, Any]:
     from denbi_jupyter.cloud import open_site
     from denbi_jupyter.panels import Shared, SiteClients, SnapshotPanel
@@ -131,7 +164,6 @@ def main() -> int:
 
     from prefect.testing.utilities import prefect_test_harness
 
-    from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
     from flows import flow_settings
     from tests.load._support import raised_quotas, remove
 
@@ -139,8 +171,7 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         os.environ["DENBI_JUPYTER_STATE_DIR"] = str(folder / "state")
-        cloud = stack.enter_context(LocalCloud(LocalCloudConfig(timings=Timings.fast())))
-        clouds_yaml = cloud.write_clouds_yaml(folder / "clouds.yaml")
+        clouds_yaml = stack.enter_context(_cloud_process(folder))
         os.environ["OS_CLIENT_CONFIG_FILE"] = str(clouds_yaml)
         os.environ.pop("OS_CLOUD", None)
         stack.enter_context(flow_settings())

@@ -34,6 +34,7 @@ from typing import Any, Protocol, TypeVar
 from denbi_jupyter.cli._output import emit_json
 from denbi_jupyter.cli._results import result_json
 from denbi_jupyter.errors import OperationFailedError
+from denbi_jupyter.jobs import start_while_busy
 from flows import FlowEvent, flow_settings, listen, quiet_console
 
 __all__ = [
@@ -187,8 +188,8 @@ def run_flow(flow: Callable[..., R], /, *, title: str, **parameters: object) -> 
             display(FlowEvent(kind="progress", message="Starting Prefect", fraction=None))
             with prefect_api(started):
                 _ensure_backend()
-                with listen(display):
-                    return flow(**parameters)
+                with listen(display):  # a run the busy API refused to create starts again
+                    return start_while_busy(lambda: flow(**parameters))
     finally:
         for note in started:
             print(note, file=sys.stderr, flush=True)

@@ -21,6 +21,7 @@ kernel; :meth:`JobRunner.in_flight` lists the runs still going, from any kernel.
 
 from __future__ import annotations
 
+from denbi_jupyter.jobs._busy import start_while_busy
 from denbi_jupyter.jobs._deployments import DEPLOYMENTS, WorkPool
 from denbi_jupyter.jobs._flows import FlowRef, load_flows, resolve_flow, use_clients
 from denbi_jupyter.jobs._job import Job, JobState
@@ -36,5 +37,6 @@ __all__ = [
     "describe_failure",
     "load_flows",
     "resolve_flow",
+    "start_while_busy",
     "use_clients",
 ]

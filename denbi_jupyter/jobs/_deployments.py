@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from denbi_jupyter.errors import UserInputError
+from denbi_jupyter.jobs._busy import busy_answer, start_while_busy
 from denbi_jupyter.jobs._flows import FlowRef
 from denbi_jupyter.jobs._job import Job, JobState
 
@@ -195,40 +196,26 @@ def start_run(
             f"{WORK_POOL_ENV}={deployment.work_pool_name}."
         )
     key = uuid.uuid4().hex  # a retried create returns the run the first one made, if any
-    deadline = time.monotonic() + _BUSY_RETRY_S
-    delay = 0.5
-    while True:
-        try:
-            with _STARTS:
-                run = run_deployment(
-                    name=name,
-                    parameters=dict(parameters),
-                    timeout=0,
-                    tags=["denbi-jupyter", _title_tag(title)],
-                    as_subflow=False,
-                    idempotency_key=key,
-                )
-            return typing.cast("FlowRun", run)  # called from a thread: the sync variant ran
-        except Exception as exc:
-            if not _busy(exc) or time.monotonic() + delay > deadline:
-                raise
-        _RETRY_WAKE.wait(delay)  # back off: the server's database is busy (HTTP 503)
-        delay = min(delay * 2, 8.0)
+
+    def create() -> FlowRun:
+        run = run_deployment(
+            name=name,
+            parameters=dict(parameters),
+            timeout=0,
+            tags=["denbi-jupyter", _title_tag(title)],
+            as_subflow=False,
+            idempotency_key=key,
+        )
+        return typing.cast("FlowRun", run)  # called from a thread: the sync variant ran
+
+    # Any 503 may be retried: the idempotency key makes a second create return the first run.
+    # A start keeps its slot while it backs off, so a busy server gets fewer creates at once.
+    with _STARTS:
+        return start_while_busy(create, retryable=busy_answer, what=f"a run of {name!r}")
 
 
 #: Runs created at once on the Prefect server (its SQLite answers 503 to a burst of creates).
 _STARTS = threading.BoundedSemaphore(2)
-#: How long a start retries while the Prefect API answers 503 (its database busy).
-_BUSY_RETRY_S = 120.0
-#: Never set: a wait on it is a back-off that, unlike a bare sleep, a test could end.
-_RETRY_WAKE = threading.Event()
-
-
-def _busy(exc: BaseException) -> bool:
-    """True for Prefect's HTTP 503 (its database is busy: the request may be retried)."""
-    from prefect.exceptions import PrefectHTTPStatusError
-
-    return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code == 503
 
 
 def in_flight_runs(pool: WorkPool) -> list[tuple[FlowRef, FlowRun]]:

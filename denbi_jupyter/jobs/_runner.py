@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from denbi_jupyter.errors import DenbiError
 from denbi_jupyter.jobs._backend import API_WAIT_S, Backend, wait_for_api
+from denbi_jupyter.jobs._busy import start_while_busy
 from denbi_jupyter.jobs._deployments import (
     DEPLOYMENTS,
     WorkPool,
@@ -248,7 +249,8 @@ class JobRunner:
             if not isinstance(flow, Flow):  # a plain function: its return value is the result
                 job._finish(result=flow(**parameters))
                 return
-            state = flow(**parameters, return_state=True)
+            # A run the busy Prefect API refused to create is started again (nothing ran).
+            state = start_while_busy(lambda: flow(**parameters, return_state=True))
         if not isinstance(state, State):
             job._finish(result=state)
             return

@@ -9,7 +9,9 @@ left (read from ``/proc``). The keystroke latency under this load is a benchmark
 
 It found that the JobRunner started every work-pool run at once, and the Prefect API (SQLite)
 answered some of 24 simultaneous creates with 503 beyond Prefect's own retries: starts are now
-bounded and a 503 is retried with an idempotency key (``jobs/_deployments.start_run``).
+bounded and a 503 is retried with an idempotency key (``jobs/_deployments.start_run``); and
+that a kernel's flow whose run the busy API refused to create failed: such a start is now tried
+again, since nothing ran (``jobs/_busy.py``).
 """
 
 from __future__ import annotations
@@ -41,13 +43,14 @@ from tests.load._support import (
 pytestmark = [
     pytest.mark.load,
     pytest.mark.usefixtures("prefect_harness"),
-    pytest.mark.timeout(420),
+    pytest.mark.timeout(1200),
 ]
 
 SITES = ("bielefeld", "heidelberg")
 RUN = f"load-{uuid.uuid4().hex[:6]}"
-#: Seconds the fifty flows may take here (2 shared cores); they take far less when idle.
-FLOWS_WITHIN = 240.0
+#: Seconds after which a flow still going counts as hung: 2 shared cores and one SQLite Prefect
+#: database take 2-4 minutes for the fifty; this bound only tells a hang from a slow machine.
+FLOWS_WITHIN = 600.0
 #: Seconds threads get to end once their work is done (Prefect's own workers drain).
 SETTLE_WITHIN = 60.0
 
