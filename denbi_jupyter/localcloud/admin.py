@@ -53,6 +53,16 @@ def _refused() -> JSONResponse:
     return JSONResponse({"error": "/_admin answers loopback clients only"}, status_code=403)
 
 
+async def _json_body(request: Request) -> tuple[Any, Response | None]:
+    """The request's JSON body, or the answer that refuses it (403 off loopback, 400 not JSON)."""
+    if not _from_loopback(request):
+        return None, _refused()
+    try:
+        return await request.json(), None
+    except ValueError:
+        return None, JSONResponse({"error": "the body must be JSON"}, status_code=400)
+
+
 def build_router(cloud: CloudState) -> APIRouter:
     """The ``/_admin`` endpoints of ``cloud`` (mount them at ``/_admin``)."""
     router = APIRouter()
@@ -65,12 +75,9 @@ def build_router(cloud: CloudState) -> APIRouter:
 
     @router.post("/faults")
     async def add_faults(request: Request) -> Response:
-        if not _from_loopback(request):
-            return _refused()
-        try:
-            data: Any = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        data, refusal = await _json_body(request)
+        if refusal is not None:
+            return refusal
         try:
             rules = cloud.faults.add(data)
         except (ValueError, TypeError) as exc:
@@ -121,12 +128,9 @@ def _image_limit_routes(router: APIRouter, cloud: CloudState) -> None:
 
     @router.post("/image-limits")
     async def change_limits(request: Request) -> Response:
-        if not _from_loopback(request):
-            return _refused()
-        try:
-            data: Any = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        data, refusal = await _json_body(request)
+        if refusal is not None:
+            return refusal
         try:
             if not isinstance(data, dict):
                 raise ValueError("the body must be a JSON object")
@@ -186,12 +190,9 @@ def _token_routes(router: APIRouter, cloud: CloudState) -> None:
 
     @router.post("/tokens")
     async def change_tokens(request: Request) -> Response:
-        if not _from_loopback(request):
-            return _refused()
-        try:
-            data: Any = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        data, refusal = await _json_body(request)
+        if refusal is not None:
+            return refusal
         try:
             lifetime, ending = _token_change(data)
             sites = _limit_sites(cloud, data)

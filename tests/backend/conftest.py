@@ -12,35 +12,20 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from denbi_jupyter.prefect_server import process_alive, stop_process_group
+from tests.support.waiting import until as until  # test_one_backend imports it from here
 
-T = TypeVar("T")
 SITE = "bielefeld"
 SCRIPT = Path(sys.executable).with_name("denbi-jupyter")
-
-
-def until(what: str, check: Callable[[], T | None], *, timeout_s: float) -> T:
-    """Poll ``check`` (short waits, against a deadline) until it returns something."""
-    pause = threading.Event()
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        pause.wait(0.25)
 
 
 @dataclass(frozen=True)

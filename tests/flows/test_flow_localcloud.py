@@ -7,9 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
-import openstack
 import pytest
-import yaml
 from openstack.connection import Connection
 
 from denbi_jupyter.cloud.protocol import CloudClient
@@ -31,6 +29,7 @@ from flows.boot import boot_server
 from flows.delete import delete_snapshots
 from flows.snapshot import create_snapshot
 from tests.flows.harness import LocalEnv
+from tests.support.sdk import sdk_connection
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -48,18 +47,11 @@ def _unique(prefix: str) -> str:
     return f"{RUN}-{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-@contextlib.contextmanager
-def _sdk(site_clients: LocalEnv, *, project: str | None = None) -> Iterator[Connection]:
+def _sdk(
+    site_clients: LocalEnv, *, project: str | None = None
+) -> contextlib.AbstractContextManager[Connection]:
     """A plain openstacksdk connection for test set-up and clean-up (not for the code)."""
-    entry = yaml.safe_load(site_clients.clouds_yaml.read_text())["clouds"][SITE]
-    entry.pop("denbi")
-    if project is not None:
-        entry["auth"]["project_name"] = project
-    conn = openstack.connect(**entry)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return sdk_connection(site_clients.clouds_yaml, SITE, project=project)
 
 
 @pytest.fixture(scope="module")

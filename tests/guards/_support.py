@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import openstack
-import yaml
-
-from denbi_jupyter.localcloud.seed_catalog import ADMIN_PROJECT, ADMIN_USER
+from tests.support.sdk import sdk_connection
 
 __all__ = ["RUN", "admin_connection", "image_ids", "server_ids", "unique", "user_connection"]
 
@@ -24,36 +20,16 @@ def unique(prefix: str) -> str:
     return f"{RUN}-{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def _entry(clouds_yaml: Path, site: str) -> dict[str, Any]:
-    entry: dict[str, Any] = yaml.safe_load(clouds_yaml.read_text())["clouds"][site]
-    entry.pop("denbi", None)
-    return entry
-
-
-@contextlib.contextmanager
-def user_connection(clouds_yaml: Path, site: str, *, project: str | None = None) -> Iterator[Any]:
+def user_connection(
+    clouds_yaml: Path, site: str, *, project: str | None = None
+) -> AbstractContextManager[Any]:
     """The seeded user's openstacksdk connection (to ``project``, default the primary one)."""
-    entry = _entry(clouds_yaml, site)
-    if project is not None:
-        entry["auth"]["project_name"] = project
-    conn = openstack.connect(**entry)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return sdk_connection(clouds_yaml, site, project=project)
 
 
-@contextlib.contextmanager
-def admin_connection(clouds_yaml: Path, site: str) -> Iterator[Any]:
+def admin_connection(clouds_yaml: Path, site: str) -> AbstractContextManager[Any]:
     """The local cloud's admin (same password as the seeded user), for what only admins do."""
-    entry = _entry(clouds_yaml, site)
-    entry["auth"]["username"] = ADMIN_USER
-    entry["auth"]["project_name"] = ADMIN_PROJECT
-    conn = openstack.connect(**entry)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return sdk_connection(clouds_yaml, site, admin=True)
 
 
 def image_ids(conn: Any) -> set[str]:

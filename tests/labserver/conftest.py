@@ -8,19 +8,17 @@ a temporary folder (never the user's), on a free port.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from denbi_jupyter.lab import LabSession, start_lab
+from tests.support.waiting import until as until  # test_labserver imports it from here
 
-T = TypeVar("T")
 #: Long enough for a Prefect server to start on a busy two-core machine.
 PREFECT_START_S = 150.0
 
@@ -42,19 +40,6 @@ def status(session: LabSession) -> dict[str, Any]:
     """The ``prefect`` part of ``GET denbi-jupyter/status``."""
     answer: dict[str, Any] = call(session, "denbi-jupyter/status")["prefect"]
     return answer
-
-
-def until(what: str, check: Callable[[], T | None], *, timeout_s: float) -> T:
-    """Poll ``check`` (short waits, against a deadline) until it returns something."""
-    pause = threading.Event()
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        pause.wait(0.25)
 
 
 def wait_ready(session: LabSession) -> list[str]:
