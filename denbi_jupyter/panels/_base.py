@@ -422,13 +422,17 @@ class Panel(w.VBox):  # type: ignore[misc]
             return job
 
         def done(job: Job) -> None:
-            if busy:
-                setattr(self, busy, False)
+            # Busy until ``on_card`` has run (it clears the form or the confirmation): a second
+            # click that lands while the card is built finds the start still in flight.
             card = jobs.add(
                 JobCard(job, describe_result=describe_result, site=site), replacing=pending
             )
-            if on_card is not None:
-                on_card(card)
+            try:
+                if on_card is not None:
+                    on_card(card)
+            finally:
+                if busy:
+                    setattr(self, busy, False)
 
         def failed(exc: BaseException) -> None:
             if busy:

@@ -108,7 +108,11 @@ class CopyForm(Panel):
         self.rows = ()
 
     def start(self) -> None:
-        """Start one copy job per row not already on the target; refuse bad input with words."""
+        """Start one copy job per row not already on the target; refuse bad input with words.
+
+        A second click while the copies start does nothing (instead of saying none is chosen)."""
+        if self.starting:
+            return
         rows: tuple[SiteSnapshot, ...] = self.rows
         target, name = self.target, self.name.strip() if len(self.rows) == 1 else ""
         moving = [row for row in rows if row.site != target]

@@ -127,9 +127,15 @@ class DeleteConfirmation(Panel):
 
     def confirm(self) -> None:
         """Delete the snapshots named in the confirmation, as background jobs, one per site
-        (once: a second click while the first one's jobs start does nothing)."""
+        (once: a second click while the first one's jobs start does nothing).
+
+        ``deleting`` is read first: a start clears the confirmation before it stops being busy,
+        so a click never sees the old confirmation with no start in flight.
+        """
+        if self.deleting:
+            return
         ids = list(self.ids)
-        if not ids or self.deleting:
+        if not ids:
             return
         for site, site_ids in self._by_site(ids).items():
             self._delete_at(site, {i: self.names.get(i, i) for i in site_ids})

@@ -160,7 +160,10 @@ class RelaunchForm(Panel):
             self.servers = []
 
     def launch(self) -> None:
-        """Boot a VM from the form's snapshot, name, flavor and key pair."""
+        """Boot a VM from the form's snapshot, name, flavor and key pair (once: a second click
+        while the boot starts does nothing)."""
+        if self.launching:
+            return
         snapshot: Snapshot | None = self.snapshot
         name = self.name.strip()
         problem = (

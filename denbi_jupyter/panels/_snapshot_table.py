@@ -396,6 +396,11 @@ class SnapshotTable(Panel):
         self.selected = ()
         self.notice_text = ""
 
+    @t.observe("selected")
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        if not change["new"]:  # "Selected N matching …" described a selection that is gone
+            self.notice_text = ""
+
     # --- view ----------------------------------------------------------------------------------
     @t.observe(
         "current", "selected", "loading", "index_state", "index_count", "selecting",

@@ -17,6 +17,7 @@ the key of the project's newest VM, else the first (see
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +119,10 @@ class ImagePanel(Panel):
         probe: Prober | None = None,
         registry: KeyRegistry | None = None,
     ) -> None:
+        #: Renders of the list run one at a time: a trait set in the kernel's thread (a click)
+        #: and a background answer's update would otherwise interleave, and the later-written
+        #: but earlier-read count could say "6 of 7" after the seventh image arrived.
+        self._list_lock = threading.RLock()
         self._probe = probe
         self.registry = registry or KeyRegistry()
         #: The name the panel last put into the name field (it may replace it; the user's not).
@@ -421,6 +426,10 @@ class ImagePanel(Panel):
         self._render_details()
 
     def _render_list(self) -> None:
+        with self._list_lock:
+            self._render_list_now()
+
+    def _render_list_now(self) -> None:
         self._error_box.value = self._error_html()
         self._desktop_choice.set_options(self._with_current(desktop_options(self.catalog)))
         self._os_choice.set_options(os_options(self.catalog, self.os_family))

@@ -365,3 +365,77 @@ def test_each_row_offers_to_copy_its_snapshots_full_id(shared: Shared) -> None:
         assert f'data-copy="{row.snapshot_id}"' in html
         assert 'data-label="Copy ID"' in html and f"{row.snapshot_id[:13]}…" in html
     assert "data-copy" not in panel.table.rows_view._header.children[1].value
+
+
+def _click_again_while_the_card_is_built(
+    jobs: JobList, button: w.Button, monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
+    """The second click of a double click, landing while the first start builds its job card
+    (the moment the start used to stop being busy); the number of such clicks made."""
+    real = jobs.add
+    clicked: list[int] = []
+
+    def add(card: JobCard, **kwargs: Any) -> JobCard:
+        if not clicked:
+            clicked.append(1)
+            button.click()
+        return real(card, **kwargs)
+
+    monkeypatch.setattr(jobs, "add", add)
+    return clicked
+
+
+@JOB_TIMEOUT
+def test_a_double_click_on_delete_deletes_once_in_one_job(
+    fake: FakeCloud, job_shared: Shared, job_runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = loaded(SnapshotPanel(job_shared))
+    panel.ask_delete([snap(panel, "analysis-snap"), snap(panel, "assembly-snap")])
+    before = len(job_runner.jobs)
+    clicked = _click_again_while_the_card_is_built(
+        panel.confirmation._jobs, panel.confirmation._yes, monkeypatch
+    )
+    panel.confirmation._yes.click()
+    wait_until(lambda: panel.confirmation.results, timeout=120, what="delete results")
+    panel.wait_idle()
+    assert clicked == [1]
+    assert len(job_runner.jobs) == before + 1 and len(panel.jobs.cards) == 1
+    assert "2 of 2 deleted" in panel.confirmation._results.value
+    assert not panel.confirmation.ids and not panel.confirmation.deleting
+
+
+@JOB_TIMEOUT
+def test_a_double_click_on_start_vm_boots_one_vm(
+    fake: FakeCloud, job_shared: Shared, job_runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = loaded(SnapshotPanel(job_shared))
+    panel.open_launch(snap(panel, "analysis-snap"))
+    panel.relaunch._name.value = "again-once"
+    before = len(job_runner.jobs)
+    clicked = _click_again_while_the_card_is_built(
+        panel.relaunch._jobs, panel.relaunch._go, monkeypatch
+    )
+    panel.relaunch._go.click()
+    wait_until(lambda: panel.jobs.cards, what="the boot's card")
+    assert panel.jobs.cards[0].job.wait(120)
+    panel.wait_idle()
+    assert clicked == [1]
+    assert len(job_runner.jobs) == before + 1
+    assert [s.name for s in fake.servers.values()].count("again-once") == 1
+    assert panel.relaunch.launch_error == ""
+
+
+@JOB_TIMEOUT
+def test_the_select_all_note_goes_with_the_selection_it_described(
+    fake: FakeCloud, job_shared: Shared
+) -> None:
+    panel = loaded(SnapshotPanel(job_shared))
+    panel.table.select_all_matching()
+    panel.wait_idle()
+    assert panel.table.notice_text.startswith("Selected ")
+    panel.ask_delete(list(panel.table.selected))
+    panel.confirmation._yes.click()
+    wait_until(lambda: panel.confirmation.results, timeout=120, what="delete results")
+    panel.wait_idle()
+    assert panel.table.selected == ()
+    assert panel.table.notice_text == "" and "Selected " not in texts(panel.table)
