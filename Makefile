@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: setup system-deps demo test lint unit browser bench lock clean fuzz load
+.PHONY: setup system-deps demo test test-notebooks lint unit browser bench lock clean fuzz load
 
 setup: $(VENV)/.installed
 
@@ -45,25 +45,34 @@ lint: setup
 	$(BIN)/ruff format --check denbi_jupyter flows openstack_tier tests benchmarks
 	$(BIN)/mypy
 
-# The suite runs in groups, two at a time (most of a test's time is spent waiting on the local
-# cloud, Prefect or a browser, not on a core). Each group is its own pytest session with its own
-# local cloud and Prefect; longest first. tests/package/test_make_groups.py checks that every
-# folder of tests is in exactly one group. A group's output is printed when it is done.
-TEST_GROUPS := reliability security browser panels flows cloud
-group_reliability := tests/reliability
-group_security := tests/security tests/backend tests/guards tests/hostile tests/distributed
+# The suite runs in groups, three at a time (most of a test's time is spent waiting on the
+# local cloud, Prefect or a browser, not on a core), next to the linters and the notebooks. Each
+# group is its own pytest session with its own local cloud and Prefect; longest first; a group's
+# output is printed when it is done. The fault matrix runs in two groups; each records its cells
+# in MATRIX_RECORD and the whole table is printed once all passed. tests/package/
+# test_make_groups.py checks that every file of tests is in exactly one group.
+TEST_GROUPS := browser security matrix1 backend matrix2 flows panels cloud
 group_browser := tests/browser tests/journey tests/labserver tests/package
-group_panels := tests/panels tests/jobs
+group_security := tests/security tests/hostile
+group_matrix1 := tests/reliability/test_matrix_kill_rerun.py tests/reliability/test_matrix_policy.py tests/reliability/test_matrix_copy.py tests/reliability/test_matrix_retention.py
+group_backend := tests/backend tests/guards tests/distributed
+group_matrix2 := tests/reliability/test_matrix_record.py tests/reliability/test_matrix_boot.py tests/reliability/test_matrix_snapshot.py tests/reliability/test_matrix_servers.py tests/reliability/test_matrix_delete.py tests/reliability/test_matrix_keypairs.py
 group_flows := tests/flows tests/cli tests/contract
+group_panels := tests/panels tests/jobs
 group_cloud := tests/localcloud tests/cloud tests/connect tests/openstack_tier
 
-test: setup system-deps lint
-	$(MAKE) --no-print-directory -j2 -k --output-sync=target $(addprefix test-group-,$(TEST_GROUPS))
-	DENBI_JUPYTER_PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax notebooks
+test: setup system-deps
+	@record=$$(mktemp -d) && trap 'rm -rf "$$record"' EXIT && \
+	MATRIX_RECORD=$$record $(MAKE) --no-print-directory -j3 -k --output-sync=target \
+	  lint $(addprefix test-group-,$(TEST_GROUPS)) test-notebooks && \
+	$(BIN)/python -m tests.reliability.matrix "$$record"
 
 test-group-%: setup
 	@echo "== test group $*: $(group_$*)"
 	$(BIN)/python -m pytest -m 'not load' $(group_$*)
+
+test-notebooks: setup
+	DENBI_JUPYTER_PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax notebooks
 
 # 50 flows at once over both sites, in a kernel and on a work pool, then the keystroke latency.
 load: setup

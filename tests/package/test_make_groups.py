@@ -1,7 +1,7 @@
-"""`make test` runs the suite in groups (Makefile ``TEST_GROUPS``): no folder of tests is left out.
+"""`make test` runs the suite in groups (Makefile ``TEST_GROUPS``): no file of tests is left out.
 
-A folder missing from every group would silently never run in CI; one in two groups would run
-twice. ``tests/load`` is run by ``make load`` instead.
+A group lists folders and files. A test file in no group would silently never run in CI; one
+in two groups would run twice. ``tests/load`` is run by ``make load`` instead.
 """
 
 from __future__ import annotations
@@ -26,13 +26,23 @@ def _groups() -> dict[str, list[str]]:
     return groups
 
 
-def _folders_with_tests() -> set[str]:
-    return {str(path.parent.relative_to(ROOT)) for path in (ROOT / "tests").rglob("test_*.py")}
+def _test_files(entry: str) -> list[str]:
+    """The test files a group's entry stands for (a folder: every ``test_*.py`` below it)."""
+    path = ROOT / entry
+    assert path.exists(), f"{entry} is in a group but does not exist"
+    found = [path] if path.is_file() else sorted(path.rglob("test_*.py"))
+    return [str(file.relative_to(ROOT)) for file in found]
 
 
-def test_every_folder_of_tests_is_in_exactly_one_group() -> None:
-    listed = [folder for folders in _groups().values() for folder in folders]
-    twice = sorted({folder for folder in listed if listed.count(folder) > 1})
+def _all_test_files() -> set[str]:
+    return {str(path.relative_to(ROOT)) for path in (ROOT / "tests").rglob("test_*.py")}
+
+
+def test_every_file_of_tests_is_in_exactly_one_group() -> None:
+    listed = [file for entries in _groups().values() for e in entries for file in _test_files(e)]
+    twice = sorted({file for file in listed if listed.count(file) > 1})
     assert twice == []
-    assert set(listed) == _folders_with_tests() - OTHER_TARGETS
-    assert _folders_with_tests() >= OTHER_TARGETS
+    others = {file for folder in OTHER_TARGETS for file in _test_files(folder)}
+    assert others, OTHER_TARGETS
+    assert sorted(_all_test_files() - others - set(listed)) == []
+    assert set(listed) <= _all_test_files() - others

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,7 @@ from tests.flows.harness import (  # noqa: F401  (fixtures)
     site_clients,
 )
 from tests.reliability._cells import matrix, matrix_env  # noqa: F401  (fixtures)
-from tests.reliability.matrix import CELLS, Cell, cell, render_table
+from tests.reliability.matrix import CELLS, RECORD_ENV, Cell, cell, record_cells, render_table
 
 MatrixCell = Callable[[str, str], AbstractContextManager[Cell]]
 
@@ -32,10 +34,13 @@ def matrix_cell(local_cloud: LocalCloud) -> Iterator[MatrixCell]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the fault matrix after the run (when any cell ran)."""
+    """Print the fault matrix after the run (when any cell ran); record it for ``make test``."""
     lines = render_table(CELLS)
     if not lines:
         return
+    folder = os.environ.get(RECORD_ENV)
+    if folder:
+        record_cells(CELLS, Path(folder))
     terminalreporter.section("fault matrix")
     for line in lines:
         terminalreporter.write_line(line)

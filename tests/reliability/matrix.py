@@ -4,17 +4,38 @@ A test opens a cell with :func:`cell` (through the ``matrix_cell`` fixture): the
 flow under the fault and asserts what the cell promises. The cell counts the faults the local
 cloud fired while it was open (the ``fired`` counts of ``GET /_admin/faults``, plus any
 ``injected`` the block reports itself, e.g. a SIGKILL) and whether the block passed.
+
+``make test`` runs the matrix in two pytest sessions: each one writes its cells into the
+folder named by ``MATRIX_RECORD`` (:func:`record_cells`), and ``python -m
+tests.reliability.matrix FOLDER`` prints the table of them all (exit 1 when a cell failed
+or none was recorded).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import httpx
 
-__all__ = ["CELLS", "Cell", "cell", "fired_faults", "render_table"]
+__all__ = [
+    "CELLS",
+    "RECORD_ENV",
+    "Cell",
+    "cell",
+    "fired_faults",
+    "read_cells",
+    "record_cells",
+    "render_table",
+]
+
+#: The environment variable naming the folder where each session records its cells.
+RECORD_ENV = "MATRIX_RECORD"
 
 
 @dataclass
@@ -98,3 +119,33 @@ def render_table(cells: list[Cell]) -> list[str]:
     )
     lines.extend(f"FAILED {c.flow} × {c.fault}: {c.detail}" for c in cells if not c.passed)
     return lines
+
+
+def record_cells(cells: list[Cell], folder: Path) -> Path:
+    """Write ``cells`` as JSON into ``folder`` (one file per session); the file written."""
+    path = folder / f"cells-{os.getpid()}.json"
+    path.write_text(json.dumps([asdict(c) for c in cells]), encoding="utf-8")
+    return path
+
+
+def read_cells(folder: Path) -> list[Cell]:
+    """Every cell the sessions recorded in ``folder``, session by session."""
+    return [
+        Cell(**entry)
+        for path in sorted(folder.glob("cells-*.json"))
+        for entry in json.loads(path.read_text(encoding="utf-8"))
+    ]
+
+
+def main(argv: list[str]) -> int:
+    """Print the table of the cells recorded in the folder ``argv[0]``; 1 if any failed."""
+    cells = read_cells(Path(argv[0]))
+    if not cells:
+        print(f"fault matrix: no cells recorded in {argv[0]}", file=sys.stderr)
+        return 1
+    print("\n".join(render_table(cells)))
+    return 0 if all(c.passed for c in cells) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
