@@ -41,11 +41,19 @@ from denbi_jupyter.cloud.rules.copy import (
     sort_copies,
     unique_name,
 )
-from denbi_jupyter.errors import DenbiError, NotFoundError, OperationFailedError, UserInputError
+from denbi_jupyter.errors import (
+    CloudUnavailableError,
+    DenbiError,
+    NotFoundError,
+    OperationFailedError,
+    UserInputError,
+)
 from flows import _tasks as tasks
 from flows._copy_data import HashingPipe, StreamAborted, spool
+from flows._polling import LANDING_WINDOW_S, await_landing, unanswered
 from flows._progress import current_flow_run_id, job_flow, report, run_logger
 from flows._retry import idempotent, once
+from flows._waiters import SYSTEM_CLOCK, Backoff
 
 __all__ = ["copy_image"]
 
@@ -91,6 +99,38 @@ def _desktop_twin(
 @once(name="create-image-record")
 def _create_record(client: CloudClient, body: dict[str, object]) -> ImageRecord:
     return client.create_image_record(body)
+
+
+#: Looks for a create whose answer was lost: soon at first, then every 2 s.
+_LANDING_BACKOFF = Backoff(first=0.25, factor=1.5, cap=2.0)
+
+
+def _create_or_find(target: CloudClient, body: dict[str, object], mark: str) -> ImageRecord:
+    """Create the target record; after a lost answer, look for it by the copy's mark for a
+    while (Glance may act on a create it got after we gave up) and go on with it, so that no
+    record lands behind the flow's back where a run again would not see it."""
+    try:
+        return _create_record(target, body)
+    except CloudUnavailableError as exc:
+        if not unanswered(exc):
+            raise
+        name = body.get("name")
+        run_logger().warning(
+            "Creating %r got no answer (%s); looking whether it was made", name, exc
+        )
+        report(None, f"Glance did not confirm {name!r}; looking whether it was made")
+
+        def landed() -> ImageRecord | None:
+            fresh = [c for c in target.find_copies(mark) if c.name == name and c.status == "queued"]
+            return fresh[0] if len(fresh) == 1 else None
+
+        made = await_landing(
+            landed, window_s=LANDING_WINDOW_S, clock=SYSTEM_CLOCK, backoff=_LANDING_BACKOFF
+        )
+        if made is None:
+            raise
+        run_logger().info("Glance made image %s after all; copying into it", made.id)
+        return made
 
 
 def _progress(done: int, total: int | None) -> None:
@@ -157,9 +197,10 @@ def _copy_data(
     record: ImageRecord,
     body: dict[str, object],
     site: str,
+    mark: str,
 ) -> ImageRecord:
     """Create the target record, stream and verify; on failure delete it and raise."""
-    made = _create_record(target, body)
+    made = _create_or_find(target, body, mark)
     label = f"Copying {record.name!r} ({record.id}) from {site} to {target.site.name} failed"
     try:
         digest = _transfer(source, target, record, made.id, site)
@@ -277,7 +318,7 @@ def copy_image(site: str, image_id: str, target_site: str, name: str | None = No
         source, name=_target_name(target, source, name), mark=mark, desktop_source_id=twin_id
     )
     report(_DATA_START, f"Creating {body['name']!r} on {target_site}")
-    copy = _copy_data(source_client, target, source, body, site)
+    copy = _copy_data(source_client, target, source, body, site, mark)
     report(1.0, f"{copy.name!r} is active on {target_site}, sha512 checked")
     return _result(
         site, target_site, source, copy, reused=False, replaced=bool(partial), warnings=warnings
