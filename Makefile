@@ -45,13 +45,13 @@ lint: setup
 	$(BIN)/ruff format --check denbi_jupyter flows openstack_tier tests benchmarks
 	$(BIN)/mypy
 
-# The suite runs in groups, three at a time (most of a test's time is spent waiting on the
+# The suite runs in groups, two at a time (most of a test's time is spent waiting on the
 # local cloud, Prefect or a browser, not on a core), next to the linters and the notebooks. Each
 # group is its own pytest session with its own local cloud and Prefect; longest first; a group's
 # output is printed when it is done. The fault matrix runs in two groups; each records its cells
 # in MATRIX_RECORD and the whole table is printed once all passed. tests/package/
 # test_make_groups.py checks that every file of tests is in exactly one group.
-TEST_GROUPS := browser security matrix1 backend matrix2 flows panels cloud
+TEST_GROUPS := matrix1 browser security backend matrix2 flows panels cloud
 group_browser := tests/browser tests/journey tests/labserver tests/package
 group_security := tests/security tests/hostile
 group_matrix1 := tests/reliability/test_matrix_kill_rerun.py tests/reliability/test_matrix_policy.py tests/reliability/test_matrix_copy.py tests/reliability/test_matrix_retention.py
@@ -63,7 +63,7 @@ group_cloud := tests/localcloud tests/cloud tests/connect tests/openstack_tier
 
 test: setup system-deps
 	@record=$$(mktemp -d) && trap 'rm -rf "$$record"' EXIT && \
-	MATRIX_RECORD=$$record $(MAKE) --no-print-directory -j3 -k --output-sync=target \
+	MATRIX_RECORD=$$record $(MAKE) --no-print-directory -j2 -k --output-sync=target \
 	  lint $(addprefix test-group-,$(TEST_GROUPS)) test-notebooks && \
 	$(BIN)/python -m tests.reliability.matrix "$$record"
 

@@ -48,7 +48,7 @@ RUN = f"mx-kill-{uuid.uuid4().hex[:6]}"
 FLAVOR = "de.NBI tiny"
 UBUNTU = "Ubuntu-22.04 de.NBI (2026-05-01)"
 #: Longest wait for a step to show, and for a command to end.
-STEP_S, COMMAND_S = 60.0, 180.0
+STEP_S, COMMAND_S = 120.0, 240.0
 #: How long the "after done" hold keeps the process in its request.
 HOLD_S = 4.0
 STEPS = ("after request", "while waiting", "after done")
