@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from denbi_jupyter._serving import StopsOnExit, wait_until_answering
+from denbi_jupyter.prefect_db import seed_database
 
 __all__ = [
     "PrefectLaunch",
@@ -125,11 +126,14 @@ def spawn_prefect(
 ) -> subprocess.Popen[bytes]:
     """Start ``prefect server start`` for ``launch`` in its own session; return at once.
 
+    A new home gets the prepared empty database first (:mod:`denbi_jupyter.prefect_db`).
+
     Args:
         launch: What to serve.
         log_file: Where the server's output goes (appended); discarded if None.
     """
     launch.home.mkdir(parents=True, exist_ok=True)
+    seed_database(launch.home)
     output = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115
     try:
         return subprocess.Popen(

@@ -26,7 +26,9 @@ from tests.backend.conftest import SITE, User, alive, boot_vms, prefect_servers,
 from tests.labserver.conftest import lab, status
 
 RUN = f"backend-{uuid.uuid4().hex[:6]}"
-COMMANDS = 20
+#: ``make test`` starts 8 commands at once (two snapshots per VM, all racing to start the one
+#: server); ``make load`` the issue's 20 (five per VM), which take minutes on 2 cores.
+COMMANDS = (pytest.param(8, id="8"), pytest.param(20, id="20", marks=pytest.mark.load))
 VMS = 4
 #: Seconds after which a detached run still going counts as hung (20 snapshots on 2 shared cores
 #: next to other test sessions take minutes; the bound only tells a hang from a slow machine).
@@ -43,12 +45,19 @@ def _snapshot(
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def vms(client: CloudClient) -> list[str]:
+    """The module's VMs to snapshot, ACTIVE."""
+    return boot_vms(client, [f"{RUN}-vm{i}" for i in range(VMS)])
+
+
 @pytest.mark.timeout(900)
-def test_twenty_concurrent_no_wait_commands_share_one_server_and_make_one_snapshot_each(
-    user: User, client: CloudClient
+@pytest.mark.parametrize("commands", COMMANDS)
+def test_concurrent_no_wait_commands_share_one_server_and_make_one_snapshot_each(
+    user: User, client: CloudClient, vms: list[str], commands: int
 ) -> None:
-    vms = boot_vms(client, [f"{RUN}-vm{i}" for i in range(VMS)])
-    requests = [(vms[i % VMS], f"{RUN}-snap{i:02d}") for i in range(COMMANDS)]
+    requests = [(vms[i % VMS], f"{RUN}-snap{commands}-{i:02d}") for i in range(commands)]
+    server_before = user.record()
     began = time.monotonic()
     started = [
         user.cli("snapshot", "create", "--site", SITE, "--server", vm, f"--name={name}",
@@ -56,7 +65,7 @@ def test_twenty_concurrent_no_wait_commands_share_one_server_and_make_one_snapsh
         for vm, name in requests
     ]  # fmt: skip
     answers = [process.communicate(timeout=240) for process in started]
-    assert [process.returncode for process in started] == [0] * COMMANDS, answers
+    assert [process.returncode for process in started] == [0] * commands, answers
     detached = [json.loads(out) for out, _err in answers]
     assert all(info["started"] for info in detached)
 
@@ -70,14 +79,19 @@ def test_twenty_concurrent_no_wait_commands_share_one_server_and_make_one_snapsh
         assert [(image.name, image.status) for image in images] == [(name, "active")], log
         assert f'"image_id": "{images[0].id}"' in log
     assert not [log for log in logs if "ephemeral" in log.lower()]
-    assert sum(STARTED_NOTE in log for log in logs) == 1, "one command started the server"
+    started_server = sum(STARTED_NOTE in log for log in logs)
+    if server_before is None:
+        assert started_server == 1, "one command started the server"
+    else:
+        assert started_server == 0, "the commands used the running server"
     record = user.record()
     assert record is not None and record["started_by"] == "cli" and record["owner_pid"] == 0
+    assert server_before in (None, record), "the running server was replaced"
     assert prefect_servers(user.root) == [record["pid"]], "exactly one Prefect server runs"
     assert lease_free(user.state_dir), "the ended commands hold no lease"
     server_log = (user.state_dir / "server.log").read_text()
     busy = server_log.count("Encountered retryable exception in request")
-    print(f"\n{COMMANDS} --no-wait commands: {COMMANDS} snapshots, 1 Prefect server, "
+    print(f"\n{commands} --no-wait commands: {commands} snapshots, 1 Prefect server, "
           f"{time.monotonic() - began:.0f} s, {busy} SQLite-busy 503 answers")  # fmt: skip
 
 

@@ -258,7 +258,7 @@ class TokenWatch:
 
 #: Folders a wide search never enters: other sessions' and tools' own, and package caches.
 PRUNED = frozenset(
-    {".git", ".venv", "node_modules", ".npm", "pip", "ms-playwright", ".pyenv", ".claude",
+    {".git", ".venv", "node_modules", ".npm", "pip", "uv", "ms-playwright", ".pyenv", ".claude",
      ".rustup", ".cargo", "site-packages", "__pycache__"}
 )  # fmt: skip
 

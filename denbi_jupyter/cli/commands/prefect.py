@@ -1,24 +1,26 @@
-"""``denbi-jupyter prefect status|stop``: the user's one Prefect server.
+"""``denbi-jupyter prefect status|stop|prepare``: the user's one Prefect server.
 
 Commands, their ``--no-wait`` runs and the lab share one Prefect server per user (see
 :mod:`denbi_jupyter.user_prefect`). A server a command started stays up for the next ones;
 ``stop`` stops it when nothing uses it (no command or lab holds a lease), or with ``--force``.
 ``status`` says where it is; neither prints anything secret (a ``PREFECT_API_URL`` is shown
-without user info or query).
+without user info or query). ``prepare`` migrates an empty Prefect database once, so that
+every later first start of a Prefect server (a new lab, the demo) skips that step.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import time
 from typing import Any
 
 from denbi_jupyter._urls import public_url
 from denbi_jupyter.cli._output import add_command, add_json_flag, emit_json
-from denbi_jupyter.errors import ConflictError
+from denbi_jupyter.errors import ConflictError, OperationFailedError
 
-__all__ = ["register", "run_status", "run_stop", "server_status"]
+__all__ = ["register", "run_prepare", "run_status", "run_stop", "server_status"]
 
 
 def server_status() -> dict[str, Any]:
@@ -107,8 +109,27 @@ def run_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_prepare(args: argparse.Namespace) -> int:
+    """Migrate the empty Prefect database new Prefect homes start from (once per version)."""
+    from denbi_jupyter.prefect_db import prepare_template
+
+    began = time.monotonic()
+    try:
+        path, made = prepare_template()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        raise OperationFailedError(f"Could not prepare the Prefect database: {exc}") from None
+    seconds = round(time.monotonic() - began, 1)
+    if args.json:
+        emit_json({"template": str(path), "made": made, "seconds": seconds})
+    elif made:
+        print(f"Prepared the empty Prefect database in {seconds} s: {path}")
+    else:
+        print(f"The empty Prefect database is ready: {path}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    """Add the ``prefect`` subcommand (``status``, ``stop``)."""
+    """Add the ``prefect`` subcommand (``status``, ``stop``, ``prepare``)."""
     parser = subparsers.add_parser(
         "prefect",
         help="status of your Prefect server, or stop it",
@@ -125,3 +146,10 @@ def register(subparsers: Any) -> None:
         "--force", action="store_true", help="stop it even while commands or a lab use it"
     )
     add_json_flag(stop)
+    prepare = add_command(
+        actions,
+        "prepare",
+        run_prepare,
+        help="migrate an empty Prefect database once, for faster first starts",
+    )
+    add_json_flag(prepare)
