@@ -10,7 +10,6 @@ such as "Create a snapshot"). Converted keys are saved in the kernel's folder, t
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import ipywidgets as w
@@ -21,12 +20,6 @@ from denbi_jupyter.panels._html import Tone, notice
 from denbi_jupyter.panels.cloud_panel import TAB_TITLES
 
 __all__ = ["TABS", "current_panel", "focus", "show"]
-
-# This kernel exists for the panel, and its first click waits for Prefect's import: jsonschema
-# (imported by Prefect) builds rfc3987-syntax's grammar at import time (0.7 s here; upstream
-# python-jsonschema/jsonschema#1428) only to check "iri" formats, which nothing here validates.
-# Without the module jsonschema skips that format checker.
-sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 #: ``focus`` names, by tab of :class:`CloudPanel` (same order as its tab titles).
 TABS: tuple[str, ...] = tuple(title.lower() for title in TAB_TITLES)

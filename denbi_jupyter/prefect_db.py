@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from importlib.metadata import version
@@ -48,16 +47,18 @@ def prepare_template() -> tuple[Path, bool]:
     Raises:
         RuntimeError: ``prefect server database upgrade`` failed (its last output line).
     """
+    from denbi_jupyter.prefect_server import PrefectLaunch, prefect_command  # (it imports this)
+
     target = template_path()
     if target.is_file():
         return target, False
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".making-") as scratch:
-        env = {key: value for key, value in os.environ.items() if key not in _DATABASE_SETTINGS}
-        env.update(PREFECT_HOME=scratch, DO_NOT_TRACK="1")
-        env.pop("PREFECT_API_URL", None)
+        env = PrefectLaunch(home=Path(scratch), port=0).environment(os.environ)
+        for name in _DATABASE_SETTINGS:
+            env.pop(name, None)
         done = subprocess.run(
-            [str(Path(sys.executable).with_name("prefect")), "server", "database", "upgrade", "-y"],
+            [str(prefect_command()), "server", "database", "upgrade", "-y"],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -73,18 +74,19 @@ def prepare_template() -> tuple[Path, bool]:
     return target, True
 
 
-def seed_database(home: Path, environ: Mapping[str, str] | None = None) -> bool:
-    """Copy the template into ``home`` when it has no database yet; whether it did.
+def seed_database(
+    home: Path, environ: Mapping[str, str] | None = None, *, name: str = DATABASE_NAME
+) -> bool:
+    """Copy the template into ``home`` (as ``name``) when it has no database yet; whether it did.
 
     Nothing happens when ``home`` already has a database, no template exists, or the
     environment points Prefect at another database.
     """
     env = os.environ if environ is None else environ
-    database = home / DATABASE_NAME
+    database = home / name
     template = template_path(env)
-    if any(env.get(name) for name in _DATABASE_SETTINGS) or database.exists():
-        return False
-    if not template.is_file():
+    elsewhere = any(env.get(name) for name in _DATABASE_SETTINGS)
+    if elsewhere or database.exists() or not template.is_file():
         return False
     home.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=home, prefix=".seed-", delete=False) as scratch:

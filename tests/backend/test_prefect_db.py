@@ -1,7 +1,7 @@
 """New Prefect homes start from the prepared empty database (``denbi-jupyter prefect prepare``).
 
-Real ``prefect server database upgrade`` and a real server on a seeded home; the template in a
-cache folder of the test's own.
+Real ``denbi-jupyter prefect prepare`` on the user's cache (``make setup`` made the template) and
+a real server on a home seeded from a marked copy of it in a cache folder of the test's own.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,16 +19,10 @@ import pytest
 
 from denbi_jupyter.prefect_db import DATABASE_NAME, seed_database, template_path
 from denbi_jupyter.prefect_server import PrefectServer, api_answers
+from denbi_jupyter.user_prefect import free_port
 
 #: Written into the test's template: the seeded home's database must carry it.
 MARK = 4242
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _prepare(cache: Path) -> dict[str, object]:
@@ -55,24 +49,27 @@ def _env(cache: Path) -> dict[str, str]:
 def test_prepare_once_then_a_new_home_starts_from_the_template(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = tmp_path / "cache"
-    first = _prepare(cache)
-    assert first["made"] is True
-    template = template_path({"XDG_CACHE_HOME": str(cache)})
+    real_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    first = _prepare(real_cache)  # made by make setup (then a no-op) or now
+    template = template_path({"XDG_CACHE_HOME": str(real_cache)})
     assert first["template"] == str(template) and template.is_file()
-    assert _prepare(cache)["made"] is False, "the second prepare reuses the template"
+    assert _prepare(real_cache)["made"] is False, "the second prepare reuses the template"
 
-    with contextlib.closing(sqlite3.connect(template)) as db:  # a mark only copies carry
+    cache = tmp_path / "cache"  # a copy of it carries a mark only seeded homes get
+    mine = template_path({"XDG_CACHE_HOME": str(cache)})
+    mine.parent.mkdir(parents=True)
+    shutil.copyfile(template, mine)
+    with contextlib.closing(sqlite3.connect(mine)) as db:
         db.execute(f"PRAGMA user_version = {MARK}")
-    before = template.read_bytes()
+    before = mine.read_bytes()
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     home = tmp_path / "home"
-    with PrefectServer(port=_free_port(), home=home) as server:
+    with PrefectServer(port=free_port(), home=home) as server:
         assert api_answers(server.api_url)
     with contextlib.closing(sqlite3.connect(home / DATABASE_NAME)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (MARK,), "not seeded"
         assert db.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)
-    assert template.read_bytes() == before, "the server wrote to its copy, not the template"
+    assert mine.read_bytes() == before, "the server wrote to its copy, not the template"
 
 
 def test_a_home_with_a_database_or_another_database_is_left_alone(tmp_path: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from denbi_jupyter.cloud import open_site
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from denbi_jupyter.prefect_server import PrefectServer, prefect_command, stop_process_group
+from denbi_jupyter.user_prefect import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL = "denbi-process"
@@ -96,13 +96,6 @@ class TeamPrefect:
             assert answer.status_code < 300, answer.text
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _environment(server: PrefectServer, clouds_yaml: Path, home: Path) -> dict[str, str]:
     env = {
         **os.environ,
@@ -128,7 +121,7 @@ def team_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamPrefe
     with contextlib.ExitStack() as stack:
         stack.callback(cloud.stop)
         clouds_yaml = cloud.write_clouds_yaml(base / "clouds.yaml")
-        server = PrefectServer(port=_free_port(), home=base / "server")
+        server = PrefectServer(port=free_port(), home=base / "server")
         with pytest.MonkeyPatch.context() as patch:  # only the triggered runs, no schedules
             patch.setenv("PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED", "false")
             server.start()

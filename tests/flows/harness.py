@@ -1,8 +1,9 @@
 """Shared fixtures of the flow, jobs and CLI tests (imported by their conftest files).
 
 * ``prefect_harness`` (session): one ``prefect_test_harness`` (a temporary Prefect API with a
-  SQLite database) for the whole run. It is imported by three conftest files, which makes
-  three fixture definitions; a reference count makes them share one harness.
+  SQLite database, started from the prepared empty one) for the whole run. It is imported by
+  three conftest files, which makes three fixture definitions; a reference count makes them
+  share one harness.
 * ``local_env`` (function): the local cloud's clouds.yaml in ``OS_CLIENT_CONFIG_FILE`` (what
   ``open_site`` and the console script read), with the site clients cached per session so
   Keystone is asked once per site.
@@ -14,16 +15,19 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
 
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.localcloud import LocalCloud
+from denbi_jupyter.prefect_db import seed_database
 from flows import flow_settings, use_clients
 from tests.support.fake_cloud import FakeCloud
 from tests.support.faults import fault_rules
@@ -37,6 +41,13 @@ __all__ = [
     "prefect_harness",
     "site_clients",
 ]
+
+
+def _seeded_scratch() -> str:
+    """The harness's database folder, with the prepared empty database in it (no migration)."""
+    scratch = tempfile.mkdtemp(prefix="prefect-harness-")
+    seed_database(Path(scratch), name=_HARNESS_DATABASE)
+    return scratch
 
 
 class _SharedHarness:
@@ -55,7 +66,8 @@ class _SharedHarness:
                 stack = contextlib.ExitStack()
                 # Heartbeats and telemetry off, for the test server too.
                 stack.enter_context(flow_settings())
-                stack.enter_context(prefect_test_harness(server_startup_timeout=120))
+                with mock.patch("prefect.testing.utilities.mkdtemp", _seeded_scratch):
+                    stack.enter_context(prefect_test_harness(server_startup_timeout=120))
                 self._stack = stack
             self._users += 1
 
@@ -68,6 +80,8 @@ class _SharedHarness:
 
 
 _HARNESS = _SharedHarness()
+#: The file ``prefect_test_harness`` keeps its database in, in the folder it makes.
+_HARNESS_DATABASE = "prefect-test.db"
 
 
 @pytest.fixture(scope="session")

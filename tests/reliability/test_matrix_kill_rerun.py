@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.rules.copy import copied_from_mark
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
 from denbi_jupyter.prefect_server import PrefectServer
+from denbi_jupyter.user_prefect import free_port
 from tests.reliability.conftest import MatrixCell
 
 SITE, TARGET = "bielefeld", "heidelberg"
@@ -74,13 +74,6 @@ class Rig:
         return answer.json() if answer.content else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     """A local cloud (steps of about a second), a Prefect server, the commands' environment."""
@@ -89,7 +82,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     with contextlib.ExitStack() as stack:
         cloud = stack.enter_context(LocalCloud(LocalCloudConfig(timings=timings, ssh=False)))
         clouds_yaml = cloud.write_clouds_yaml(base / "clouds.yaml")
-        server = stack.enter_context(PrefectServer(port=_free_port(), home=base / "prefect"))
+        server = stack.enter_context(PrefectServer(port=free_port(), home=base / "prefect"))
         env = {
             **os.environ,
             "OS_CLIENT_CONFIG_FILE": str(clouds_yaml),
