@@ -2,7 +2,7 @@
 
 The real console command runs as a subprocess in its own session against a local cloud of
 this module (slower timings than the session's, so every step lasts long enough to be seen)
-and a Prefect server started once for the module. The test watches the cloud (listing
+and the session's Prefect API (the test harness's server). The test watches the cloud (listing
 requests only) and kills the process group with SIGKILL at a step:
 
 * **after request**: what the command asked for exists in the cloud (the server, the
@@ -39,8 +39,6 @@ from denbi_jupyter.cloud import open_site
 from denbi_jupyter.cloud.protocol import CloudClient
 from denbi_jupyter.cloud.rules.copy import copied_from_mark
 from denbi_jupyter.localcloud import LocalCloud, LocalCloudConfig, Timings
-from denbi_jupyter.prefect_server import PrefectServer
-from denbi_jupyter.user_prefect import free_port
 from tests.reliability.conftest import MatrixCell
 
 SITE, TARGET = "bielefeld", "heidelberg"
@@ -75,18 +73,22 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """A local cloud (steps of about a second), a Prefect server, the commands' environment."""
+def rig(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Rig]:
+    """A local cloud (steps of about a second), the commands' environment on the session's
+    Prefect API (the test harness's server, which the rest of the matrix runs on too)."""
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    assert api_url, "the Prefect test harness sets PREFECT_API_URL"
     base = tmp_path_factory.mktemp("kill")
     timings = Timings(boot=1.2, snapshot=1.5, upload=0.3, delete=0.1, power=0.1, reboot=0.1)
     with contextlib.ExitStack() as stack:
         cloud = stack.enter_context(LocalCloud(LocalCloudConfig(timings=timings, ssh=False)))
         clouds_yaml = cloud.write_clouds_yaml(base / "clouds.yaml")
-        server = stack.enter_context(PrefectServer(port=free_port(), home=base / "prefect"))
         env = {
             **os.environ,
             "OS_CLIENT_CONFIG_FILE": str(clouds_yaml),
-            "PREFECT_API_URL": server.api_url,
+            "PREFECT_API_URL": str(api_url),
             "PREFECT_HOME": str(base / "client"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
