@@ -1,7 +1,7 @@
 """Run cloud calls off the kernel thread and hand their results back to a panel.
 
 A panel never waits for the network: it calls :meth:`Background.submit` with a key ("images",
-"page", "probe"), a blocking call and two callbacks. The call runs on a small thread pool; only
+"page", "probe"), a blocking call and two callbacks. The call runs on a thread pool; only
 the newest submission per key delivers its result, so a slow answer to an old keystroke never
 overwrites a newer one. Failures of the call go to ``on_error``; failures of the callbacks
 themselves go to the panel's :class:`ActivityLog`, where the user sees them.
@@ -186,10 +186,13 @@ class Background:
 
     Args:
         log: Where failing callbacks are reported.
-        max_workers: Threads in the pool.
+        max_workers: Threads in the pool (started only when calls are waiting). The default
+            leaves room for every part of a panel to wait on a site whose Keystone hangs
+            while another site's calls still run: with 4, the snapshot panel's four calls to
+            a hung site held every thread and the next site loaded only when they gave up.
     """
 
-    def __init__(self, log: ActivityLog, *, max_workers: int = 4) -> None:
+    def __init__(self, log: ActivityLog, *, max_workers: int = 32) -> None:
         self.log = log
         #: Names of this pool's threads start with this.
         self.thread_prefix = f"denbi-panel-{next(_POOLS)}"

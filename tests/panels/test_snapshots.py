@@ -282,9 +282,10 @@ def test_a_slow_site_answering_after_a_switch_keeps_the_new_sites_project() -> N
     a, b = two_sites()
     mine = b.add_snapshot("mine-on-B")
     release = threading.Event()
-    shared = site_pair(a, b, open_a=lambda: release.wait(30))  # Keystone on A is slow
+    shared = site_pair(a, b, open_a=lambda: release.wait(120))  # Keystone on A hangs
     panel = SnapshotPanel(shared, site="A")
     panel.site = "B"
+    # B loads while A's calls still wait (within wait_until's 30 s, A's open hangs for 120)
     wait_until(lambda: panel.table.index_state == "loaded" and panel.current is not None, what="B")
     release.set()
     assert panel.wait_idle()
