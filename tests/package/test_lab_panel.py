@@ -10,10 +10,13 @@ import pytest
 
 from denbi_jupyter import lab_panel
 from denbi_jupyter.panels import CloudPanel
+from tests.flows.harness import prefect_harness  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def shown() -> Iterator[None]:
+def shown(prefect_harness: None) -> Iterator[None]:  # noqa: F811  (the fixture imported above)
+    """Close the shown panel after the test. Its warm-up reaches the session's Prefect test
+    harness: without an API it would start an ephemeral server that outlived the session."""
     yield
     panel = lab_panel.current_panel()
     if panel is not None:
