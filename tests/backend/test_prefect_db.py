@@ -25,10 +25,11 @@ from denbi_jupyter.user_prefect import free_port
 MARK = 4242
 
 
-def _prepare(cache: Path) -> dict[str, object]:
+def _prepare() -> dict[str, object]:
+    """``denbi-jupyter prefect prepare --json`` on the user's cache, as a command of its own."""
     done = subprocess.run(
         [sys.executable, "-m", "denbi_jupyter", "prefect", "prepare", "--json"],
-        env=_env(cache),
+        env={k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
         capture_output=True,
         text=True,
         timeout=600,
@@ -39,21 +40,14 @@ def _prepare(cache: Path) -> dict[str, object]:
     return answer
 
 
-def _env(cache: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["XDG_CACHE_HOME"] = str(cache)
-    return env
-
-
 @pytest.mark.timeout(900)
 def test_prepare_once_then_a_new_home_starts_from_the_template(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    first = _prepare(real_cache)  # made by make setup (then a no-op) or now
-    template = template_path({"XDG_CACHE_HOME": str(real_cache)})
+    first = _prepare()  # made by make setup (then a no-op) or now
+    template = template_path()
     assert first["template"] == str(template) and template.is_file()
-    assert _prepare(real_cache)["made"] is False, "the second prepare reuses the template"
+    assert _prepare()["made"] is False, "the second prepare reuses the template"
 
     cache = tmp_path / "cache"  # a copy of it carries a mark only seeded homes get
     mine = template_path({"XDG_CACHE_HOME": str(cache)})
