@@ -34,7 +34,8 @@ def service_of(path: str) -> Service | None:
 
 class _SiteMiddleware:
     """Before each site request: apply injected faults, then run the site's due events; an
-    image download goes out through the data faults' ``send``."""
+    answer goes out through the held answers' ``send`` and an image download through the data
+    faults'."""
 
     def __init__(self, app: ASGIApp, cloud: CloudState) -> None:
         self.app = app
@@ -52,6 +53,7 @@ class _SiteMiddleware:
                 return  # a fault answered
             receive = going_on
             await run_in_threadpool(site.timeline.advance)
+            send = self.cloud.faults.answer_send(scope, send, site=site.name)
             send = self.cloud.faults.data_send(scope, send, site=site.name)
         try:
             await self.app(scope, receive, send)

@@ -7,7 +7,10 @@ expression searched in the full path, e.g. ``/bielefeld/compute/v2.1/servers``);
 left out matches anything. What it does (``kind``):
 
 =================== =====================================================================
-``latency``         wait ``seconds`` before the request goes on (other rules still apply)
+``latency``         wait ``seconds`` before the request goes on (other rules still apply);
+                    with ``answer`` (a regular expression) hold the service's answer instead,
+                    and only when its body matches (``"status":\\s*"ACTIVE"``): the cloud has
+                    done the work, the client has not heard of it yet
 ``late``            read the whole request, hold it ``seconds``, then let the service process
                     it even when the client gave up meanwhile (its ``api_timeout``): a create
                     the API accepted lands late, and the client never hears of it
@@ -33,9 +36,9 @@ left out matches anything. What it does (``kind``):
 =================== =====================================================================
 
 The three image-data kinds match only image data paths (``/v2/images/{id}/file``; a download
-fault only a 200 answer), besides the rule's own matchers. A fault that answers a request with
-a body (``PUT``/``POST``/``PATCH``) reads and drops the body first, so the client gets the
-answer rather than a connection reset.
+fault only a 200 answer), besides the rule's own matchers; a held answer is never image
+data. A fault that answers a request with a body (``PUT``/``POST``/``PATCH``) reads and drops
+the body first, so the client gets the answer rather than a connection reset.
 
 ``count`` limits how often a rule fires (default: always), ``probability`` (default 1) draws
 from the injector's random generator, seeded, so a run with the same requests fires the same
@@ -73,6 +76,7 @@ from denbi_jupyter.localcloud.faults_stream import (
     DATA_PATH,
     Choice,
     DataStream,
+    HeldAnswer,
     drain_body,
     hold_body,
 )
@@ -137,9 +141,11 @@ class FaultRule:
     seconds: float = 0.0
     status: int = 503
     after_bytes: int | None = None
+    answer: str | None = None
     rule_id: int = 0
     fired: int = 0
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _answer: re.Pattern[bytes] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, rule_id: int = 0) -> FaultRule:
@@ -159,6 +165,7 @@ class FaultRule:
             "seconds",
             "status",
             "after_bytes",
+            "answer",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -191,6 +198,7 @@ class FaultRule:
             pattern = re.compile(path) if path is not None else None
         except re.error as exc:
             raise ValueError(f"path is not a valid regular expression: {exc}") from exc
+        answer = _answer_pattern(kind, data.get("answer"))
         method = data.get("method")
         return cls(
             kind=str(kind),
@@ -203,8 +211,10 @@ class FaultRule:
             seconds=float(seconds),
             status=int(status),
             after_bytes=after_bytes,
+            answer=data.get("answer"),
             rule_id=rule_id,
             _pattern=pattern,
+            _answer=answer,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,6 +231,7 @@ class FaultRule:
             "seconds": self.seconds,
             "status": self.status,
             "after_bytes": self.after_bytes,
+            "answer": self.answer,
             "fired": self.fired,
         }
 
@@ -236,6 +247,28 @@ class FaultRule:
             and (self.method is None or self.method == method.upper())
             and (self._pattern is None or self._pattern.search(path) is not None)
         )
+
+    def holds_answer(self, body: bytes) -> bool:
+        """True when this is an answer-holding rule and ``body`` is the answer it waits for."""
+        return self._answer is not None and self._answer.search(body) is not None
+
+
+def _answer_pattern(kind: object, answer: object) -> re.Pattern[bytes] | None:
+    """The compiled ``answer`` of a rule (None without one).
+
+    Raises:
+        ValueError: ``answer`` is not a string, not a regular expression, or not on a latency.
+    """
+    if answer is None:
+        return None
+    if not isinstance(answer, str):
+        raise ValueError(f"answer must be a regular expression (a string), got {answer!r}")
+    if kind != "latency":
+        raise ValueError(f"only a latency rule can hold an answer, not a {kind} rule")
+    try:
+        return re.compile(answer.encode())
+    except re.error as exc:
+        raise ValueError(f"answer is not a valid regular expression: {exc}") from exc
 
 
 #: The image-data kinds and the one method each acts on.
@@ -338,6 +371,7 @@ class FaultInjector:
             for rule in self._rules:
                 if (
                     rule.kind in ANSWER_KINDS
+                    and rule.answer is None
                     and rule.matches(site=site, service=service, method=method, path=path)
                     and self._fire(rule)
                 ):
@@ -410,6 +444,34 @@ class FaultInjector:
             if token and self._on_tokens is not None:
                 self._on_tokens(site, rule.kind.removeprefix("token_"), token)
         return receive
+
+    def answer_send(self, scope: Scope, send: Send, *, site: str) -> Send:
+        """``send`` itself, or when an answer-holding ``latency`` rule matches the request, the
+        wrapper that holds the answer ``seconds`` if its body is the one the rule waits for."""
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if DATA_PATH.search(path) is not None:
+            return send  # image data streams; answers of JSON only are kept whole
+        service = _service(path)
+        with self._lock:
+            rules = [
+                rule
+                for rule in self._rules
+                if rule.answer is not None
+                and rule.matches(site=site, service=service, method=method, path=path)
+            ]
+        if not rules:
+            return send
+
+        async def hold(body: bytes) -> None:
+            with self._lock:
+                rule = next((r for r in rules if r.holds_answer(body) and self._fire(r)), None)
+            if rule is not None:
+                _LOG.warning("fault injection: answer held %.1f s for %s %s", rule.seconds,
+                             method, path)  # fmt: skip
+                await self._sleep(rule.seconds)
+
+        return HeldAnswer(send, hold)
 
     def data_send(self, scope: Scope, send: Send, *, site: str) -> Send:
         """``send`` itself, or for an image download the wrapper through which the

@@ -1,4 +1,5 @@
-"""The image-data faults that change a download while it streams, and body draining.
+"""The image-data faults that change a download while it streams, held answers, and body
+draining.
 
 ``download_cut`` and ``download_corrupt`` (see :mod:`faults`) act on the ASGI messages of a
 successful ``GET /v2/images/{id}/file``: :class:`DataStream` wraps the response's ``send``,
@@ -10,12 +11,12 @@ connection mid-body) or flips one byte (headers, length and ``Content-MD5`` stay
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import Message, Receive, Send
 
-__all__ = ["DATA_PATH", "DataStream", "StreamCut", "drain_body", "hold_body"]
+__all__ = ["DATA_PATH", "DataStream", "HeldAnswer", "StreamCut", "drain_body", "hold_body"]
 
 #: A Glance image data path: ``/{site}/image/v2/images/{id}/file``.
 DATA_PATH = re.compile(r"^/[^/]+/image/v2/images/[^/]+/file/?$")
@@ -110,3 +111,32 @@ class DataStream:
             body = body[:index] + bytes([body[index] ^ 0xFF]) + body[index + 1 :]
             message = {**message, "body": body}
         await self._send(message)
+
+
+class HeldAnswer:
+    """The ``send`` of an answer that a ``latency`` rule with ``answer`` may hold.
+
+    It keeps the response's messages until the body is complete, awaits ``hold(body)`` (which
+    waits when a rule fires for that body), then sends them. Only JSON answers are small
+    enough to keep whole; image data paths never get this wrapper.
+
+    Args:
+        send: The server's ``send``.
+        hold: Called once with the whole body, before anything is sent.
+    """
+
+    def __init__(self, send: Send, hold: Callable[[bytes], Awaitable[None]]) -> None:
+        self._send = send
+        self._hold = hold
+        self._kept: list[Message] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] not in ("http.response.start", "http.response.body"):
+            await self._send(message)
+            return
+        self._kept.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            await self._hold(b"".join(m.get("body", b"") for m in self._kept[1:]))
+            for kept in self._kept:
+                await self._send(kept)
+            self._kept.clear()

@@ -61,6 +61,9 @@ def add(faults: httpx.Client, *rules: dict[str, Any]) -> list[dict[str, Any]]:
         ({"kind": "drop", "service": "volume"}, "service must be one of"),
         ({"kind": "drop", "path": "("}, "path is not a valid regular expression"),
         ({"kind": "drop", "colour": "red"}, "unknown fault rule field(s): colour"),
+        ({"kind": "drop", "answer": "x"}, "only a latency rule can hold an answer"),
+        ({"kind": "latency", "answer": 3}, "answer must be a regular expression"),
+        ({"kind": "latency", "answer": "["}, "answer is not a valid regular expression"),
     ],
 )
 def test_invalid_rules_are_refused_with_a_reason(rule: dict[str, Any], complaint: str) -> None:
@@ -228,6 +231,60 @@ async def _no_body() -> dict[str, Any]:
 
 async def _no_send(_message: MutableMapping[str, Any]) -> None:
     raise AssertionError("a latency fault must not answer")
+
+
+def test_an_answer_hold_waits_only_for_the_answer_it_names_before_sending_it() -> None:
+    events: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        events.append(f"wait {seconds}")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        events.append(f"sent {message['type']} {message.get('body', b'').decode()}".strip())
+
+    injector = FaultInjector(sleep=sleep)
+    injector.add({"kind": "latency", "seconds": 0.4, "path": "/servers/s1$", "count": 1,
+                  "answer": '"status":\\s*"ACTIVE"'})  # fmt: skip
+    scope = {"type": "http", "method": "GET", "path": f"/{SITE}/compute/v2.1/servers/s1"}
+
+    async def answer(status: str) -> None:
+        assert await injector.intercept(dict(scope), _no_body, _no_send, site=SITE) is not None
+        answering = injector.answer_send(dict(scope), send, site=SITE)
+        await answering({"type": "http.response.start", "status": 200, "headers": []})
+        await answering({"type": "http.response.body", "body": b'{"status":', "more_body": True})
+        await answering({"type": "http.response.body", "body": f'"{status}"}}'.encode()})
+
+    for status in ("BUILD", "ACTIVE", "ACTIVE"):
+        asyncio.run(answer(status))
+    body = "sent http.response.body"
+    assert events == [
+        "sent http.response.start", f'{body} {{"status":', f'{body} "BUILD"}}',
+        "wait 0.4", "sent http.response.start", f'{body} {{"status":', f'{body} "ACTIVE"}}',
+        "sent http.response.start", f'{body} {{"status":', f'{body} "ACTIVE"}}',
+    ]  # fmt: skip
+    (rule,) = injector.rules()
+    assert (rule["fired"], rule["count"]) == (1, 0)
+
+
+def test_an_answer_hold_fires_on_the_first_active_answer_of_a_booting_server(
+    faults: httpx.Client, nova: NovaClient
+) -> None:
+    server_id = nova.boot("held-answer")
+    add(faults, {"kind": "latency", "seconds": 0.2, "method": "GET",
+                 "path": f"/servers/{server_id}$", "answer": '"status":\\s*"ACTIVE"',
+                 "count": 1})  # fmt: skip
+    statuses: list[str] = []
+
+    def fired() -> int:
+        (rule,) = faults.get(FAULTS).json()["rules"]
+        count: int = rule["fired"]
+        return count
+
+    while not statuses or statuses[-1] != "ACTIVE":
+        assert fired() == 0, f"held an answer that was not ACTIVE (answers so far: {statuses})"
+        statuses.append(nova.server(server_id)["status"])
+    assert fired() == 1 and "BUILD" in statuses
+    assert nova.server(server_id)["status"] == "ACTIVE" and fired() == 1
 
 
 def test_late_holds_a_create_past_the_clients_timeout_and_then_creates_it(

@@ -9,8 +9,9 @@ requests only) and kills the process group with SIGKILL at a step:
   snapshot image, the copy's record);
 * **while waiting**: the cloud is working on it (the server spawning, the snapshot saving,
   the copy's upload held open);
-* **after done**: the cloud has finished, and the process is held in its next request (a
-  latency rule on the path only it reads), so it has not printed its result.
+* **after done**: the cloud has finished, and the answer that tells the process so is held
+  (a latency rule with ``answer``, in place before the command starts, on a path only the
+  command reads), so it has not printed its result.
 
 Then the same command again must exit 0 and leave exactly one VM / snapshot / verified copy:
 the re-run finds what the killed run made instead of making a second.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,10 +49,13 @@ FLAVOR = "de.NBI tiny"
 UBUNTU = "Ubuntu-22.04 de.NBI (2026-05-01)"
 #: Longest wait for a step to show, and for a command to end.
 STEP_S, COMMAND_S = 120.0, 240.0
-#: How long the "after done" hold keeps the process in its request.
-HOLD_S = 4.0
+#: How long a hold keeps the process in its request: long enough for a loaded machine to see
+#: it fire and kill the process (the kill ends the wait for the process; the cloud's ends later).
+HOLD_S = 30.0
 STEPS = ("after request", "while waiting", "after done")
 MIB = 1024 * 1024
+#: One image's or server's path (the test's own reads are listings, which these never match).
+IMAGE, SERVER = r"/v2/images/[0-9a-f-]{36}", r"/servers/[0-9a-f-]{36}"
 
 
 @dataclass
@@ -149,14 +154,17 @@ def _again(rig: Rig, argv: list[str], label: str) -> dict[str, Any]:
     return result
 
 
-def _hold(rig: Rig, path: str) -> None:
-    """Hold the process's next GET of ``path``; return once it is held."""
-    rule = {"kind": "latency", "method": "GET", "path": path, "seconds": HOLD_S, "count": 1}
-    rig.faults("POST", rule)
-    _until(
-        lambda: any(r["fired"] for r in rig.faults("GET")["rules"]),
-        f"the command's next GET of {path}",
-    )
+def _done_hold(site: str, path: str, status: str, name: str | None = None) -> dict[str, Any]:
+    """A rule holding the first answer to a GET of ``path`` on ``site`` that says ``status``
+    (and ``name``): the cloud has finished, the process has not heard of it."""
+    named = rf'(?=.*"name":\s*"{re.escape(name)}")' if name is not None else ""
+    return {"kind": "latency", "site": site, "method": "GET", "path": path, "seconds": HOLD_S,
+            "answer": rf'(?s){named}(?=.*"status":\s*"{status}")', "count": 1}  # fmt: skip
+
+
+def _held(rig: Rig, what: str) -> None:
+    """Return once the module's hold has fired: the process waits in that request."""
+    _until(lambda: any(r["fired"] for r in rig.faults("GET")["rules"]), what)
 
 
 @pytest.fixture(scope="module")
@@ -186,14 +194,15 @@ def test_a_killed_snapshot_create_run_again_makes_exactly_one_snapshot(
     name = f"{RUN}-snap-{step.replace(' ', '-')}"
     argv = ["snapshot", "create", "--site", SITE, "--server", vm, "--name", name, "--json"]
     with matrix_cell("snapshot", f"SIGKILL {step}") as cell:
+        if step == "after done":
+            rig.faults("POST", _done_hold(SITE, f"{IMAGE}$", "active", name))
         with _command(rig, argv, "snapshot") as process:
             _until(lambda: _images_named(client, name), "the snapshot's image")
             if step == "while waiting":
                 _until(lambda: _images_named(client, name)[0].status == "saving", "saving")
             elif step == "after done":
-                _until(lambda: _images_named(client, name)[0].status == "active", "active")
-                image_id = _images_named(client, name)[0].id
-                _hold(rig, rf"/v2/images/{image_id}$|/servers/{vm}$")
+                _held(rig, "the command's read of the active snapshot")
+                assert _images_named(client, name)[0].status == "active"
             _kill(process)
             cell.injected += 1
         rig.faults("DELETE")
@@ -216,13 +225,15 @@ def test_a_killed_boot_run_again_leaves_exactly_one_vm(
     name = f"{RUN}-vm-{step.replace(' ', '-')}"
     argv = ["boot", "--site", SITE, "--image", UBUNTU, "--flavor", FLAVOR, "--name", name, "--json"]
     with matrix_cell("boot", f"SIGKILL {step}") as cell:
+        if step == "after done":
+            rig.faults("POST", _done_hold(SITE, f"{SERVER}$", "ACTIVE", name))
         with _command(rig, argv, "boot") as process:
             _until(lambda: _servers_named(client, name), "the server")
             if step == "while waiting":
                 _until(lambda: _servers_named(client, name)[0].task_state == "spawning", "spawn")
             elif step == "after done":
-                _until(lambda: _servers_named(client, name)[0].status == "ACTIVE", "ACTIVE")
-                _hold(rig, rf"/servers/{_servers_named(client, name)[0].id}$")
+                _held(rig, "the command's read of the ACTIVE server")
+                assert _servers_named(client, name)[0].status == "ACTIVE"
             _kill(process)
             cell.injected += 1
         rig.faults("DELETE")
@@ -251,8 +262,7 @@ def source(rig: Rig) -> Iterator[tuple[str, str]]:
 _COPY_HOLDS = {
     "while waiting": {"kind": "latency", "site": TARGET, "method": "PUT", "path": "/file$",
                       "seconds": HOLD_S, "count": 1},
-    "after done": {"kind": "latency", "site": TARGET, "method": "GET",
-                   "path": r"/v2/images/[0-9a-f-]{36}$", "seconds": HOLD_S, "count": 1},
+    "after done": _done_hold(TARGET, f"{IMAGE}$", "active"),
 }  # fmt: skip
 
 
@@ -271,7 +281,7 @@ def test_a_killed_copy_run_again_leaves_exactly_one_verified_copy(
         with _command(rig, argv, "copy") as process:
             _until(lambda: target.find_copies(mark), "the copy's record")
             if step != "after request":
-                _until(lambda: any(r["fired"] for r in rig.faults("GET")["rules"]), "the hold")
+                _held(rig, "the hold")
             if step == "after done":
                 assert target.find_copies(mark)[0].status == "active"
             _kill(process)
