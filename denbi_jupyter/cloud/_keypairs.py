@@ -186,6 +186,22 @@ class KeyPairCalls:
                 status=lost.status,
             ) from lost
 
+    def import_or_find_keypair(self, name: str, public_key: str) -> tuple[KeyPair, bool]:
+        """:meth:`import_keypair`, or the user's key pair ``name`` when it holds this very key
+        already (imported before, e.g. by a run whose answer was lost): ``(pair, reused)``.
+
+        Raises:
+            ConflictError: The name holds another key (or Nova was busy).
+            UserInputError, CloudUnavailableError: As :meth:`import_keypair`.
+        """
+        try:
+            return self.import_keypair(name, public_key), False
+        except ConflictError:
+            held = self._same_key(check_name(NameKind.KEYPAIR, name), public_key)
+            if held is None:
+                raise
+            return held, True
+
     def _refuse_taken(
         self, name: str, key: str, holder: KeyPair | None, cause: Exception | None = None
     ) -> None:

@@ -203,6 +203,10 @@ class CloudClient(Protocol):
         """Import an OpenSSH public key as a key pair (UserInputError naming what is wrong)."""
         ...
 
+    def import_or_find_keypair(self, name: str, public_key: str) -> tuple[KeyPair, bool]:
+        """Import, or find the key pair ``name`` holding this very key: ``(pair, reused)``."""
+        ...
+
     def generate_keypair(
         self, name: str, *, private_key_path: str | os.PathLike[str], overwrite: bool = False
     ) -> GeneratedKeyPair:

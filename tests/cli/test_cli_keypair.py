@@ -184,6 +184,32 @@ def test_delete_works_and_a_second_delete_says_not_found(cli: Any, tmp_path: Pat
     assert name not in names
 
 
+def test_the_same_import_again_finds_it_and_another_key_under_the_name_is_refused(
+    cli: Any, tmp_path: Path
+) -> None:
+    from tests.support.keys import ed25519_public_line
+
+    name = _name("again")
+    mine, other = tmp_path / "mine.pub", tmp_path / "other.pub"
+    mine.write_text(ed25519_public_line("mine") + "\n")
+    other.write_text(ed25519_public_line("other") + "\n")
+    args = ["keypair", "import", name, "--site", SITE, "--public-key"]
+    first = cli(*args, str(mine), "--json")
+    assert first.code == 0 and first.json()["reused"] is False, first.err
+    again = cli(*args, str(mine))  # e.g. after the first run's answer was lost
+    assert again.code == 0, again.err
+    assert "already holds this key" in again.out and first.json()["sha256_fingerprint"] in again.out
+    as_json = cli(*args, str(mine), "--json").json()
+    assert as_json["reused"] is True and as_json["name"] == name
+    refused = cli(*args, str(other))
+    assert refused.code == 4 and "with another key" in refused.err
+    pairs = [
+        k for k in cli("keypair", "list", "--site", SITE, "--json").json() if k["name"] == name
+    ]
+    assert [k["sha256_fingerprint"] for k in pairs] == [first.json()["sha256_fingerprint"]]
+    assert cli("keypair", "delete", name, "--site", SITE, "--yes").code == 0
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [

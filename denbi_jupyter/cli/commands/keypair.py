@@ -2,11 +2,13 @@
 
 ``import`` takes an OpenSSH public key file or a PuTTY ``.ppk`` (its public key is derived;
 ``--save-private`` also writes the converted OpenSSH private key and its ``.pub``).
-``generate`` makes an Ed25519 key pair on this machine: the private key is written with mode
-0600 where asked and only the public key goes to the cloud. No key material but public key
-fingerprints is ever printed. Where a private key was written (``generate``, ``import
---save-private``), its path is remembered for the key pair (see
-:class:`~denbi_jupyter.connect.key_registry.KeyRegistry`), so ``connect`` can name it.
+Run again with the same key and name, ``import`` finds the key pair it made and says so
+(exit 0, ``"reused": true``) instead of failing. ``generate`` makes an Ed25519 key pair on
+this machine: the private key is written with mode 0600 where asked and only the public key
+goes to the cloud. No key material but public key fingerprints is ever printed. Where a
+private key was written (``generate``, ``import --save-private``), its path is remembered for
+the key pair (see :class:`~denbi_jupyter.connect.key_registry.KeyRegistry`), so ``connect``
+can name it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from denbi_jupyter.cli._output import (
     add_site_option,
     confirm_delete,
     emit_json,
+    jsonable,
     resolve_site,
     show_listing,
 )
@@ -97,15 +100,19 @@ def run_import(args: argparse.Namespace) -> int:
         public_line = _public_key_text(args.public_key)
     else:
         public_line, private_key, written = _from_ppk(args)
-    pair = open_site(site).import_keypair(args.name, public_line)
+    pair, reused = open_site(site).import_or_find_keypair(args.name, public_line)
     if private_key is not None:
         _remember(site, pair.name, private_key)
     if args.json:
-        emit_json(pair)
+        emit_json({**jsonable(pair), "reused": reused})
         return 0
     for line in written:
         print(line)
-    print(f"Imported key pair {pair.name!r} on {site} ({pair.sha256_fingerprint}).")
+    if reused:
+        print(f"Key pair {pair.name!r} on {site} already holds this key "
+              f"({pair.sha256_fingerprint}): imported before, nothing to do.")  # fmt: skip
+    else:
+        print(f"Imported key pair {pair.name!r} on {site} ({pair.sha256_fingerprint}).")
     return 0
 
 
@@ -186,7 +193,8 @@ def _add_import(actions: Any) -> None:
         run_import,
         help="import a public key as a key pair",
         description="Import an OpenSSH public key file, or the public key of a PuTTY .ppk, "
-        "as a key pair.",
+        "as a key pair. Run again (e.g. after a lost answer), it finds the key pair holding "
+        "this very key and exits 0; a name holding another key is refused (exit 4).",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     add_file_option(source, "--public-key", "an OpenSSH .pub file")
