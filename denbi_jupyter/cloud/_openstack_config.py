@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from keystoneauth1 import exceptions as ksa_exc
 from openstack import exceptions as os_exc
 from openstack.config import OpenStackConfig, loader
 from openstack.config.cloud_region import CloudRegion
+from openstack.warnings import ConfigurationWarning
 
 from denbi_jupyter.cloud._openstack_errors import map_error, translated
 from denbi_jupyter.cloud.sites import PROBLEM_KEY, document_problem, entry_problem
@@ -164,23 +167,55 @@ def _shape_reason(exc: Exception) -> str:
     return f"openstacksdk cannot read one of its settings ({type(exc).__name__})"
 
 
+def _region(config: OpenStackConfig, name: str) -> CloudRegion | str:
+    """openstacksdk's config of entry ``name``, or why the entry cannot be used (a broken
+    entry, not the others: wrong shapes, no auth_url, a profile the SDK lacks or would fetch).
+
+    Raises:
+        openstack.exceptions.SDKException: The SDK refused the entry otherwise.
+    """
+    raw = config.cloud_config["clouds"].get(name)
+    problem = entry_problem(raw) or _remote_profile_problem(raw if isinstance(raw, dict) else {})
+    if problem:
+        return problem
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConfigurationWarning)
+            return config.get_one(cloud=name)
+    except ConfigurationWarning:  # the SDK would warn and go on without the profile's settings
+        profile = raw.get("profile", raw.get("cloud")) if isinstance(raw, dict) else None
+        return f"openstacksdk has no vendor profile {profile!r} (its 'profile:' or 'cloud:')"
+    except ksa_exc.ClientException as exc:  # e.g. no auth_url
+        return str(exc)
+    except _SHAPE_ERRORS as exc:
+        return _shape_reason(exc)
+
+
 def _entry_config(config: OpenStackConfig, name: str) -> dict[str, Any]:
     raw = config.cloud_config["clouds"].get(name)
     base = raw if isinstance(raw, dict) else {}
-    shape = entry_problem(raw)
-    if shape:
-        return {**base, PROBLEM_KEY: _entry_problem(name, shape)}
     try:
-        region = config.get_one(cloud=name)
-    except ksa_exc.ClientException as exc:  # e.g. no auth_url: a broken entry, not the others
-        return {**base, PROBLEM_KEY: _entry_problem(name, exc)}
-    except _SHAPE_ERRORS as exc:
-        return {**base, PROBLEM_KEY: _entry_problem(name, _shape_reason(exc))}
+        region = _region(config, name)
     except os_exc.SDKException as exc:
         raise map_error(exc, site=name, action="read its clouds.yaml entry") from exc
+    if isinstance(region, str):
+        return {**base, PROBLEM_KEY: _entry_problem(name, region)}
     merged = dict(region.config)
     merged["region_name"] = region.region_name or None
     return merged
+
+
+def _remote_profile_problem(entry: dict[str, Any]) -> str:
+    """Why a ``profile:`` (or ``cloud:``) that is a URL is refused, or ``''``: openstacksdk
+    would fetch the settings from that host while the file is read (nothing here connects)."""
+    profile = entry.get("profile", entry.get("cloud"))
+    if isinstance(profile, str) and urllib.parse.urlparse(profile).netloc:
+        return (
+            "its 'profile:' is a URL, and denbi-jupyter does not fetch settings from the "
+            "network while it reads clouds.yaml (de.NBI's clouds.yaml has no profile: remove "
+            "the line, or put the settings into the entry)"
+        )
+    return ""
 
 
 def cloud_region(site: str, config_file: Path | None) -> CloudRegion:
@@ -199,18 +234,10 @@ def cloud_region(site: str, config_file: Path | None) -> CloudRegion:
             action="open a connection",
         )
     entry = config.cloud_config["clouds"].get(site, {})
-    shape = entry_problem(entry)
-    if shape:
-        raise UserInputError(_entry_problem(site, shape), site=site, action=_READ)
     with translated(site, "open a connection"):
-        try:
-            region = config.get_one(cloud=site)
-        except ksa_exc.ClientException as exc:
-            raise UserInputError(_entry_problem(site, exc), site=site, action=_READ) from exc
-        except _SHAPE_ERRORS as exc:
-            raise UserInputError(
-                _entry_problem(site, _shape_reason(exc)), site=site, action=_READ
-            ) from exc
+        region = _region(config, site)
+        if isinstance(region, str):
+            raise UserInputError(_entry_problem(site, region), site=site, action=_READ)
         if region.config.get("api_timeout") is None:
             region.config["api_timeout"] = DEFAULT_API_TIMEOUT
         if "image_status_code_retries" not in entry:

@@ -67,6 +67,8 @@ _DOCUMENTS = st.recursive(
 )
 
 
+_AUTH = {"auth_url": "http://127.0.0.1:9/v3", "username": "u", "password": _SECRET}
+
 _DENBI = st.fixed_dictionaries(
     {},
     optional={
@@ -83,7 +85,7 @@ def _clouds_documents(draw: st.DrawFn) -> object:
     """Documents shaped roughly like clouds.yaml, with any part swapped for garbage."""
     auth = draw(
         st.one_of(
-            st.just({"auth_url": "http://127.0.0.1:9/v3", "username": "u", "password": _SECRET}),
+            st.just(_AUTH),
             _DOCUMENTS,
         )
     )
@@ -174,6 +176,8 @@ def test_any_text_as_clouds_yaml_is_read_or_refused_clearly(
 @example(document={"clouds": {"defaults": 5}})
 @example(document={"clouds": {"a": {"auth": {"auth_url": "x"}}}, "cache": {0: None}})
 @example(document={"clouds": {5: {"auth": {"auth_url": "x"}}}})
+@example(document={"clouds": {"a": {"auth": _AUTH, "profile": "30000 + oct4"}}})  # a warning
+@example(document={"clouds": {"a": {"auth": _AUTH, "cloud": "http://127.0.0.1:9/v3"}}})  # fetched
 def test_any_yaml_document_as_clouds_yaml_is_read_or_refused_clearly(
     document: object,
 ) -> None:
@@ -191,3 +195,26 @@ def test_any_json_document_as_clouds_json_is_read_or_refused_clearly(
     except (TypeError, ValueError):
         return
     _read(text, ".json")
+
+
+@pytest.mark.parametrize(
+    ("profile", "says"),
+    [
+        ("30000 + oct4", "openstacksdk has no vendor profile '30000 + oct4'"),
+        ("https://user:pw@profiles.example.org/x", "its 'profile:' is a URL"),
+    ],
+)
+def test_an_unknown_or_remote_profile_breaks_its_entry_only_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, says: str
+) -> None:
+    good = {"auth": _AUTH, "region_name": "Bielefeld"}
+    path = tmp_path / "clouds.yaml"
+    path.write_text(yaml.safe_dump({"clouds": {"odd": {**good, "profile": profile}, "ok": good}}))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    sites = {site.name: site for site in list_sites()}
+    assert says in sites["odd"].problem and not sites["ok"].problem
+    assert "pw@" not in sites["odd"].problem
+    with pytest.raises(UserInputError, match=says.replace("+", r"\+")):
+        get_site("odd")
+    assert get_site("ok").region == "Bielefeld"
