@@ -172,7 +172,7 @@ def _region(config: OpenStackConfig, name: str) -> CloudRegion | str:
     entry, not the others: wrong shapes, no auth_url, a profile the SDK lacks or would fetch).
 
     Raises:
-        openstack.exceptions.SDKException: The SDK refused the entry otherwise.
+        openstack.exceptions.SDKException: The SDK failed otherwise (not a config problem).
     """
     raw = config.cloud_config["clouds"].get(name)
     problem = entry_problem(raw) or _remote_profile_problem(raw if isinstance(raw, dict) else {})
@@ -185,8 +185,8 @@ def _region(config: OpenStackConfig, name: str) -> CloudRegion | str:
     except ConfigurationWarning:  # the SDK would warn and go on without the profile's settings
         profile = raw.get("profile", raw.get("cloud")) if isinstance(raw, dict) else None
         return f"openstacksdk has no vendor profile {profile!r} (its 'profile:' or 'cloud:')"
-    except ksa_exc.ClientException as exc:  # e.g. no auth_url
-        return str(exc)
+    except (ksa_exc.ClientException, os_exc.ConfigException) as exc:  # no auth_url, a profile
+        return str(exc)  # of a cloud that shut down, …
     except _SHAPE_ERRORS as exc:
         return _shape_reason(exc)
 

@@ -202,6 +202,7 @@ def test_any_json_document_as_clouds_json_is_read_or_refused_clearly(
     [
         ("30000 + oct4", "openstacksdk has no vendor profile '30000 + oct4'"),
         ("https://user:pw@profiles.example.org/x", "its 'profile:' is a URL"),
+        ("betacloud", "references a cloud that no longer exists"),  # a shut-down vendor
     ],
 )
 def test_an_unknown_or_remote_profile_breaks_its_entry_only_and_says_why(
