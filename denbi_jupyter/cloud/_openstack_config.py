@@ -185,8 +185,8 @@ def _region(config: OpenStackConfig, name: str) -> CloudRegion | str:
     except ConfigurationWarning:  # the SDK would warn and go on without the profile's settings
         profile = raw.get("profile", raw.get("cloud")) if isinstance(raw, dict) else None
         return f"openstacksdk has no vendor profile {profile!r} (its 'profile:' or 'cloud:')"
-    except (ksa_exc.ClientException, os_exc.ConfigException) as exc:  # no auth_url, a profile
-        return str(exc)  # of a cloud that shut down, …
+    except (ksa_exc.ClientException, os_exc.ConfigException) as exc:
+        return str(exc)  # e.g. no auth_url, or the profile of a cloud that shut down
     except _SHAPE_ERRORS as exc:
         return _shape_reason(exc)
 
