@@ -163,28 +163,7 @@ class KeyPairCalls:
             CloudUnavailableError: Nova failed, or did not answer and the key pair did not
                 appear within :data:`LANDING_WINDOW_S` seconds.
         """
-        clean_name = check_name(NameKind.KEYPAIR, name)
-        key = check_public_key(public_key)
-        self._refuse_taken(clean_name, key, self._holder(clean_name))  # (signs in, too)
-        try:
-            return self._gateway.import_keypair(clean_name, key)
-        except ConflictError as refused:
-            self._refuse_taken(clean_name, key, self._holder(clean_name), refused)
-            raise  # Nova was busy: there is no key pair of that name
-        except CloudUnavailableError as lost:
-            if lost.status is not None and lost.status not in (502, 504):
-                raise  # refused, not lost: nothing was made
-            landed = self._await_key(clean_name, key)
-            if landed is not None:
-                return landed
-            raise CloudUnavailableError(
-                f"{self._site.name} did not answer the import of key pair {clean_name!r} "
-                f"({lost}). Nova may still be importing it: run 'keypair list' in a minute "
-                "before importing it again.",
-                site=self._site.name,
-                action=f"import key pair {clean_name!r}",
-                status=lost.status,
-            ) from lost
+        return self._import(name, public_key, reuse=False)[0]
 
     def import_or_find_keypair(self, name: str, public_key: str) -> tuple[KeyPair, bool]:
         """:meth:`import_keypair`, or the user's key pair ``name`` when it holds this very key
@@ -194,22 +173,49 @@ class KeyPairCalls:
             ConflictError: The name holds another key (or Nova was busy).
             UserInputError, CloudUnavailableError: As :meth:`import_keypair`.
         """
-        try:
-            return self.import_keypair(name, public_key), False
-        except ConflictError:
-            held = self._same_key(check_name(NameKind.KEYPAIR, name), public_key)
-            if held is None:
-                raise
-            return held, True
+        return self._import(name, public_key, reuse=True)
 
-    def _refuse_taken(
-        self, name: str, key: str, holder: KeyPair | None, cause: Exception | None = None
-    ) -> None:
-        """ConflictError when ``holder`` (the user's key pair ``name``) exists: saying whether
-        it holds this very key (imported already, e.g. by an import whose answer was lost)."""
+    def _import(self, name: str, public_key: str, *, reuse: bool) -> tuple[KeyPair, bool]:
+        """Import the key, or with ``reuse`` find it imported already: ``(pair, reused)``."""
+        clean_name = check_name(NameKind.KEYPAIR, name)
+        key = check_public_key(public_key)
+        held = self._taken(clean_name, key, reuse=reuse)  # (signs in, too)
+        if held is not None:
+            return held, True
+        try:
+            return self._gateway.import_keypair(clean_name, key), False
+        except ConflictError as refused:
+            held = self._taken(clean_name, key, reuse=reuse, cause=refused)
+            if held is not None:
+                return held, True
+            raise  # Nova was busy: there is no key pair of that name
+        except CloudUnavailableError as lost:
+            if lost.status is not None and lost.status not in (502, 504):
+                raise  # refused, not lost: nothing was made
+            landed = self._await_key(clean_name, key)
+            if landed is not None:
+                return landed, False  # this very import, its answer lost
+            raise CloudUnavailableError(
+                f"{self._site.name} did not answer the import of key pair {clean_name!r} "
+                f"({lost}). Nova may still be importing it: run 'keypair list' in a minute "
+                "before importing it again.",
+                site=self._site.name,
+                action=f"import key pair {clean_name!r}",
+                status=lost.status,
+            ) from lost
+
+    def _taken(
+        self, name: str, key: str, *, reuse: bool, cause: Exception | None = None
+    ) -> KeyPair | None:
+        """The user's key pair ``name`` when ``reuse`` and it holds this very key; None when
+        there is none. Else ConflictError, saying whether it holds this very key (imported
+        already, e.g. by an import whose answer was lost)."""
+        holder = self._holder(name)
         if holder is None:
-            return
+            return None
         same = holder.sha256_fingerprint == sha256_fingerprint(key)
+        if same and reuse:
+            return holder
         raise ConflictError(
             f"{self._site.name} already has a key pair {name!r} "
             + (

@@ -183,7 +183,7 @@ def _region(config: OpenStackConfig, name: str) -> CloudRegion | str:
             warnings.simplefilter("error", ConfigurationWarning)
             return config.get_one(cloud=name)
     except ConfigurationWarning:  # the SDK would warn and go on without the profile's settings
-        profile = raw.get("profile", raw.get("cloud")) if isinstance(raw, dict) else None
+        profile = _profile(raw) if isinstance(raw, dict) else None
         return f"openstacksdk has no vendor profile {profile!r} (its 'profile:' or 'cloud:')"
     except (ksa_exc.ClientException, os_exc.ConfigException) as exc:
         return str(exc)  # e.g. no auth_url, or the profile of a cloud that shut down
@@ -205,10 +205,15 @@ def _entry_config(config: OpenStackConfig, name: str) -> dict[str, Any]:
     return merged
 
 
+def _profile(entry: dict[str, Any]) -> object:
+    """The vendor profile an entry names, as openstacksdk reads it (``cloud:`` the old key)."""
+    return entry.get("profile", entry.get("cloud"))
+
+
 def _remote_profile_problem(entry: dict[str, Any]) -> str:
     """Why a ``profile:`` (or ``cloud:``) that is a URL is refused, or ``''``: openstacksdk
     would fetch the settings from that host while the file is read (nothing here connects)."""
-    profile = entry.get("profile", entry.get("cloud"))
+    profile = _profile(entry)
     if isinstance(profile, str) and urllib.parse.urlparse(profile).netloc:
         return (
             "its 'profile:' is a URL, and denbi-jupyter does not fetch settings from the "
